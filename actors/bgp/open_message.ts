@@ -251,7 +251,10 @@ export interface Negotiated {
 }
 
 function mpFamilies(open: OpenMessage): AfiSafi[] {
-  const mp = open.capabilities.filter((c) => c.kind === "multiprotocol") as AfiSafi[];
+  const mp: AfiSafi[] = [];
+  for (const c of open.capabilities) {
+    if (c.kind === "multiprotocol") mp.push({ afi: c.afi, safi: c.safi });
+  }
   // RFC 4760: without any multiprotocol capability, IPv4 unicast is implied.
   return mp.length === 0 ? [{ afi: Afi.IPV4, safi: Safi.UNICAST }] : mp;
 }

@@ -460,3 +460,300 @@ protocol bgp tern {
 }
 `;
 }
+
+/** FRR bgpd (without zebra) in a namespace. */
+export class Frr {
+  readonly vty: string;
+  readonly pidFile: string;
+  constructor(readonly lab: Lab, readonly ns: string, readonly name = "frr") {
+    this.vty = `${lab.dir}/${name}-vty`;
+    this.pidFile = `${lab.dir}/${name}.pid`;
+  }
+  /** Starts bgpd with `conf`. */
+  async start(conf: string): Promise<void> {
+    await Deno.mkdir(this.vty, { recursive: true });
+    const path = await this.lab.file(`${this.name}.conf`, conf);
+    await must([
+      "ip",
+      "netns",
+      "exec",
+      this.ns,
+      "/usr/lib/frr/bgpd",
+      "-f",
+      path,
+      "-i",
+      this.pidFile,
+      "-z",
+      `${this.lab.dir}/${this.name}-zserv`,
+      "--vty_socket",
+      this.vty,
+      "-Z",
+      "-n",
+      "-S",
+      "-d",
+      "-l",
+      "0.0.0.0",
+      "-l",
+      "::",
+    ]);
+    this.lab.track(await this.pid());
+  }
+  /** PID. */
+  async pid(): Promise<number> {
+    return await waitFor(
+      "bgpd pid file",
+      async () => {
+        const t = await Deno.readTextFile(this.pidFile).catch(() => "");
+        return Number(t.trim()) || undefined;
+      },
+      5000,
+      50,
+    );
+  }
+  /** vtysh command output. */
+  async cmd(command: string): Promise<string> {
+    return (await run(["vtysh", "--vty_socket", this.vty, "-d", "bgpd", "-c", command])).stdout;
+  }
+  /** JSON output of a vtysh command. */
+  async json(command: string): Promise<any> {
+    return JSON.parse(await this.cmd(command));
+  }
+  /** Prefixes in bgpd's RIB for a family. */
+  async routes(family: "ipv4" | "ipv6"): Promise<Record<string, any>> {
+    return (await this.json(`show bgp ${family} unicast json`)).routes ?? {};
+  }
+  /** Neighbor state. */
+  async state(neighbor: string): Promise<string> {
+    const j = await this.json(`show bgp neighbors ${neighbor} json`);
+    return j[neighbor]?.bgpState ?? "";
+  }
+}
+
+/** FRR configuration toward tern. */
+export function frrConfig(o: {
+  routerId: string;
+  asn: number;
+  neighbor: string;
+  neighborAsn: number;
+  nextHop6: string;
+  passive?: boolean;
+  routes4?: string[];
+  routes6?: string[];
+}): string {
+  const n = o.neighbor;
+  return `frr defaults traditional
+hostname frr
+log stdout errors
+route-map NH6 permit 10
+ set ipv6 next-hop global ${o.nextHop6}
+exit
+router bgp ${o.asn}
+ bgp router-id ${o.routerId}
+ no bgp ebgp-requires-policy
+ no bgp default ipv4-unicast
+ no bgp network import-check
+ neighbor ${n} remote-as ${o.neighborAsn}
+ neighbor ${n} timers 1 3
+ neighbor ${n} timers connect 1
+ ${o.passive ? `neighbor ${n} passive` : ""}
+ address-family ipv4 unicast
+  ${(o.routes4 ?? []).map((r) => `network ${r}`).join("\n  ")}
+  neighbor ${n} activate
+ exit-address-family
+ address-family ipv6 unicast
+  ${(o.routes6 ?? []).map((r) => `network ${r}`).join("\n  ")}
+  neighbor ${n} activate
+  neighbor ${n} route-map NH6 out
+ exit-address-family
+exit
+`;
+}
+
+/** GoBGP in a namespace. */
+export class GoBgp {
+  readonly apiPort: number;
+  #proc: Deno.ChildProcess | null = null;
+  constructor(readonly lab: Lab, readonly ns: string, readonly name = "gobgp") {
+    this.apiPort = 50051;
+  }
+  /** Starts gobgpd with a TOML configuration. */
+  async start(toml: string): Promise<void> {
+    const path = await this.lab.file(`${this.name}.toml`, toml);
+    this.#proc = new Deno.Command("ip", {
+      args: [
+        "netns",
+        "exec",
+        this.ns,
+        "gobgpd",
+        "-f",
+        path,
+        "--api-hosts",
+        `127.0.0.1:${this.apiPort}`,
+        "-l",
+        "warn",
+      ],
+      stdout: "null",
+      stderr: "null",
+      stdin: "null",
+    }).spawn();
+    this.lab.track(this.#proc);
+    await waitFor("gobgpd API", async () => (await this.cli("global")).code === 0, 10_000, 100);
+  }
+  /** Runs the gobgp CLI in the namespace. */
+  cli(...args: string[]) {
+    return run(["ip", "netns", "exec", this.ns, "gobgp", "-p", String(this.apiPort), ...args]);
+  }
+  /** Prefixes of the global RIB. */
+  async routes(family: "ipv4" | "ipv6"): Promise<Record<string, any>> {
+    const r = await this.cli("global", "rib", "-a", family, "-j");
+    return r.code === 0 && r.stdout.trim() ? JSON.parse(r.stdout) : {};
+  }
+  /** Neighbor state (e.g. `established`). */
+  async state(neighbor: string): Promise<string> {
+    const r = await this.cli("neighbor", neighbor, "-j");
+    if (r.code !== 0) return "";
+    return JSON.parse(r.stdout)?.state?.session_state ?? "";
+  }
+  /** Stops gobgpd. */
+  async stop(): Promise<void> {
+    if (!this.#proc) return;
+    try {
+      this.#proc.kill("SIGKILL");
+    } catch { /* gone */ }
+    await this.#proc.status;
+    this.#proc = null;
+  }
+}
+
+/** GoBGP configuration toward tern. */
+export function gobgpConfig(o: {
+  routerId: string;
+  asn: number;
+  neighbor: string;
+  neighborAsn: number;
+  passive?: boolean;
+}): string {
+  return `[global.config]
+  as = ${o.asn}
+  router-id = "${o.routerId}"
+  port = 179
+[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "${o.neighbor}"
+    peer-as = ${o.neighborAsn}
+  [neighbors.timers.config]
+    hold-time = 3
+    keepalive-interval = 1
+    connect-retry = 1
+  [neighbors.transport.config]
+    passive-mode = ${o.passive ? "true" : "false"}
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "ipv4-unicast"
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "ipv6-unicast"
+`;
+}
+
+/** ExaBGP in a namespace; received UPDATEs are written as JSON lines to a file. */
+export class ExaBgp {
+  readonly received: string;
+  #proc: Deno.ChildProcess | null = null;
+  constructor(readonly lab: Lab, readonly ns: string, readonly name = "exabgp") {
+    this.received = `${lab.dir}/${name}-received.jsonl`;
+  }
+  /** Starts ExaBGP with a configuration (use {@link exabgpConfig}). */
+  async start(conf: string): Promise<void> {
+    const path = await this.lab.file(`${this.name}.conf`, conf);
+    const envFile = await this.lab.file(`${this.name}.env`, "");
+    this.#proc = new Deno.Command("ip", {
+      args: ["netns", "exec", this.ns, "exabgp", "--env", envFile, path],
+      env: {
+        "exabgp.daemon.user": "root",
+        "exabgp.daemon.drop": "false",
+        "exabgp.log.destination": `${this.lab.dir}/${this.name}.log`,
+        "exabgp.api.ack": "false",
+        "exabgp.tcp.bind": "",
+        "exabgp.tcp.port": "179",
+      },
+      stdout: "null",
+      stderr: "null",
+      stdin: "null",
+    }).spawn();
+    this.lab.track(this.#proc);
+  }
+  /** Parsed messages received so far. */
+  async messages(): Promise<any[]> {
+    const t = await Deno.readTextFile(this.received).catch(() => "");
+    return t.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+  }
+  /** Current reachable prefixes per family, replaying announce/withdraw in order. */
+  async routes(): Promise<Set<string>> {
+    const have = new Set<string>();
+    for (const m of await this.messages()) {
+      const u = m?.neighbor?.message?.update;
+      if (!u) continue;
+      for (const fam of Object.values(u.withdraw ?? {}) as any[]) {
+        for (const p of fam) have.delete(p.nlri ?? p);
+      }
+      for (const fam of Object.values(u.announce ?? {}) as any[]) {
+        for (const nhs of Object.values(fam) as any[]) {
+          for (const p of nhs) have.add(p.nlri ?? p);
+        }
+      }
+    }
+    return have;
+  }
+  /** Whether a state message `up` was seen last. */
+  async up(): Promise<boolean> {
+    let up = false;
+    for (const m of await this.messages()) {
+      if (m.type === "state") up = m.neighbor?.state === "up";
+    }
+    return up;
+  }
+  /** Stops ExaBGP. */
+  async stop(): Promise<void> {
+    if (!this.#proc) return;
+    try {
+      this.#proc.kill("SIGKILL");
+    } catch { /* gone */ }
+    await this.#proc.status;
+    this.#proc = null;
+  }
+}
+
+/** ExaBGP configuration toward tern. */
+export function exabgpConfig(o: {
+  routerId: string;
+  local: string;
+  asn: number;
+  neighbor: string;
+  neighborAsn: number;
+  nextHop6: string;
+  passive?: boolean;
+  routes4?: string[];
+  routes6?: string[];
+  received: string;
+}): string {
+  return `process recv {
+  run /bin/sh -c "cat >> ${o.received}";
+  encoder json;
+}
+neighbor ${o.neighbor} {
+  router-id ${o.routerId};
+  local-address ${o.local};
+  local-as ${o.asn};
+  peer-as ${o.neighborAsn};
+  hold-time 3;
+  ${o.passive ? "passive;" : ""}
+  family { ipv4 unicast; ipv6 unicast; }
+  static {
+    ${(o.routes4 ?? []).map((r) => `route ${r} next-hop ${o.local};`).join("\n    ")}
+    ${(o.routes6 ?? []).map((r) => `route ${r} next-hop ${o.nextHop6};`).join("\n    ")}
+  }
+  api { processes [ recv ]; receive { parsed; update; } neighbor-changes; }
+}
+`;
+}

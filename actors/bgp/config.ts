@@ -361,11 +361,21 @@ export function validateConfig(raw: unknown): SpeakerConfig {
 export function parseConfig(text: string): SpeakerConfig {
   let raw: unknown;
   try {
-    raw = parseYaml(text);
+    // JSON is YAML; parsing it as JSON is ~100x faster for big prefix lists.
+    const t = text.trimStart();
+    raw = t.startsWith("{") ? jsonOrYaml(text) : parseYaml(text);
   } catch (e) {
     throw new ConfigError("(yaml)", (e as Error).message.split("\n")[0]);
   }
   return validateConfig(raw);
+}
+
+function jsonOrYaml(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return parseYaml(text);
+  }
 }
 
 /** True when two peer configurations differ in something that needs a new session. */

@@ -190,6 +190,7 @@ export function peerActor(opts: PeerActorOptions) {
     let connectGen = 0;
     let stopped = false;
     let establishedAt = 0;
+    let firstUpdateAt = 0;
     let establishedCount = 0;
     let lastError: string | undefined;
     let received = 0;
@@ -393,6 +394,7 @@ export function peerActor(opts: PeerActorOptions) {
           case "established": {
             const n = a.negotiated;
             establishedAt = ctx.clock.now();
+            firstUpdateAt = 0;
             establishedCount++;
             upGauge.set(1, labels);
             cur?.framer.setExtended(n.extendedMessage);
@@ -584,6 +586,13 @@ export function peerActor(opts: PeerActorOptions) {
             break;
           }
           case "update": {
+            if (firstUpdateAt === 0) {
+              firstUpdateAt = ctx.clock.now();
+              ctx.log.info("first UPDATE", {
+                peer: key,
+                afterEstablishedMs: firstUpdateAt - establishedAt,
+              });
+            }
             handle({ type: "UpdateMsg" });
             if (fsm.state !== "Established" || !n) break;
             const fams = sessionFamilies(n);

@@ -239,15 +239,23 @@ export function ribActor(opts: RibActorOptions) {
       for (const s of subscribers.values()) s.tell({ type: "bestPaths", changes });
     };
 
+    // Originated prefixes with equal attributes share one attributes object, so that their
+    // exports are computed once and packed into the same UPDATEs.
+    const interned = new Map<string, PathAttributes>();
     const originRoute = (p: OriginatedPrefix): Route => {
-      const attrs: { -readonly [K in keyof PathAttributes]: PathAttributes[K] } = {
-        origin: p.origin,
-        asPath: [],
-      };
-      if (p.med !== undefined) attrs.med = p.med;
-      if (p.localPref !== undefined) attrs.localPref = p.localPref;
-      if (p.communities?.length) attrs.communities = p.communities;
-      if (p.largeCommunities?.length) attrs.largeCommunities = p.largeCommunities;
+      const key = JSON.stringify([p.origin, p.med, p.localPref, p.communities, p.largeCommunities]);
+      let attrs = interned.get(key);
+      if (!attrs) {
+        const a: { -readonly [K in keyof PathAttributes]: PathAttributes[K] } = {
+          origin: p.origin,
+          asPath: [],
+        };
+        if (p.med !== undefined) a.med = p.med;
+        if (p.localPref !== undefined) a.localPref = p.localPref;
+        if (p.communities?.length) a.communities = p.communities;
+        if (p.largeCommunities?.length) a.largeCommunities = p.largeCommunities;
+        interned.set(key, attrs = a);
+      }
       return { prefix: p.prefix, source: local, attrs, nextHop: "", stale: false };
     };
     const sameOrigin = (a: OriginatedPrefix, b: OriginatedPrefix) =>

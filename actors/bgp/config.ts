@@ -321,7 +321,7 @@ export function validateConfig(raw: unknown): SpeakerConfig {
       };
     } else throw new ConfigError("listen", "must be a mapping or false");
   }
-  let api = { address: "127.0.0.1", port: 0 };
+  let api = { address: "127.0.0.1", port: 7179 };
   if (raw.api !== undefined) {
     if (!isObj(raw.api)) throw new ConfigError("api", "must be a mapping");
     checkKeys(raw.api, "api", ["address", "port"]);
@@ -329,7 +329,7 @@ export function validateConfig(raw: unknown): SpeakerConfig {
       address: raw.api.address === undefined
         ? "127.0.0.1"
         : address(raw.api.address, "api.address"),
-      port: int(raw.api.port, "api.port", 0, 65535, 0),
+      port: int(raw.api.port, "api.port", 0, 65535, 7179),
     };
   }
   const peersRaw = raw.peers ?? [];

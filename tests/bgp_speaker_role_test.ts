@@ -295,3 +295,52 @@ Deno.test("live configuration: adding, editing, removing peers and prefixes spar
     await lab.destroy();
   }
 });
+
+Deno.test("supervision: a crashing peer restarts alone (one_for_one under bgp/peers)", async () => {
+  const config = validateConfig({
+    ...BASE,
+    listen: false,
+    api: { port: 0 },
+    peers: [
+      { address: "192.0.2.60", asn: 65060, passive: true },
+      { address: "192.0.2.61", asn: 65061, passive: true },
+    ],
+  });
+  const system = new ActorSystem({ name: "s", logLevel: "error" });
+  await system.start(supervisor("s", {
+    strategy: "one_for_one",
+    children: [{ id: "bgp", def: bgpSupervisor("s", config) }],
+  }));
+  try {
+    const paths = bgpPaths("s");
+    const a = system.lookup(`${paths.peers}/peer-192.0.2.60`)!;
+    const infoOf = (path: string) => {
+      const flat = JSON.stringify(system.snapshot());
+      const i = flat.indexOf(`"path":"${path}"`);
+      return JSON.parse(`{${flat.slice(i, flat.indexOf(',"children"', i))}}`);
+    };
+    const before = infoOf(`${paths.peers}/peer-192.0.2.61`);
+    a.tell({ type: "crash", reason: "test" });
+    await waitFor(
+      "peer A restarted",
+      () => infoOf(`${paths.peers}/peer-192.0.2.60`).restarts === 1,
+      5000,
+      20,
+    );
+    await waitFor(
+      "peer A running",
+      () => system.isRunning(`${paths.peers}/peer-192.0.2.60`),
+      5000,
+      20,
+    );
+    const after = infoOf(`${paths.peers}/peer-192.0.2.61`);
+    assert.equal(after.restarts, 0);
+    assert.equal(after.startedAt, before.startedAt, "peer B was not restarted");
+    assert.equal(infoOf(paths.rib).restarts, 0);
+    assert.equal(infoOf(paths.speaker).restarts, 0);
+    const status = await a.ask<any>((replyTo) => ({ type: "status", replyTo }));
+    assert.equal(status.state, "Active", "the restarted peer listens again");
+  } finally {
+    await system.shutdown();
+  }
+});

@@ -47,6 +47,7 @@ import {
   packWithdrawal,
 } from "./update_message.ts";
 import { MessageFramer } from "./wire_header.ts";
+import { encodeRouteRefresh } from "./route_refresh.ts";
 import { familyOfAfiSafi } from "./path_attributes.ts";
 
 /** Status of a session, for the control API. */
@@ -113,7 +114,9 @@ export type PeerMsg =
     readonly replyTo?: ReplyTo<"unchanged" | "live" | "reset">;
   }
   | { readonly type: "status"; readonly replyTo: ReplyTo<PeerStatus> }
-  | { readonly type: "routeRefresh"; readonly family: Family };
+  | { readonly type: "routeRefresh"; readonly family: Family }
+  /** Fault injection (chaos testing, like Erlang's `exit(Pid, kill)`): the incarnation throws. */
+  | { readonly type: "crash"; readonly reason: string };
 
 /** Settings of a peer actor. */
 export interface PeerActorOptions {
@@ -807,7 +810,15 @@ export function peerActor(opts: PeerActorOptions) {
             sendExports(msg.changes, msg.full);
             break;
           case "routeRefresh":
+            if (fsm.state === "Established" && fsm.negotiated?.routeRefresh && cur) {
+              send(
+                cur,
+                encodeRouteRefresh({ afi: FAMILY_AFI[msg.family], safi: Safi.UNICAST, subtype: 0 }),
+              );
+            }
             break;
+          case "crash":
+            throw new Error(`Crash requested: ${msg.reason}`);
           case "reconfigure": {
             const old = config;
             config = msg.config;

@@ -5,7 +5,7 @@
  *
  *   deno run -A bench/runtime_throughput.ts [messages]
  */
-import { actor, ActorSystem, type ReplyTo, supervisor } from "../runtime/mod.ts";
+import { actor, ActorSystem, type ChildSpec, type ReplyTo, supervisor } from "../runtime/mod.ts";
 
 const N = Number(Deno.args[0] ?? 5_000_000);
 const ASKS = Math.min(N, 1_000_000);
@@ -93,10 +93,10 @@ async function pingPong(count: number): Promise<number> {
 
 async function fanIn(count: number): Promise<number> {
   const system = new ActorSystem({ name: "b", logLevel: "error" });
-  const children = [{ id: "sink", def: sink, mailbox: { capacity: 2_000_000 } }];
+  const children: ChildSpec[] = [{ id: "sink", def: sink, mailbox: { capacity: 2_000_000 } }];
   const target = () => system.lookup<SinkMsg>("/b/sink")!;
   for (let i = 0; i < FAN_IN_ACTORS; i++) {
-    children.push({ id: `f${i}`, def: feeder(target) as never });
+    children.push({ id: `f${i}`, def: feeder(target) });
   }
   await system.start(supervisor("b", { strategy: "one_for_one", children }));
   const per = Math.floor(count / FAN_IN_ACTORS);

@@ -48,6 +48,7 @@ export {
 } from "./constants.ts";
 export { type BatchResult, NetlinkSocket, type SocketOptions } from "./socket.ts";
 export { Subscription, type SubscriptionEvent, type SubscriptionOptions } from "./subscription.ts";
+export { loadNetlinkLibraries } from "./ffi.ts";
 export { closeFd, netnsPath, openNetns, withNetns } from "./netns.ts";
 export {
   addAddress,

@@ -25,7 +25,6 @@ import {
   ipJson,
   nsPath,
   openFds,
-  run,
   threadNetns,
   waitFor,
   withNamespaces,
@@ -166,7 +165,7 @@ Deno.test("netlink veth: wirePod wires a pod with no external command", async ()
 });
 
 Deno.test("netlink veth: setns always brings the thread home", async () => {
-  await withNamespaces(1, async ([ns]) => {
+  await withNamespaces(1, ([ns]) => {
     const home = threadNetns();
     const inside = withNetns(nsPath(ns), () => threadNetns());
     assert.notEqual(inside, home);
@@ -178,6 +177,7 @@ Deno.test("netlink veth: setns always brings the thread home", async () => {
     assert.equal(threadNetns(), home);
     assert.throws(() => withNetns("/run/netns/tn-nl-nope", () => 1), NamespaceNotFoundError);
     assert.equal(threadNetns(), home);
+    return Promise.resolve();
   });
 });
 

@@ -111,6 +111,16 @@ export function getLibc(): Libc {
 }
 
 /**
+ * Loads libmnl and libc now (they stay loaded for the life of the process). Tests call it at
+ * module level so that `deno test`'s resource sanitizer does not count the libraries against the
+ * first test that happens to use them.
+ */
+export function loadNetlinkLibraries(): void {
+  getMnl();
+  getLibc();
+}
+
+/**
  * errno of the JS thread, read right after a synchronous call that failed (synchronous FFI calls
  * run on the JS thread, so its thread-local errno is the one that call set).
  */

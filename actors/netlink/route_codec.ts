@@ -83,7 +83,7 @@ export interface Route {
   protocol?: number;
   /** Scope (default: link for gateway-less unicast routes, universe otherwise). */
   scope?: number;
-  /** Route type (default `"unicast"`). */
+  /** Route type (default `"unicast"`; for a delete, any type). */
   type?: RouteType;
   /** Gateway of a single-path route. */
   gateway?: string;
@@ -186,7 +186,7 @@ export function writeRouteRequest(
   }
   const dst = parsePrefix(route.dst);
   const family = dst.family;
-  const typeName = route.type ?? "unicast";
+  const typeName = route.type ?? (msgType === RTM.DELROUTE ? "unspec" : "unicast");
   const rtType = TYPE_BY_NAME[typeName];
   if (rtType === undefined) {
     throw new NetlinkInputError(

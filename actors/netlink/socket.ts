@@ -19,6 +19,7 @@
  * @module
  */
 
+import { setImmediate } from "node:timers";
 import { NETLINK_OPT, NETLINK_ROUTE, NLM_F, NLMSG } from "./constants.ts";
 import {
   NetlinkDecodeError,
@@ -86,9 +87,12 @@ const ACK_COST = 1280;
 /** Upper bound of bytes per send. */
 const MAX_CHUNK_BYTES = 256 * 1024;
 
-/** Yields to the event loop (timers and I/O callbacks get to run). */
+/**
+ * Yields to the event loop (I/O callbacks and other actors get to run). `setImmediate`, not
+ * `setTimeout(0)`: nested zero timeouts are clamped to milliseconds.
+ */
 function yieldToLoop(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0));
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /**

@@ -107,7 +107,14 @@ const specs: Spec[] = [
     namespaced: true,
     columns: [{ name: "Type", type: "string", jsonPath: ".type" }, age],
   },
-  { group: "", version: "v1", kind: "ConfigMap", plural: "configmaps", namespaced: true },
+  {
+    group: "",
+    version: "v1",
+    kind: "ConfigMap",
+    plural: "configmaps",
+    namespaced: true,
+    shortNames: ["cm"],
+  },
   {
     group: "",
     version: "v1",

@@ -263,7 +263,7 @@ export function apply(
   for (const { e, paths } of entries) {
     if (e.manager === opts.manager && e.operation === "Apply") continue;
     for (const p of paths) {
-      if (!appliedKeys.has(key(p))) continue;
+      if (!appliedKeys.has(key(p)) || p[p.length - 1] === ".") continue;
       const a = valueAt(live, p);
       const b = valueAt(applied, p);
       if (a.found && !deepEqual(a.value, b.value)) {

@@ -210,8 +210,8 @@ export function createHandler(ctx: HandlerContext): (req: Request) => Promise<Re
     let controller!: ReadableStreamDefaultController<Uint8Array>;
     let closed = false;
     let handle: { stop(): void } | undefined;
-    let bookmarkTimer: number | undefined;
-    let timeoutTimer: number | undefined;
+    let bookmarkTimer: ReturnType<typeof setInterval> | undefined;
+    let timeoutTimer: ReturnType<typeof setTimeout> | undefined;
     const cleanup = () => {
       closed = true;
       handle?.stop();

@@ -7,8 +7,10 @@ export function kubeconfigYaml(
   opts: { server: string; token: string; caPem?: string; name?: string; namespace?: string },
 ): string {
   const name = opts.name ?? "tern";
-  const cluster: Record<string, string> = { server: opts.server };
+  const cluster: Record<string, string | boolean> = { server: opts.server };
   if (opts.caPem) cluster["certificate-authority-data"] = btoa(opts.caPem);
+  // Plain HTTP: client-node refuses http:// unless TLS verification is marked as skipped.
+  if (opts.server.startsWith("http:")) cluster["insecure-skip-tls-verify"] = true;
   const context: Record<string, string> = { cluster: name, user: `${name}-admin` };
   if (opts.namespace) context.namespace = opts.namespace;
   return stringify({

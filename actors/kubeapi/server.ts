@@ -85,7 +85,7 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
     (hostname === "0.0.0.0" || hostname === "::" ? "127.0.0.1" : hostname);
   const cert = tls ? await selfSignedCert([hostname, advertise]) : undefined;
   let url = "";
-  let saveTimer: number | undefined;
+  let saveTimer: ReturnType<typeof setTimeout> | undefined;
   let saving: Promise<void> = Promise.resolve();
   const save = async () => {
     if (!opts.stateFile) return;

@@ -35,7 +35,10 @@ Deno.test("a role whose root gives up logs why and exits with status 1", async (
   assert.equal(last.level, "error");
   assert.match(last.msg, /root supervisor gave up/);
   assert.match(last.error, /RestartIntensityError.*the disk is on fire/);
-  assert.equal(lines.filter((l) => l.msg === "actor crashed").length, 2);
+  assert.equal(
+    lines.filter((l) => l.msg === "actor crashed" && l.path === "/fixture/doomed").length,
+    2,
+  );
 });
 
 Deno.test("SIGTERM stops a role in order and exits 0; it serves /healthz until then", async () => {

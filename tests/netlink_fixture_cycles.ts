@@ -5,26 +5,13 @@
  */
 import { ActorSystem, supervisor } from "../runtime/mod.ts";
 import { type ReconcileReport, routeTable, type RouteTableMsg } from "../actors/netlink/mod.ts";
+import { openFds } from "./netlink_fixtures.ts";
 
 const [path, nText, cText] = Deno.args;
 const n = Number(nText);
 const cycles = Number(cText);
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error("run with --v8-flags=--expose-gc");
-
-/** Sockets and anonymous-inode fds (Deno's lazily opened cache files are left out). */
-function fds(): number {
-  let k = 0;
-  for (const e of Deno.readDirSync("/proc/self/fd")) {
-    try {
-      const t = Deno.readLinkSync(`/proc/self/fd/${e.name}`);
-      if (t.startsWith("socket:") || t.startsWith("anon_inode:")) k++;
-    } catch {
-      // the directory's own fd
-    }
-  }
-  return k;
-}
 
 const routes = Array.from({ length: n }, (_, i) => ({
   dst: `198.18.${(i >> 8) & 255}.${i & 255}/32`,
@@ -51,6 +38,6 @@ for (let c = 0; c < cycles; c++) {
   await new Promise((r) => setTimeout(r, 10));
   gc();
   heap.push(Deno.memoryUsage().heapUsed);
-  fdCounts.push(fds());
+  fdCounts.push(openFds());
 }
 console.log(JSON.stringify({ heap, fds: fdCounts, installed }));

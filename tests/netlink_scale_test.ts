@@ -65,7 +65,7 @@ Deno.test("netlink scale: route-table cycles of 10,000 routes leave no route, fd
     };
     assert.deepEqual(res.installed, [N, 0, N, 0, N, 0, N, 0]);
     assert.deepEqual(await routes(ns, { proto: PROTO }), []);
-    // the same fds after every cycle: sockets and eventfds are closed
+    // the same netlink sockets and eventfds after every cycle: each cycle's are closed
     assert.ok(res.fds.every((f) => f === res.fds[0]), `fds per cycle: ${res.fds}`);
     // the heap after a full GC does not grow from cycle to cycle (first cycle warms up)
     const growth = res.heap[3] - res.heap[1];

@@ -48,7 +48,7 @@ export interface KubeApiServer {
   readonly kubeconfigPath: string;
   /** The admin bearer token. */
   readonly adminToken: string;
-  /** The serving certificate (PEM) when TLS is on. */
+  /** The CA certificate (PEM) that signed the serving certificate, when TLS is on. */
   readonly caPem: string | undefined;
   /** The store (for in-process inspection). */
   readonly store: Store;
@@ -134,14 +134,14 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
   const kubeconfigPath = opts.kubeconfigPath ??
     await Deno.makeTempFile({ prefix: "tern-kubeconfig-", suffix: ".yaml" });
   const kubeconfigFor = (token: string, namespace?: string) =>
-    kubeconfigYaml({ server: url, token, caPem: cert?.cert, namespace });
+    kubeconfigYaml({ server: url, token, caPem: cert?.ca, namespace });
   await writeKubeconfig(kubeconfigPath, kubeconfigFor(adminToken));
   let closed = false;
   return {
     url,
     kubeconfigPath,
     adminToken,
-    caPem: cert?.cert,
+    caPem: cert?.ca,
     store,
     kubeconfigFor,
     serviceAccountToken: (ns, name) => store.serviceAccountToken(ns, name),

@@ -1,9 +1,13 @@
-/** A self-signed serving certificate, generated with `openssl` (Deno.serve takes PEM cert/key). */
+/** A serving certificate from a throw-away CA, generated with `openssl` (Deno.serve takes PEM). */
 
 /** A PEM certificate and key. */
 export interface ServingCert {
+  /** Serving certificate (PEM). */
   cert: string;
+  /** Its private key (PEM). */
   key: string;
+  /** The CA certificate clients trust (PEM). */
+  ca: string;
 }
 
 /** Typed error when a certificate cannot be generated. */
@@ -17,9 +21,19 @@ export class CertificateError extends Error {
   }
 }
 
+async function openssl(args: string[]): Promise<void> {
+  let out: Deno.CommandOutput;
+  try {
+    out = await new Deno.Command("openssl", { args, stdout: "null", stderr: "piped" }).output();
+  } catch (e) {
+    throw new CertificateError(e instanceof Error ? e.message : String(e));
+  }
+  if (!out.success) throw new CertificateError(new TextDecoder().decode(out.stderr).trim());
+}
+
 /**
- * Generate an EC P-256 self-signed certificate valid for `localhost`, 127.0.0.1, ::1 and the
- * given extra addresses/names. Needs the `openssl` binary.
+ * Generate a throw-away CA and an EC P-256 serving certificate signed by it, valid for
+ * `localhost`, 127.0.0.1, ::1 and the given extra addresses/names. Needs the `openssl` binary.
  */
 export async function selfSignedCert(hosts: string[] = []): Promise<ServingCert> {
   const dir = await Deno.makeTempDir({ prefix: "tern-kubeapi-cert-" });
@@ -35,37 +49,62 @@ export async function selfSignedCert(hosts: string[] = []): Promise<ServingCert>
       if (!h || h === "0.0.0.0" || h === "::") continue;
       san.add(/^[\d.]+$/.test(h) || h.includes(":") ? `IP:${h}` : `DNS:${h}`);
     }
-    const args = [
+    const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+    await openssl([
       "req",
       "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
+      ...ec,
+      "-keyout",
+      `${dir}/ca.key`,
+      "-out",
+      `${dir}/ca.pem`,
+      "-days",
+      "365",
+      "-subj",
+      "/CN=tern-kubeapi-ca",
+      "-addext",
+      "basicConstraints=critical,CA:TRUE",
+      "-addext",
+      "keyUsage=critical,keyCertSign,cRLSign",
+    ]);
+    await openssl([
+      "req",
+      "-new",
+      ...ec,
       "-keyout",
       `${dir}/key.pem`,
+      "-out",
+      `${dir}/req.csr`,
+      "-subj",
+      "/CN=tern-kubeapi",
+    ]);
+    await Deno.writeTextFile(
+      `${dir}/ext.cnf`,
+      `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=${
+        [...san].join(",")
+      }\n`,
+    );
+    await openssl([
+      "x509",
+      "-req",
+      "-in",
+      `${dir}/req.csr`,
+      "-CA",
+      `${dir}/ca.pem`,
+      "-CAkey",
+      `${dir}/ca.key`,
+      "-CAcreateserial",
       "-out",
       `${dir}/cert.pem`,
       "-days",
       "365",
-      "-subj",
-      "/CN=tern-kubeapi",
-      "-addext",
-      `subjectAltName=${[...san].join(",")}`,
-      "-addext",
-      "basicConstraints=critical,CA:TRUE",
-    ];
-    let out: Deno.CommandOutput;
-    try {
-      out = await new Deno.Command("openssl", { args, stdout: "null", stderr: "piped" }).output();
-    } catch (e) {
-      throw new CertificateError(e instanceof Error ? e.message : String(e));
-    }
-    if (!out.success) throw new CertificateError(new TextDecoder().decode(out.stderr).trim());
+      "-extfile",
+      `${dir}/ext.cnf`,
+    ]);
     return {
       cert: await Deno.readTextFile(`${dir}/cert.pem`),
       key: await Deno.readTextFile(`${dir}/key.pem`),
+      ca: await Deno.readTextFile(`${dir}/ca.pem`),
     };
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -72,6 +72,10 @@ function bearer(req: Request): string | undefined {
 async function readBody(req: Request): Promise<{ value: unknown; contentType: string }> {
   const contentType = (req.headers.get("content-type") ?? "application/json").split(";")[0].trim()
     .toLowerCase();
+  if (contentType.includes("protobuf") || contentType.includes("cbor")) {
+    await req.body?.cancel();
+    throw unsupportedMediaType(contentType);
+  }
   const text = await req.text();
   if (text.trim() === "") return { value: undefined, contentType };
   try {

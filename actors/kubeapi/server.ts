@@ -48,7 +48,7 @@ export interface KubeApiServer {
   readonly kubeconfigPath: string;
   /** The admin bearer token. */
   readonly adminToken: string;
-  /** The CA certificate (PEM) that signed the serving certificate, when TLS is on. */
+  /** The CA certificate (PEM) clients trust when TLS is on. */
   readonly caPem: string | undefined;
   /** The store (for in-process inspection). */
   readonly store: Store;

@@ -1,12 +1,10 @@
-/** A serving certificate from a throw-away CA, generated with `openssl` (Deno.serve takes PEM). */
+/** A self-signed serving certificate, generated with `openssl` (Deno.serve takes PEM cert/key). */
 
 /** A PEM certificate and key. */
 export interface ServingCert {
-  /** Serving certificate (PEM). */
   cert: string;
-  /** Its private key (PEM). */
   key: string;
-  /** The CA certificate clients trust (PEM). */
+  /** The CA that signed `cert`: what clients trust. */
   ca: string;
 }
 
@@ -21,10 +19,11 @@ export class CertificateError extends Error {
   }
 }
 
-async function openssl(args: string[]): Promise<void> {
+async function openssl(args: string[], dir: string): Promise<void> {
   let out: Deno.CommandOutput;
   try {
-    out = await new Deno.Command("openssl", { args, stdout: "null", stderr: "piped" }).output();
+    out = await new Deno.Command("openssl", { args, cwd: dir, stdout: "null", stderr: "piped" })
+      .output();
   } catch (e) {
     throw new CertificateError(e instanceof Error ? e.message : String(e));
   }
@@ -32,8 +31,9 @@ async function openssl(args: string[]): Promise<void> {
 }
 
 /**
- * Generate a throw-away CA and an EC P-256 serving certificate signed by it, valid for
- * `localhost`, 127.0.0.1, ::1 and the given extra addresses/names. Needs the `openssl` binary.
+ * Generate a throw-away CA and an EC P-256 serving certificate it signs, valid for `localhost`,
+ * 127.0.0.1, ::1 and the given extra addresses/names. A separate CA matters: strict TLS stacks
+ * (rustls in Deno's fetch) refuse a CA certificate used as the server's own. Needs `openssl`.
  */
 export async function selfSignedCert(hosts: string[] = []): Promise<ServingCert> {
   const dir = await Deno.makeTempDir({ prefix: "tern-kubeapi-cert-" });
@@ -55,9 +55,9 @@ export async function selfSignedCert(hosts: string[] = []): Promise<ServingCert>
       "-x509",
       ...ec,
       "-keyout",
-      `${dir}/ca.key`,
+      "ca.key",
       "-out",
-      `${dir}/ca.pem`,
+      "ca.pem",
       "-days",
       "365",
       "-subj",
@@ -66,41 +66,40 @@ export async function selfSignedCert(hosts: string[] = []): Promise<ServingCert>
       "basicConstraints=critical,CA:TRUE",
       "-addext",
       "keyUsage=critical,keyCertSign,cRLSign",
-    ]);
+    ], dir);
     await openssl([
       "req",
       "-new",
       ...ec,
       "-keyout",
-      `${dir}/key.pem`,
+      "key.pem",
       "-out",
-      `${dir}/req.csr`,
+      "req.csr",
       "-subj",
       "/CN=tern-kubeapi",
-    ]);
+    ], dir);
     await Deno.writeTextFile(
       `${dir}/ext.cnf`,
-      `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=${
-        [...san].join(",")
-      }\n`,
+      `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n` +
+        `extendedKeyUsage=serverAuth\nsubjectAltName=${[...san].join(",")}\n`,
     );
     await openssl([
       "x509",
       "-req",
       "-in",
-      `${dir}/req.csr`,
+      "req.csr",
       "-CA",
-      `${dir}/ca.pem`,
+      "ca.pem",
       "-CAkey",
-      `${dir}/ca.key`,
+      "ca.key",
       "-CAcreateserial",
       "-out",
-      `${dir}/cert.pem`,
+      "cert.pem",
       "-days",
       "365",
       "-extfile",
-      `${dir}/ext.cnf`,
-    ]);
+      "ext.cnf",
+    ], dir);
     return {
       cert: await Deno.readTextFile(`${dir}/cert.pem`),
       key: await Deno.readTextFile(`${dir}/key.pem`),

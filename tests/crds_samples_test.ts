@@ -172,11 +172,12 @@ Deno.test("crds samples: pools and Services allocate as sart's scenarios expect"
     parsePodPool(pod.metadata.annotations ?? {}) ??
       parsePodPool(namespaces.get(pod.metadata.namespace!)?.metadata.annotations ?? {}) ??
       "default-pod-pool";
-  assert.deepEqual(pods.map((p) => `${p.metadata.name}:${poolOf(p)}`), [
-    "test-worker:default-pod-pool",
-    "test-worker-annotated:non-default-pod-pool",
-    "test-worker-non-default:non-default-pod-pool",
-  ]);
+  assert.deepEqual(Object.fromEntries(pods.map((p) => [p.metadata.name, poolOf(p)])), {
+    "test-worker": "default-pod-pool",
+    "test-worker-annotated": "non-default-pod-pool",
+    "test-worker-non-default": "non-default-pod-pool",
+    "app-0": "default-pod-pool",
+  });
   const single = nonDefault.allocate({ node: "worker", family: 4 }).block;
   assert.equal(
     new BlockAddressAllocator(single.cidr).allocate("c2/eth0").address.toString(),

@@ -92,7 +92,10 @@ export class AttachmentService {
     try {
       switch (req.op) {
         case "add":
-          return this.#d.queue.run(req.attachment.containerId, () => this.#add(req.attachment));
+          return await this.#d.queue.run(
+            req.attachment.containerId,
+            () => this.#add(req.attachment),
+          );
         case "del":
           return await this.#d.queue.run(req.attachment.containerId, async () => {
             await this.#release(req.attachment.containerId, req.attachment.ifname, "del");

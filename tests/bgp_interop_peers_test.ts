@@ -4,7 +4,6 @@
  * or API), withdrawals both ways, a frozen peer (SIGSTOP) caught by the hold timer and a
  * restarted peer re-establishing.
  */
-// deno-lint-ignore-file no-explicit-any
 import assert from "node:assert/strict";
 import {
   ExaBgp,

@@ -613,7 +613,9 @@ export class GoBgp {
     const r = await this.cli("neighbor", neighbor, "-j");
     if (r.code !== 0) return "";
     const st = JSON.parse(r.stdout)?.state?.session_state;
-    return st === 6 || st === "established" || st === "ESTABLISHED" ? "established" : String(st ?? "");
+    return st === 6 || st === "established" || st === "ESTABLISHED"
+      ? "established"
+      : String(st ?? "");
   }
   /** Stops gobgpd. */
   async stop(): Promise<void> {

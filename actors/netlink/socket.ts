@@ -85,8 +85,10 @@ const RECV_BUF = 64 * 1024;
 const RECV_BUF_N = BigInt(RECV_BUF);
 /** Bytes of receive buffer one queued ACK costs (skb truesize, rounded up generously). */
 const ACK_COST = 1280;
-/** Upper bound of bytes per send. */
-const MAX_CHUNK_BYTES = 256 * 1024;
+/** Upper bound of bytes per send (about 600 routes, a few milliseconds of kernel work). */
+const MAX_CHUNK_BYTES = 32 * 1024;
+/** The batch loop yields to the event loop once it has held the thread this long. */
+const YIELD_AFTER_MS = 4;
 
 /**
  * Yields to the event loop (I/O callbacks and other actors get to run). `setImmediate`, not
@@ -356,7 +358,7 @@ export class NetlinkSocket {
     const maxMsgs = Math.max(1, Math.floor(this.#rcvbuf / ACK_COST));
     const seqIndex = new Map<number, number>();
     let i = 0;
-    let sinceYield = 0;
+    let heldSince = performance.now();
     while (i < n) {
       let j = i;
       const from = starts[i];
@@ -433,11 +435,10 @@ export class NetlinkSocket {
         }
       }
       result.sent += j - i;
-      sinceYield += to - from;
       i = j;
-      if (i < n && sinceYield >= MAX_CHUNK_BYTES) {
-        sinceYield = 0;
+      if (i < n && performance.now() - heldSince >= YIELD_AFTER_MS) {
         await yieldToLoop();
+        heldSince = performance.now();
       }
     }
     return result;

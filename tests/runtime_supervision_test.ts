@@ -245,7 +245,10 @@ Deno.test("shutdown stops children in reverse start order, nested trees depth fi
         id: "sub",
         def: supervisor("sub", {
           strategy: "one_for_one",
-          children: [{ id: "s1", def: probe("s1", events) }, { id: "s2", def: probe("s2", events) }],
+          children: [{ id: "s1", def: probe("s1", events) }, {
+            id: "s2",
+            def: probe("s2", events),
+          }],
         }),
       },
       { id: "c", def: probe("c", events) },
@@ -370,7 +373,11 @@ Deno.test("dynamic children: startChild, duplicate ids refused, terminateChild",
   owner.tell({ type: "remove", id: "peer-192.0.2.1" });
   owner.tell({ type: "remove", id: "nobody" });
   await settle(20);
-  assert.deepEqual(events, ["start:peer-192.0.2.1", "start:peer-192.0.2.2", "stop:peer-192.0.2.1:shutdown"]);
+  assert.deepEqual(events, [
+    "start:peer-192.0.2.1",
+    "start:peer-192.0.2.2",
+    "stop:peer-192.0.2.1:shutdown",
+  ]);
   assert.deepEqual(errors, ["DuplicateChildError", "InvalidChildIdError", "UnknownChildError"]);
   assert.deepEqual(system.snapshot().root!.children.map((c) => c.id), ["owner", "peer-192.0.2.2"]);
   // A dynamic child crashing is restarted alone; its siblings do not notice.

@@ -1,0 +1,250 @@
+/**
+ * IPv4/IPv6 addresses and prefixes: text (canonical, RFC 5952 for IPv6) and the NLRI wire form
+ * (length octet followed by the minimum number of address octets, RFC 4271 4.3).
+ * Prefixes travel through tern as canonical strings such as `198.51.100.0/24` or `fd00:1::/64`:
+ * they are map keys in the RIB and need no further conversion for the control API.
+ * @module
+ */
+import { PrefixError } from "./errors.ts";
+
+/** Address family of a prefix or address. */
+export type Family = "ipv4" | "ipv6";
+
+/** A parsed prefix. */
+export interface ParsedPrefix {
+  /** Family. */
+  readonly family: Family;
+  /** Prefix length in bits. */
+  readonly length: number;
+  /** Address bytes (4 or 16), host bits zero. */
+  readonly bytes: Uint8Array;
+}
+
+/** Family of a canonical prefix or address string (IPv6 texts contain a colon). */
+export function familyOf(text: string): Family {
+  return text.includes(":") ? "ipv6" : "ipv4";
+}
+
+/** Parses a dotted-quad IPv4 address into `out` at `off` (4 bytes); throws {@linkcode PrefixError}. */
+export function parseIPv4Into(text: string, out: Uint8Array, off: number): void {
+  const parts = text.split(".");
+  if (parts.length !== 4) throw new PrefixError("bad_address", text, "expected four dotted octets");
+  for (let i = 0; i < 4; i++) {
+    const p = parts[i];
+    if (!/^(0|[1-9][0-9]{0,2})$/.test(p) || Number(p) > 255) {
+      throw new PrefixError("bad_address", text, `octet "${p}" is not 0-255`);
+    }
+    out[off + i] = Number(p);
+  }
+}
+
+/** Parses an IPv4 address into 4 bytes. */
+export function parseIPv4(text: string): Uint8Array {
+  const out = new Uint8Array(4);
+  parseIPv4Into(text, out, 0);
+  return out;
+}
+
+/** Parses an IPv6 address (any RFC 4291 text form, including embedded IPv4) into 16 bytes. */
+export function parseIPv6(text: string): Uint8Array {
+  const out = new Uint8Array(16);
+  if (text.length === 0 || text.length > 45) {
+    throw new PrefixError("bad_address", text, "not an IPv6 address");
+  }
+  const dbl = text.indexOf("::");
+  if (dbl !== -1 && text.indexOf("::", dbl + 1) !== -1) {
+    throw new PrefixError("bad_address", text, "more than one '::'");
+  }
+  const parseGroups = (s: string): number[] => {
+    if (s === "") return [];
+    const groups: number[] = [];
+    const items = s.split(":");
+    for (let i = 0; i < items.length; i++) {
+      const g = items[i];
+      if (i === items.length - 1 && g.includes(".")) {
+        const v4 = parseIPv4(g);
+        groups.push((v4[0] << 8) | v4[1], (v4[2] << 8) | v4[3]);
+      } else if (/^[0-9a-fA-F]{1,4}$/.test(g)) {
+        groups.push(parseInt(g, 16));
+      } else {
+        throw new PrefixError("bad_address", text, `group "${g}" is not 1-4 hex digits`);
+      }
+    }
+    return groups;
+  };
+  let groups: number[];
+  if (dbl === -1) {
+    groups = parseGroups(text);
+    if (groups.length !== 8) throw new PrefixError("bad_address", text, "expected 8 groups");
+  } else {
+    const head = parseGroups(text.slice(0, dbl));
+    const tail = parseGroups(text.slice(dbl + 2));
+    if (head.length + tail.length > 7) {
+      throw new PrefixError("bad_address", text, "too many groups around '::'");
+    }
+    groups = [...head, ...new Array(8 - head.length - tail.length).fill(0), ...tail];
+  }
+  for (let i = 0; i < 8; i++) {
+    out[i * 2] = groups[i] >> 8;
+    out[i * 2 + 1] = groups[i] & 0xff;
+  }
+  return out;
+}
+
+/** Formats 4 bytes at `off` as a dotted quad. */
+export function formatIPv4(bytes: Uint8Array, off = 0): string {
+  return bytes[off] + "." + bytes[off + 1] + "." + bytes[off + 2] + "." + bytes[off + 3];
+}
+
+/** Formats 16 bytes at `off` in the canonical text form of RFC 5952. */
+export function formatIPv6(bytes: Uint8Array, off = 0): string {
+  const g = new Array<number>(8);
+  for (let i = 0; i < 8; i++) g[i] = (bytes[off + i * 2] << 8) | bytes[off + i * 2 + 1];
+  // Longest run of zero groups (length >= 2), first one on ties.
+  let bestStart = -1, bestLen = 0;
+  for (let i = 0; i < 8;) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen && j - i >= 2) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  if (bestStart === -1) return g.map((x) => x.toString(16)).join(":");
+  const head = g.slice(0, bestStart).map((x) => x.toString(16)).join(":");
+  const tail = g.slice(bestStart + bestLen).map((x) => x.toString(16)).join(":");
+  return head + "::" + tail;
+}
+
+/** Parses an address of either family; returns its family and bytes. */
+export function parseAddress(text: string): { family: Family; bytes: Uint8Array } {
+  if (typeof text !== "string") throw new PrefixError("bad_address", String(text), "not a string");
+  return text.includes(":")
+    ? { family: "ipv6", bytes: parseIPv6(text) }
+    : { family: "ipv4", bytes: parseIPv4(text) };
+}
+
+/** Canonical text of an address of either family (throws {@linkcode PrefixError}). */
+export function canonicalAddress(text: string): string {
+  const a = parseAddress(text);
+  return a.family === "ipv4" ? formatIPv4(a.bytes) : formatIPv6(a.bytes);
+}
+
+/**
+ * Parses `addr/len`. With `strict` (the default) host bits must be zero; otherwise they are
+ * cleared. Throws {@linkcode PrefixError}.
+ */
+export function parsePrefix(text: string, strict = true): ParsedPrefix {
+  if (typeof text !== "string") throw new PrefixError("bad_prefix", String(text), "not a string");
+  const slash = text.indexOf("/");
+  if (slash === -1) throw new PrefixError("bad_prefix", text, "missing '/length'");
+  const lenText = text.slice(slash + 1);
+  let addr: { family: Family; bytes: Uint8Array };
+  try {
+    addr = parseAddress(text.slice(0, slash));
+  } catch (e) {
+    throw new PrefixError("bad_prefix", text, (e as Error).message);
+  }
+  const max = addr.family === "ipv4" ? 32 : 128;
+  if (!/^[0-9]{1,3}$/.test(lenText) || Number(lenText) > max) {
+    throw new PrefixError("bad_prefix", text, `length "${lenText}" is not 0-${max}`);
+  }
+  const length = Number(lenText);
+  const bytes = addr.bytes;
+  for (let bit = length; bit < max; bit++) {
+    const byte = bit >> 3, mask = 0x80 >> (bit & 7);
+    if (bytes[byte] & mask) {
+      if (strict) throw new PrefixError("bad_prefix", text, "host bits are set");
+      bytes[byte] &= ~mask;
+    }
+  }
+  return { family: addr.family, length, bytes };
+}
+
+/** Canonical text of a parsed prefix. */
+export function formatPrefix(p: ParsedPrefix): string {
+  return (p.family === "ipv4" ? formatIPv4(p.bytes) : formatIPv6(p.bytes)) + "/" + p.length;
+}
+
+/** Canonical text of `addr/len` (throws {@linkcode PrefixError}; host bits must be zero). */
+export function canonicalPrefix(text: string): string {
+  return formatPrefix(parsePrefix(text));
+}
+
+/** Octets a prefix of `text` takes in NLRI encoding (1 + ceil(len/8)). */
+export function nlriSize(p: ParsedPrefix): number {
+  return 1 + ((p.length + 7) >> 3);
+}
+
+/** Writes one prefix in NLRI encoding at `off`; returns the new offset. */
+export function writeNlri(p: ParsedPrefix, out: Uint8Array, off: number): number {
+  out[off++] = p.length;
+  const n = (p.length + 7) >> 3;
+  for (let i = 0; i < n; i++) out[off++] = p.bytes[i];
+  return off;
+}
+
+/** Why {@linkcode readNlri} stopped: the offending prefix length or an overrun. */
+export interface NlriFault {
+  /** Offset of the bad entry. */
+  readonly offset: number;
+  /** A human explanation quoting the value. */
+  readonly reason: string;
+}
+
+const scratch16 = new Uint8Array(16);
+
+/**
+ * Decodes NLRI entries in `buf[start, end)` into canonical prefix strings appended to `out`.
+ * Trailing host bits are cleared. Returns null on success or the fault that stopped decoding.
+ * Allocation-free apart from the strings themselves.
+ */
+export function readNlri(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  family: Family,
+  out: string[],
+): NlriFault | null {
+  let p = start;
+  if (family === "ipv4") {
+    while (p < end) {
+      const len = buf[p];
+      if (len > 32) return { offset: p, reason: `prefix length ${len} exceeds 32` };
+      const n = (len + 7) >> 3;
+      if (p + 1 + n > end) return { offset: p, reason: `prefix /${len} overruns the field` };
+      let a = 0, b = 0, c = 0, d = 0;
+      if (n > 0) a = buf[p + 1];
+      if (n > 1) b = buf[p + 2];
+      if (n > 2) c = buf[p + 3];
+      if (n > 3) d = buf[p + 4];
+      if (len & 7) {
+        const mask = (0xff << (8 - (len & 7))) & 0xff;
+        if (n === 1) a &= mask;
+        else if (n === 2) b &= mask;
+        else if (n === 3) c &= mask;
+        else d &= mask;
+      }
+      out.push(a + "." + b + "." + c + "." + d + "/" + len);
+      p += 1 + n;
+    }
+    return null;
+  }
+  while (p < end) {
+    const len = buf[p];
+    if (len > 128) return { offset: p, reason: `prefix length ${len} exceeds 128` };
+    const n = (len + 7) >> 3;
+    if (p + 1 + n > end) return { offset: p, reason: `prefix /${len} overruns the field` };
+    scratch16.fill(0);
+    for (let i = 0; i < n; i++) scratch16[i] = buf[p + 1 + i];
+    if (len & 7) scratch16[n - 1] &= (0xff << (8 - (len & 7))) & 0xff;
+    out.push(formatIPv6(scratch16) + "/" + len);
+    p += 1 + n;
+  }
+  return null;
+}

@@ -180,6 +180,30 @@ Deno.test("netlink route table: a route of ours deleted by someone else comes ba
   });
 });
 
+Deno.test("netlink route table: routes the kernel drops with a downed link come back when it is up", async () => {
+  await withNamespaces(1, async ([ns]) => {
+    await basicLinks(ns);
+    await withTable(ns, { resyncDelayMs: 20 }, async (ref) => {
+      await set(ref, "pods", [{ dst: "198.51.100.0/24", nexthops: [{ gateway: "192.0.2.2" }] }]);
+      await sync(ref);
+      assert.equal((await routes(ns, { proto: PROTO })).length, 1);
+      // IPv4 routes of a link that goes down vanish without an RTM_DELROUTE notification
+      await ip(ns, ["link", "set", "va", "down"]);
+      await waitFor(async () => (await routes(ns, { proto: PROTO })).length === 0, "routes gone");
+      await waitFor(
+        async () => (await view(ref)).conflicts["198.51.100.0/24"] !== undefined,
+        "the re-add to be refused while the link is down",
+      );
+      await ip(ns, ["link", "set", "va", "up"]);
+      await waitFor(
+        async () => (await routes(ns, { proto: PROTO })).length === 1,
+        "the route to come back with the link",
+      );
+      assert.deepEqual((await view(ref)).conflicts, {});
+    });
+  });
+});
+
 Deno.test("netlink route table: invalid routes are refused with typed errors and change nothing", async () => {
   await withNamespaces(1, async ([ns]) => {
     await basicLinks(ns);

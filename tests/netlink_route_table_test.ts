@@ -26,7 +26,7 @@ async function withTable(
     strategy: "one_for_one",
     children: [{
       id: "routes",
-      def: routeTable({ netns: nsPath(ns), protocol: PROTO, ...opts }),
+      def: routeTable({ netns: nsPath(ns), protocol: PROTO, retainStaleMs: 0, ...opts }),
       restart: "permanent",
     }],
   }));
@@ -200,6 +200,26 @@ Deno.test("netlink route table: routes the kernel drops with a downed link come 
         "the route to come back with the link",
       );
       assert.deepEqual((await view(ref)).conflicts, {});
+    });
+  });
+});
+
+Deno.test("netlink route table: routes of a previous run are kept for a while after start", async () => {
+  await withNamespaces(1, async ([ns]) => {
+    await basicLinks(ns);
+    const old = ["198.51.100.0/25", "198.51.100.128/25"];
+    for (const d of old) await ip(ns, ["route", "add", d, "via", "192.0.2.2", "proto", `${PROTO}`]);
+    await withTable(ns, { retainStaleMs: 300 }, async (ref) => {
+      // a source states one of them again right away; the other is stale
+      await set(ref, "pods", [{ dst: "198.51.100.0/25", nexthops: [{ gateway: "192.0.2.2" }] }]);
+      await sync(ref, true);
+      assert.deepEqual((await routes(ns, { proto: PROTO })).map((r) => r.dst).sort(), old);
+      assert.notEqual((await view(ref)).retainingStaleUntil, null);
+      await waitFor(
+        async () => (await routes(ns, { proto: PROTO })).length === 1,
+        "the stale route to go once the grace period is over",
+      );
+      assert.equal((await routes(ns, { proto: PROTO }))[0].dst, "198.51.100.0/25");
     });
   });
 });

@@ -54,6 +54,12 @@ export interface RouteTableOptions {
   resyncDelayMs?: number;
   /** Delay before pending changes are applied (default 0: right after the queued messages). */
   flushDelayMs?: number;
+  /**
+   * For this long after the actor starts, routes of ours that no source wants (left by a previous
+   * run of the agent) are kept, so that a restart does not blackhole traffic while the sources
+   * state their routes again (default 10,000 ms; 0 removes them at once).
+   */
+  retainStaleMs?: number;
 }
 
 /** What a reconcile or flush did. */
@@ -98,6 +104,8 @@ export interface RouteTableView {
   last: ReconcileReport | null;
   /** Event-queue overruns seen. */
   overruns: number;
+  /** Until when unwanted routes of ours found at start are kept (ISO time), or null. */
+  retainingStaleUntil: string | null;
 }
 
 /** Messages of the route-table actor. */
@@ -155,6 +163,12 @@ export function routeTable(options: RouteTableOptions = {}): ActorDef<RouteTable
   }
   const resyncInterval = options.resyncIntervalMs ?? 30_000;
   const resyncDelay = options.resyncDelayMs ?? 100;
+  const retainStale = options.retainStaleMs ?? 10_000;
+  // What the sources asked for lives with the definition, not the incarnation: a restart after a
+  // crash (inputs are validated, so the crash was not caused by them) keeps the desired set and
+  // only re-reads the kernel, instead of deleting every route until the sources speak again.
+  const contributions = new Map<string, Map<string, Contribution>>();
+  const bySource = new Map<string, Set<string>>();
   const flushDelay = options.flushDelayMs ?? 0;
   const labels = { table: String(settings.table), protocol: String(settings.protocol) };
 
@@ -200,8 +214,6 @@ export function routeTable(options: RouteTableOptions = {}): ActorDef<RouteTable
       throw e;
     }
 
-    const contributions = new Map<string, Map<string, Contribution>>();
-    const bySource = new Map<string, Set<string>>();
     const installed = new Map<string, RouteInfo>();
     const dirty = new Set<string>();
     const conflicts = new Map<string, string>();
@@ -210,6 +222,7 @@ export function routeTable(options: RouteTableOptions = {}): ActorDef<RouteTable
     let last: ReconcileReport | null = null;
     let overruns = 0;
     const writer = new MessageWriter(64 * 1024);
+    const retainUntil = ctx.clock.now() + retainStale;
 
     const desiredOf = (dst: string): Route | undefined => {
       const c = contributions.get(dst);
@@ -345,8 +358,15 @@ export function routeTable(options: RouteTableOptions = {}): ActorDef<RouteTable
       const kernel = await listRoutes(sock, { table: settings.table, protocol: settings.protocol });
       installed.clear();
       extras.length = 0;
+      const retaining = ctx.clock.now() < retainUntil;
+      let retained = 0;
       for (const r of kernel) {
         const want = desiredOf(r.dst);
+        if (!want && retaining) {
+          installed.set(r.dst, r); // kept until retainUntil, then removed by a full reconcile
+          retained++;
+          continue;
+        }
         const metric = r.dst.includes(":") ? settings.metric6 ?? 1024 : settings.metric4 ?? 0;
         if (installed.has(r.dst) || (r.priority ?? 0) !== metric) {
           extras.push(r); // a second route of ours for the prefix: not ours to keep
@@ -354,6 +374,11 @@ export function routeTable(options: RouteTableOptions = {}): ActorDef<RouteTable
           installed.set(r.dst, r);
         }
         if (!want) dirty.add(r.dst);
+      }
+      if (retained && !ctx.timers.has("retain")) {
+        ctx.timers.once("retain", Math.max(0, retainUntil - ctx.clock.now()), {
+          type: "reconcile",
+        });
       }
       for (const dst of contributions.keys()) dirty.add(dst);
       return finish(await apply("full"), t0);
@@ -407,6 +432,9 @@ export function routeTable(options: RouteTableOptions = {}): ActorDef<RouteTable
         runs: { ...runs },
         last,
         overruns,
+        retainingStaleUntil: ctx.clock.now() < retainUntil
+          ? new Date(retainUntil).toISOString()
+          : null,
       };
     };
 

@@ -297,6 +297,22 @@ export class NetlinkSocket {
     parse: (m: NetlinkMessage) => T,
     accept?: (m: NetlinkMessage) => boolean,
   ): Promise<T[]> {
+    // A dump the kernel marks inconsistent (NLM_F_DUMP_INTR: the table changed under it) is
+    // read to its end and started again, a few times at most.
+    for (let attempt = 1;; attempt++) {
+      const r = await this.#dumpOnce(build, parse, accept);
+      if (!r.interrupted) return r.out;
+      if (attempt >= 3) {
+        throw new NetlinkError(4, { ...r.summary, subject: "dump interrupted 3 times" });
+      }
+    }
+  }
+
+  async #dumpOnce<T>(
+    build: (w: MessageWriter, seq: number) => void,
+    parse: (m: NetlinkMessage) => T,
+    accept?: (m: NetlinkMessage) => boolean,
+  ): Promise<{ out: T[]; interrupted: boolean; summary: RequestSummary }> {
     this.#socket();
     this.#drainStale();
     const w = this.#writer;
@@ -307,6 +323,7 @@ export class NetlinkSocket {
     const summary = summarize(bytes, 0, undefined);
     this.#send(bytes);
     const out: T[] = [];
+    let interrupted = false;
     let parts = 0;
     for (;;) {
       const ms = this.#recv();
@@ -319,20 +336,18 @@ export class NetlinkSocket {
       }
       for (const m of ms) {
         if (m.seq !== seq) continue;
+        if (m.flags & NLM_F.DUMP_INTR) interrupted = true;
         if (m.type === NLMSG.DONE) {
           const errno = parseDoneMessage(m.payload);
           if (errno) throw new NetlinkError(errno, summary);
-          return out;
+          return { out, interrupted, summary };
         }
         if (m.type === NLMSG.ERROR) {
           const e = parseErrorMessage(m.payload, m.flags);
           if (e.errno !== 0) throw new NetlinkError(e.errno, summary, e.extack);
-          return out;
+          return { out, interrupted, summary };
         }
-        if (m.flags & NLM_F.DUMP_INTR) {
-          throw new NetlinkError(4, { ...summary, subject: "dump interrupted, retry" });
-        }
-        if (accept && !accept(m)) continue;
+        if (interrupted || (accept && !accept(m))) continue;
         out.push(parse(m));
       }
       if (++parts % 256 === 0) await yieldToLoop();

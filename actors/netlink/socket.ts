@@ -116,6 +116,11 @@ export class NetlinkSocket {
   #recvBuf = new Uint8Array(RECV_BUF);
   #writer = new MessageWriter(1024);
   #multi: MultiReceiver | undefined;
+  /** Tail of the queue of exchanges: one request, dump or batch at a time per socket. */
+  #tail: Promise<void> = Promise.resolve();
+  #queued = 0;
+  /** Set while an exchange runs; left set when one ends abnormally (replies may be queued). */
+  #unclean = false;
   #rcvbuf: number;
   #sndbuf: number;
   /** Port id the kernel assigned to this socket. */
@@ -233,7 +238,27 @@ export class NetlinkSocket {
 
   /** Drops whatever is queued (stale replies of an earlier failed exchange). */
   #drainStale(): void {
+    if (!this.#unclean) return;
     while (this.#recv() !== null) { /* discard */ }
+    this.#unclean = false;
+  }
+
+  /**
+   * Runs exchanges one at a time: a dump or batch yields to the event loop between parts, and
+   * another caller's request must not read its replies in between.
+   */
+  async #exclusive<T>(fn: () => T | Promise<T>): Promise<T> {
+    const prev = this.#tail;
+    let release!: () => void;
+    this.#tail = new Promise<void>((r) => (release = r));
+    this.#queued++;
+    try {
+      await prev;
+      return await fn();
+    } finally {
+      this.#queued--;
+      release();
+    }
   }
 
   /**
@@ -245,15 +270,21 @@ export class NetlinkSocket {
     build: (w: MessageWriter, seq: number) => void,
     subject?: unknown,
   ): Promise<NetlinkMessage[]> {
-    try {
-      return Promise.resolve(this.requestSync(build, subject));
-    } catch (e) {
-      return Promise.reject(e);
-    }
+    return this.#exclusive(() => this.#requestNow(build, subject));
   }
 
-  /** Synchronous form of {@linkcode request} (it never waits; see the module comment). */
+  /**
+   * Synchronous form of {@linkcode request} (it never waits; see the module comment). Throws
+   * {@linkcode NetlinkSystemError} (`socket_busy`) while a dump or batch is under way.
+   */
   requestSync(build: (w: MessageWriter, seq: number) => void, subject?: unknown): NetlinkMessage[] {
+    if (this.#queued) {
+      throw new NetlinkSystemError("socket_busy", "A dump or batch is under way on this socket");
+    }
+    return this.#requestNow(build, subject);
+  }
+
+  #requestNow(build: (w: MessageWriter, seq: number) => void, subject?: unknown): NetlinkMessage[] {
     this.#socket();
     this.#drainStale();
     const w = this.#writer;
@@ -264,6 +295,7 @@ export class NetlinkSocket {
     const bytes = w.bytes();
     setAckFlag(bytes, 0);
     const summary = summarize(bytes, 0, subject);
+    this.#unclean = true;
     this.#send(bytes);
     const replies: NetlinkMessage[] = [];
     for (;;) {
@@ -279,6 +311,7 @@ export class NetlinkSocket {
         if (m.seq !== seq) continue;
         if (m.type === NLMSG.ERROR) {
           const e = parseErrorMessage(m.payload, m.flags);
+          this.#unclean = false; // the ACK or error is the last reply
           if (e.errno !== 0) throw new NetlinkError(e.errno, summary, e.extack);
           return replies;
         }
@@ -292,20 +325,22 @@ export class NetlinkSocket {
    * decoded by `parse` (messages of other types are skipped). Yields to the event loop every
    * few hundred parts.
    */
-  async dump<T>(
+  dump<T>(
     build: (w: MessageWriter, seq: number) => void,
     parse: (m: NetlinkMessage) => T,
     accept?: (m: NetlinkMessage) => boolean,
   ): Promise<T[]> {
     // A dump the kernel marks inconsistent (NLM_F_DUMP_INTR: the table changed under it) is
     // read to its end and started again, a few times at most.
-    for (let attempt = 1;; attempt++) {
-      const r = await this.#dumpOnce(build, parse, accept);
-      if (!r.interrupted) return r.out;
-      if (attempt >= 3) {
-        throw new NetlinkError(4, { ...r.summary, subject: "dump interrupted 3 times" });
+    return this.#exclusive(async () => {
+      for (let attempt = 1;; attempt++) {
+        const r = await this.#dumpOnce(build, parse, accept);
+        if (!r.interrupted) return r.out;
+        if (attempt >= 3) {
+          throw new NetlinkError(4, { ...r.summary, subject: "dump interrupted 3 times" });
+        }
       }
-    }
+    });
   }
 
   async #dumpOnce<T>(
@@ -321,6 +356,7 @@ export class NetlinkSocket {
     build(w, seq);
     const bytes = w.bytes();
     const summary = summarize(bytes, 0, undefined);
+    this.#unclean = true;
     this.#send(bytes);
     const out: T[] = [];
     let interrupted = false;
@@ -339,11 +375,13 @@ export class NetlinkSocket {
         if (m.flags & NLM_F.DUMP_INTR) interrupted = true;
         if (m.type === NLMSG.DONE) {
           const errno = parseDoneMessage(m.payload);
+          this.#unclean = false;
           if (errno) throw new NetlinkError(errno, summary);
           return { out, interrupted, summary };
         }
         if (m.type === NLMSG.ERROR) {
           const e = parseErrorMessage(m.payload, m.flags);
+          this.#unclean = false;
           if (e.errno !== 0) throw new NetlinkError(e.errno, summary, e.extack);
           return { out, interrupted, summary };
         }
@@ -361,9 +399,14 @@ export class NetlinkSocket {
    * refused request: see {@linkcode BatchResult.outcomes}. Throws
    * {@linkcode NetlinkSystemError} when the socket itself fails.
    */
-  async batch(w: MessageWriter, subjects?: readonly unknown[]): Promise<BatchResult> {
+  batch(w: MessageWriter, subjects?: readonly unknown[]): Promise<BatchResult> {
+    return this.#exclusive(() => this.#batchNow(w, subjects));
+  }
+
+  async #batchNow(w: MessageWriter, subjects?: readonly unknown[]): Promise<BatchResult> {
     this.#socket();
     this.#drainStale();
+    this.#unclean = true;
     const bytes = w.bytes();
     const starts = w.starts;
     const n = starts.length;
@@ -451,6 +494,7 @@ export class NetlinkSocket {
       }
       result.sent += j - i;
       i = j;
+      if (i === n) this.#unclean = false;
       if (i < n && performance.now() - heldSince >= YIELD_AFTER_MS) {
         await yieldToLoop();
         heldSince = performance.now();

@@ -4,6 +4,7 @@ import {
   type DesiredRoute,
   NetlinkInputError,
   type ReconcileReport,
+  type RouteInfo,
   routeTable,
   type RouteTableMsg,
   type RouteTableOptions,
@@ -109,6 +110,10 @@ Deno.test("netlink route table: installs, merges ECMP from sources, withdraws, l
       assert.deepEqual(await routes(ns, { v6: true, proto: PROTO }), []);
       v = await view(ref);
       assert.equal(v.installed, 1);
+      const listed = await ref.ask<RouteInfo[]>((replyTo) => ({ type: "routes", replyTo }));
+      assert.deepEqual(listed.map((r) => [r.dst, r.gateway, r.protocol]), [
+        ["198.51.100.0/24", "192.0.2.2", PROTO],
+      ]);
       assert.ok(v.runs.full >= 2 && v.runs.incremental >= 3, JSON.stringify(v.runs));
       // metrics and inspection
       const metrics = system.metrics.render();

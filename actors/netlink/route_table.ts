@@ -120,6 +120,8 @@ export type RouteTableMsg =
   | { type: "sync"; full?: boolean; replyTo: ReplyTo<ReconcileReport> }
   /** Returns the state. */
   | { type: "get"; replyTo: ReplyTo<RouteTableView> }
+  /** Returns the routes of ours in the kernel as last seen or installed, sorted by prefix. */
+  | { type: "routes"; replyTo: ReplyTo<RouteInfo[]> }
   /** Internal: timer or event asks for a full reconcile. */
   | { type: "reconcile" }
   /** Internal: apply pending changes. */
@@ -515,6 +517,11 @@ export function routeTable(options: RouteTableOptions = {}): ActorDef<RouteTable
           }
           case "get":
             msg.replyTo.reply(view());
+            return;
+          case "routes":
+            msg.replyTo.reply(
+              [...installed.values()].sort((a, b) => (a.dst < b.dst ? -1 : a.dst > b.dst ? 1 : 0)),
+            );
             return;
           case "kernel":
             onKernel(msg.messages);

@@ -14,9 +14,11 @@
  */
 
 import { actor, type ActorDef, type ReplyTo } from "../../runtime/mod.ts";
-import { NLM_F, RTM, RTNLGRP } from "./constants.ts";
+import { IFF, NLM_F, RTM, RTNLGRP } from "./constants.ts";
+
+const LINK_STATE_MASK = IFF.UP | IFF.LOWER_UP;
 import { NetlinkInputError } from "./errors.ts";
-import { MessageWriter, type NetlinkMessage } from "./message.ts";
+import { HOST_LE, MessageWriter, type NetlinkMessage } from "./message.ts";
 import {
   checkDesired,
   type CheckedRoute,
@@ -32,7 +34,7 @@ import {
   type TableSettings,
 } from "./route_plan.ts";
 import { parseRoute, type Route, type RouteInfo, writeRouteRequest } from "./route_codec.ts";
-import { listRoutes } from "./rtnl.ts";
+import { listLinks, listRoutes } from "./rtnl.ts";
 import { NetlinkSocket } from "./socket.ts";
 import { Subscription } from "./subscription.ts";
 
@@ -225,6 +227,9 @@ export function routeTable(options: RouteTableOptions = {}): ActorDef<RouteTable
     let overruns = 0;
     const writer = new MessageWriter(64 * 1024);
     const retainUntil = ctx.clock.now() + retainStale;
+    /** Up/lower-up bits of every link, to tell state changes from other link messages. */
+    const linkState = new Map<number, number>();
+    let linksSeen = false;
 
     const desiredOf = (dst: string): Route | undefined => {
       const c = contributions.get(dst);
@@ -251,7 +256,8 @@ export function routeTable(options: RouteTableOptions = {}): ActorDef<RouteTable
       const m = contributions.get(dst);
       if (!m || !m.delete(source)) return false;
       if (m.size === 0) contributions.delete(dst);
-      bySource.get(source)?.delete(dst);
+      const s = bySource.get(source);
+      if (s && s.delete(dst) && s.size === 0) bySource.delete(source);
       dirty.add(dst);
       return true;
     };
@@ -357,6 +363,10 @@ export function routeTable(options: RouteTableOptions = {}): ActorDef<RouteTable
     const reconcileFull = async (): Promise<ReconcileReport> => {
       const t0 = performance.now();
       ctx.timers.cancel("resync");
+      if (!linksSeen) {
+        for (const l of await listLinks(sock)) linkState.set(l.index, l.flags & LINK_STATE_MASK);
+        linksSeen = true;
+      }
       const kernel = await listRoutes(sock, { table: settings.table, protocol: settings.protocol });
       installed.clear();
       extras.length = 0;
@@ -395,8 +405,18 @@ export function routeTable(options: RouteTableOptions = {}): ActorDef<RouteTable
     const onKernel = (messages: NetlinkMessage[]) => {
       for (const m of messages) {
         if (m.type === RTM.NEWLINK || m.type === RTM.DELLINK) {
-          // Link state changed: IPv4 routes of a downed link vanish without a notification.
-          if (installed.size || contributions.size) scheduleResync();
+          // IPv4 routes of a link that goes down or away vanish without a notification, and
+          // routes refused while it was down may go in once it is up: resync on such changes
+          // (not on every link message: pods' veths come and go all the time).
+          if (m.payload.length < 16) continue;
+          const v = new DataView(m.payload.buffer, m.payload.byteOffset, 16);
+          const index = v.getInt32(4, HOST_LE);
+          const state = v.getUint32(8, HOST_LE) & LINK_STATE_MASK;
+          const prev = linkState.get(index);
+          if (m.type === RTM.DELLINK) linkState.delete(index);
+          else linkState.set(index, state);
+          const changed = m.type === RTM.DELLINK ? prev !== undefined : prev !== state;
+          if (changed && (installed.size || contributions.size)) scheduleResync();
           continue;
         }
         if (m.type !== RTM.NEWROUTE && m.type !== RTM.DELROUTE) continue;

@@ -233,7 +233,7 @@ export function routeTable(options: RouteTableOptions = {}): ActorDef<RouteTable
 
     const desiredOf = (dst: string): Route | undefined => {
       const c = contributions.get(dst);
-      return c ? mergeContributions(dst, c.values(), settings) : undefined;
+      return c ? mergeContributions(dst, c, settings) : undefined;
     };
 
     const scheduleFlush = () => {

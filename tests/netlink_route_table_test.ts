@@ -130,6 +130,37 @@ Deno.test("netlink route table: installs, merges ECMP from sources, withdraws, l
   });
 });
 
+Deno.test("netlink route table: IPv6 next hops from two sources become one multipath route", async () => {
+  await withNamespaces(1, async ([ns]) => {
+    await basicLinks(ns);
+    await withTable(ns, { table: 300 }, async (ref) => {
+      await set(ref, "peer-a", [{ dst: "fd00:5::/64", nexthops: [{ gateway: "fd00:db8::2" }] }]);
+      await set(ref, "peer-b", [{ dst: "fd00:5::/64", nexthops: [{ gateway: "fd00:db8::3" }] }]);
+      const rep = await sync(ref);
+      assert.equal(rep.failed, 0, JSON.stringify(await view(ref)));
+      const r6 = await routes(ns, { v6: true, table: 300 });
+      assert.equal(r6.length, 1);
+      assert.equal(r6[0].dst, "fd00:5::/64");
+      assert.deepEqual(r6[0].nexthops?.map((h) => h.gateway).sort(), [
+        "fd00:db8::2",
+        "fd00:db8::3",
+      ]);
+      // a full reconcile sees the kernel's multipath route as what is wanted: nothing to do
+      const again = await sync(ref, true);
+      assert.deepEqual([again.added, again.replaced, again.deleted], [0, 0, 0]);
+      await ref.ask<number>((replyTo) => ({
+        type: "withdraw",
+        source: "peer-a",
+        dsts: ["fd00:5::/64"],
+        replyTo,
+      }));
+      await sync(ref);
+      const single = await routes(ns, { v6: true, table: 300 });
+      assert.deepEqual(single.map((r) => [r.dst, r.gateway]), [["fd00:5::/64", "fd00:db8::3"]]);
+    });
+  });
+});
+
 Deno.test("netlink route table: a route of ours deleted by someone else comes back", async () => {
   await withNamespaces(1, async ([ns]) => {
     await basicLinks(ns);

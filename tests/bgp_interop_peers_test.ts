@@ -4,7 +4,6 @@
  * or API), withdrawals both ways, a frozen peer (SIGSTOP) caught by the hold timer and a
  * restarted peer re-establishing.
  */
-// deno-lint-ignore-file no-explicit-any
 import assert from "node:assert/strict";
 import {
   ExaBgp,
@@ -136,6 +135,7 @@ function exabgpDriver(lab: Lab, p: P): Driver {
       );
       await x.start(
         `process cmd {\n  run /usr/bin/tail -n0 -F ${cmdFile};\n  encoder text;\n}\n${conf}`,
+        passive ? p.v4 : "",
       );
       pid = await waitFor("exabgp pid", async () => {
         const r = await run(["ip", "netns", "pids", p.ns]);

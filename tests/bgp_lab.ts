@@ -612,7 +612,10 @@ export class GoBgp {
   async state(neighbor: string): Promise<string> {
     const r = await this.cli("neighbor", neighbor, "-j");
     if (r.code !== 0) return "";
-    return JSON.parse(r.stdout)?.state?.session_state ?? "";
+    const st = JSON.parse(r.stdout)?.state?.session_state;
+    return st === 6 || st === "established" || st === "ESTABLISHED"
+      ? "established"
+      : String(st ?? "");
   }
   /** Stops gobgpd. */
   async stop(): Promise<void> {
@@ -664,7 +667,7 @@ export class ExaBgp {
     this.received = `${lab.dir}/${name}-received.jsonl`;
   }
   /** Starts ExaBGP with a configuration (use {@link exabgpConfig}). */
-  async start(conf: string): Promise<void> {
+  async start(conf: string, bind = ""): Promise<void> {
     const path = await this.lab.file(`${this.name}.conf`, conf);
     const envFile = await this.lab.file(`${this.name}.env`, "");
     this.#proc = new Deno.Command("ip", {
@@ -674,7 +677,7 @@ export class ExaBgp {
         "exabgp.daemon.drop": "false",
         "exabgp.log.destination": `${this.lab.dir}/${this.name}.log`,
         "exabgp.api.ack": "false",
-        "exabgp.tcp.bind": "",
+        "exabgp.tcp.bind": bind,
         "exabgp.tcp.port": "179",
       },
       stdout: "null",

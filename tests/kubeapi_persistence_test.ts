@@ -166,6 +166,11 @@ Deno.test("kubeapi role: flags, and the server as a process reached by kubectl",
       "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: from-kubectl, namespace: default}\ndata: {a: b}\n",
     );
     assert.equal(r.code, 0, r.stderr);
+    const inspect = String(line.inspect).replace(/\/debug\/$/, "");
+    const tree = await (await fetch(`${inspect}/debug/supervision`)).text();
+    assert.match(tree, /kubeapi-server/, "the server actor shows in the supervision tree");
+    const metrics = await (await fetch(`${inspect}/metrics`)).text();
+    assert.match(metrics, /tern_kubeapi_resource_version/);
     child.kill("SIGTERM");
     const status = await child.status;
     assert.equal(status.code, 0, await errText);

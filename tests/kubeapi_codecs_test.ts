@@ -358,3 +358,35 @@ Deno.test("kubeapi store: history bound, 410 on compaction, no-op writes keep th
   assert.deepEqual(events.slice(3), ["MODIFIED:c4"]);
   w.stop();
 });
+
+Deno.test("kubeapi store: dryRun on update, patch and delete changes nothing; sendInitialEvents ends with a bookmark", () => {
+  const store = new Store();
+  store.bootstrap();
+  const cm = store.registry.get("", "v1", "configmaps")!;
+  store.create(cm, "default", { metadata: { name: "d" }, data: { a: "1" } });
+  const rv = store.resourceVersion;
+  const cur = store.get(cm, "default", "d");
+  const upd = store.update(cm, "default", "d", { ...cur, data: { a: "2" } }, { dryRun: true });
+  assert.equal((upd.object.data as { a: string }).a, "2", "dry run returns the would-be object");
+  store.patch(cm, "default", "d", "merge", { data: { a: "3" } }, { dryRun: true });
+  assert.equal(store.delete(cm, "default", "d", { dryRun: true }).gone, true);
+  assert.equal(store.resourceVersion, rv, "nothing was written");
+  assert.deepEqual(store.get(cm, "default", "d").data, { a: "1" });
+  const events: Array<[string, unknown]> = [];
+  const w = store.watch(cm, "default", {
+    sendInitialEvents: true,
+    allowWatchBookmarks: true,
+    resourceVersion: "",
+  }, {
+    send: (e) =>
+      events.push([
+        e.type,
+        e.type === "BOOKMARK"
+          ? (e.object as KubeObject).metadata.annotations
+          : (e.object as KubeObject).metadata.name,
+      ]),
+    close() {},
+  });
+  w.stop();
+  assert.deepEqual(events, [["ADDED", "d"], ["BOOKMARK", { "k8s.io/initial-events-end": "true" }]]);
+});

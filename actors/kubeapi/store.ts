@@ -694,7 +694,8 @@ export class Store {
     this.#uids.set(o.metadata.uid!, [t.storageKey, objKey(o.metadata.namespace, o.metadata.name!)]);
     this.#afterWrite(t, undefined, o);
     this.#record({ rv: this.#rv, type: "ADDED", storageKey: t.storageKey, object: clone(o) });
-    this.#reconcile();
+    // Only a dependent can need garbage collection at birth (its owner may already be gone).
+    if ((o.metadata.ownerReferences ?? []).length > 0) this.#reconcile();
   }
 
   #afterWrite(t: ResourceType, old: KubeObject | undefined, o: KubeObject | undefined): void {
@@ -859,7 +860,13 @@ export class Store {
       object: clone(o),
       old: clone(old),
     });
-    this.#reconcile();
+    // Garbage collection and termination only care about deletions, owners and finalizers.
+    if (
+      m.deletionTimestamp || (m.ownerReferences ?? []).length > 0 ||
+      (old.metadata.ownerReferences ?? []).length > 0
+    ) {
+      this.#reconcile();
+    }
     return { object: this.#present(t, o), warnings };
   }
 

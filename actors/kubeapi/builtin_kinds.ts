@@ -1,5 +1,6 @@
 /** The built-in resource types the server serves, with their default printer columns. */
 
+import { eventFromCore, eventToCore } from "./event_conversion.ts";
 import { type PrinterColumn, type ResourceType, storageKeyOf } from "./resource_types.ts";
 
 const age: PrinterColumn = { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" };
@@ -15,6 +16,8 @@ interface Spec {
   status?: boolean;
   columns?: PrinterColumn[];
   extraSubresources?: string[];
+  convert?: ResourceType["convert"];
+  storageKey?: string;
 }
 
 const specs: Spec[] = [
@@ -172,6 +175,8 @@ const specs: Spec[] = [
     plural: "events",
     namespaced: true,
     shortNames: ["ev"],
+    storageKey: "/events",
+    convert: { toStorage: eventToCore, fromStorage: eventFromCore },
     columns: [
       { name: "Type", type: "string", jsonPath: ".type" },
       { name: "Reason", type: "string", jsonPath: ".reason" },
@@ -236,9 +241,10 @@ export function builtinKinds(): ResourceType[] {
     shortNames: s.shortNames ?? [],
     categories: s.categories ?? [],
     statusSubresource: s.status ?? false,
-    storageKey: storageKeyOf(s.group, s.plural),
+    storageKey: s.storageKey ?? storageKeyOf(s.group, s.plural),
     printerColumns: s.columns ?? [age],
-    storage: true,
+    storage: s.convert === undefined,
     extraSubresources: s.extraSubresources,
+    convert: s.convert,
   }));
 }

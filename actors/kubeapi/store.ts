@@ -298,7 +298,8 @@ export class Store {
   }
 
   #present(t: ResourceType, o: KubeObject): KubeObject {
-    const c = clone(o);
+    let c = clone(o);
+    if (t.convert) c = t.convert.fromStorage(c);
     c.apiVersion = groupVersion(t);
     c.kind = t.kind;
     return c;
@@ -342,7 +343,7 @@ export class Store {
       const o = bucket.get(k)!;
       if (ns !== undefined && o.metadata.namespace !== ns) continue;
       if (!matchLabels(labels, o.metadata.labels)) continue;
-      if (!matchFields(fields, o)) continue;
+      if (!matchFields(fields, t.convert ? this.#present(t, o) : o)) continue;
       matched.push(o);
     }
     const limit = opts.limit && opts.limit > 0 ? opts.limit : undefined;
@@ -438,7 +439,8 @@ export class Store {
 
   #matches(w: Watcher, o: KubeObject): boolean {
     if (w.namespace !== undefined && o.metadata.namespace !== w.namespace) return false;
-    return matchLabels(w.labels, o.metadata.labels) && matchFields(w.fields, o);
+    return matchLabels(w.labels, o.metadata.labels) &&
+      matchFields(w.fields, w.type.convert ? this.#present(w.type, o) : o);
   }
 
   #deliver(w: Watcher, e: HistoryEntry): void {
@@ -536,6 +538,10 @@ export class Store {
     };
   }
 
+  #toStorage(t: ResourceType, o: KubeObject): KubeObject {
+    return t.convert ? t.convert.toStorage(o) : o;
+  }
+
   #checkBody(t: ResourceType, body: unknown): KubeObject {
     if (!isObject(body)) throw badRequest("the body of the request must be a JSON object");
     const gv = groupVersion(t);
@@ -616,7 +622,7 @@ export class Store {
     body: unknown,
     opts: WriteOptions = {},
   ): WriteResult {
-    const o = this.#checkBody(t, body);
+    const o = this.#toStorage(t, this.#checkBody(t, body));
     const warnings: string[] = [];
     const m = o.metadata;
     if (t.namespaced) {
@@ -747,7 +753,7 @@ export class Store {
   ): WriteResult {
     const old = this.#raw(t, namespace, name);
     if (!old) throw notFound(t.group, t.plural, name);
-    const o = this.#checkBody(t, body);
+    const o = this.#toStorage(t, this.#checkBody(t, body));
     if (o.metadata.name !== undefined && o.metadata.name !== name) {
       throw badRequest(
         `the name of the object (${o.metadata.name}) does not match the name on the URL (${name})`,
@@ -903,7 +909,7 @@ export class Store {
         next = strategicMergePatch(t.kind, current, patch);
         break;
     }
-    const o = this.#checkBody(t, next);
+    const o = this.#toStorage(t, this.#checkBody(t, next));
     if (o.metadata.name !== name) {
       throw badRequest(
         `metadata.name: Invalid value: ${JSON.stringify(o.metadata.name)}: field is immutable`,
@@ -967,7 +973,9 @@ export class Store {
       return created;
     }
     merged.metadata.resourceVersion = old.metadata.resourceVersion;
-    return this.#writeUpdate(t, old, merged, opts, { managedFields: res.managedFields });
+    return this.#writeUpdate(t, old, this.#toStorage(t, merged), opts, {
+      managedFields: res.managedFields,
+    });
   }
 
   /** Delete an object, honouring finalizers and the propagation policy. Returns the object as

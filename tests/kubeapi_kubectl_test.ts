@@ -354,3 +354,119 @@ data: {a: "1"}
     assert.match((await run(["get", "pod", "web-1"])).stderr, /NotFound/);
   });
 });
+
+Deno.test(
+  "kubeapi kubectl: imperative create (protobuf bodies), create token, auth can-i, impersonation",
+  opts,
+  async () => {
+    await withKubectl(async (run, api) => {
+      ok(await run(["create", "namespace", "demo"]), "create ns");
+      ok(
+        await run([
+          "-n",
+          "demo",
+          "create",
+          "configmap",
+          "cfg",
+          "--from-literal=a=b",
+          "--from-literal=c=d",
+        ]),
+        "create cm",
+      );
+      ok(
+        await run(["-n", "demo", "create", "secret", "generic", "s", "--from-literal=pw=hunter2"]),
+        "create secret",
+      );
+      ok(await run(["-n", "demo", "create", "serviceaccount", "bot"]), "create sa");
+      ok(
+        await run([
+          "-n",
+          "demo",
+          "create",
+          "role",
+          "reader",
+          "--verb=get,list,watch",
+          "--resource=configmaps",
+        ]),
+        "create role",
+      );
+      ok(
+        await run([
+          "-n",
+          "demo",
+          "create",
+          "rolebinding",
+          "bot-reads",
+          "--role=reader",
+          "--serviceaccount=demo:bot",
+        ]),
+        "create rb",
+      );
+      ok(
+        await run(["create", "clusterrole", "node-get", "--verb=get", "--resource=nodes"]),
+        "create cr",
+      );
+      ok(
+        await run([
+          "create",
+          "clusterrolebinding",
+          "alice-nodes",
+          "--clusterrole=node-get",
+          "--user=alice",
+        ]),
+        "create crb",
+      );
+      assert.equal(
+        ok(
+          await run(["-n", "demo", "get", "cm", "cfg", "-o", "jsonpath={.data.a}{.data.c}"]),
+          "cm data",
+        ),
+        "bd",
+      );
+      assert.equal(
+        atob(
+          ok(
+            await run(["-n", "demo", "get", "secret", "s", "-o", "jsonpath={.data.pw}"]),
+            "secret data",
+          ),
+        ),
+        "hunter2",
+      );
+      assert.equal(
+        ok(
+          await run([
+            "-n",
+            "demo",
+            "get",
+            "rolebinding",
+            "bot-reads",
+            "-o",
+            "jsonpath={.roleRef.name} {.subjects[0].name}",
+          ]),
+          "rb",
+        ),
+        "reader bot",
+      );
+      const token = ok(await run(["-n", "demo", "create", "token", "bot"]), "create token").trim();
+      assert.equal(token, api.serviceAccountToken("demo", "bot"));
+      const can = async (args: string[]) => (await run(["auth", "can-i", ...args])).stdout.trim();
+      const bot = "--as=system:serviceaccount:demo:bot";
+      assert.equal(await can(["list", "configmaps", "-n", "demo", bot]), "yes");
+      assert.equal(await can(["create", "configmaps", "-n", "demo", bot]), "no");
+      assert.equal(await can(["list", "configmaps", "-n", "default", bot]), "no");
+      assert.equal(await can(["get", "nodes", "--as=alice"]), "yes");
+      assert.equal(await can(["delete", "nodes", "--as=alice"]), "no");
+      assert.equal(await can(["*", "*"]), "yes");
+      assert.equal(
+        ok(await run(["-n", "demo", "get", "cm", "-o", "name", bot]), "impersonated get"),
+        "configmap/cfg\n",
+      );
+      const denied = await run(["-n", "default", "get", "cm", bot]);
+      assert.notEqual(denied.code, 0);
+      assert.match(
+        denied.stderr,
+        /Error from server \(Forbidden\): configmaps is forbidden: User "system:serviceaccount:demo:bot" cannot list resource "configmaps" in API group "" in the namespace "default"/,
+      );
+    });
+  },
+);

@@ -15,8 +15,17 @@ import {
   unsupportedMediaType,
 } from "./errors.ts";
 import type { FaultInjector } from "./faults.ts";
+import { decodeKubeProtobuf } from "./protobuf_decode.ts";
 import { documentKeys, groupVersionDocument, hashOf, indexDocument } from "./openapi.ts";
-import { authenticate, authorize, denied, type RequestAttributes, type UserInfo } from "./rbac.ts";
+import {
+  accessReview,
+  authenticate,
+  authorize,
+  denied,
+  impersonate,
+  type RequestAttributes,
+  type UserInfo,
+} from "./rbac.ts";
 import type { ResourceType } from "./resource_types.ts";
 import type { PatchType, Store, WatchEvent, WriteOptions } from "./store.ts";
 import { type IncludeObject, toTable } from "./table.ts";
@@ -72,6 +81,9 @@ function bearer(req: Request): string | undefined {
 async function readBody(req: Request): Promise<{ value: unknown; contentType: string }> {
   const contentType = (req.headers.get("content-type") ?? "application/json").split(";")[0].trim()
     .toLowerCase();
+  if (contentType === "application/vnd.kubernetes.protobuf") {
+    return { value: decodeKubeProtobuf(new Uint8Array(await req.arrayBuffer())), contentType };
+  }
   if (contentType.includes("protobuf") || contentType.includes("cbor")) {
     await req.body?.cancel();
     throw unsupportedMediaType(contentType);
@@ -453,6 +465,68 @@ export function createHandler(ctx: HandlerContext): (req: Request) => Promise<Re
     throw methodNotAllowed("the server does not allow this method on the requested resource");
   }
 
+  /** authorization.k8s.io/v1: access reviews (what `kubectl auth can-i` asks). */
+  async function reviews(req: Request, rest: string[], user: UserInfo): Promise<Response> {
+    if (rest.length === 0) {
+      return json(200, {
+        kind: "APIResourceList",
+        apiVersion: "v1",
+        groupVersion: "authorization.k8s.io/v1",
+        resources: [
+          {
+            name: "localsubjectaccessreviews",
+            singularName: "",
+            namespaced: true,
+            kind: "LocalSubjectAccessReview",
+            verbs: ["create"],
+          },
+          {
+            name: "selfsubjectaccessreviews",
+            singularName: "",
+            namespaced: false,
+            kind: "SelfSubjectAccessReview",
+            verbs: ["create"],
+          },
+          {
+            name: "subjectaccessreviews",
+            singularName: "",
+            namespaced: false,
+            kind: "SubjectAccessReview",
+            verbs: ["create"],
+          },
+        ],
+      });
+    }
+    if (req.method !== "POST") {
+      throw methodNotAllowed("the server does not allow this method on the requested resource");
+    }
+    const { value } = await readBody(req);
+    let kind: "SelfSubjectAccessReview" | "SubjectAccessReview" | "LocalSubjectAccessReview";
+    let namespace: string | undefined;
+    if (rest.length === 1 && rest[0] === "selfsubjectaccessreviews") {
+      kind = "SelfSubjectAccessReview";
+    } else if (rest.length === 1 && rest[0] === "subjectaccessreviews") {
+      kind = "SubjectAccessReview";
+    } else if (
+      rest.length === 3 && rest[0] === "namespaces" && rest[2] === "localsubjectaccessreviews"
+    ) {
+      kind = "LocalSubjectAccessReview";
+      namespace = rest[1];
+    } else throw notFound("authorization.k8s.io", rest.join("/"), "");
+    if (kind !== "SelfSubjectAccessReview") {
+      const attrs: RequestAttributes = {
+        verb: "create",
+        apiGroup: "authorization.k8s.io",
+        resource: kind === "SubjectAccessReview"
+          ? "subjectaccessreviews"
+          : "localsubjectaccessreviews",
+        namespace,
+      };
+      if (!authorize(store, user, attrs)) throw denied(user, attrs);
+    }
+    return json(201, accessReview(store, user, kind, value, namespace));
+  }
+
   async function route(req: Request, url: URL, user: UserInfo): Promise<Response> {
     const path = url.pathname.replace(/\/+$/, "") || "/";
     const parts = path.split("/").filter((p) => p !== "").map(decodeURIComponent);
@@ -522,6 +596,9 @@ export function createHandler(ctx: HandlerContext): (req: Request) => Promise<Re
       if (!g) throw notFound("", "", path);
       return json(200, g);
     }
+    if (parts[0] === "apis" && parts[1] === "authorization.k8s.io" && parts[2] === "v1") {
+      return await reviews(req, parts.slice(3), user);
+    }
     if ((parts[0] === "api" && parts.length >= 2) || (parts[0] === "apis" && parts.length >= 3)) {
       if (
         (parts[0] === "api" && parts.length === 2) || (parts[0] === "apis" && parts.length === 3)
@@ -549,6 +626,7 @@ export function createHandler(ctx: HandlerContext): (req: Request) => Promise<Re
         }
         user = authenticate(store, ctx.adminToken, ctx.adminToken)!;
       }
+      user = impersonate(store, user, req.headers);
       if (!url.pathname.startsWith("/tern/")) {
         if (ctx.faults.latencyMs > 0) await new Promise((r) => setTimeout(r, ctx.faults.latencyMs));
         const injected = ctx.faults.take();

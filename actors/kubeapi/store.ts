@@ -35,7 +35,7 @@ import {
   validateName,
 } from "./kind_hooks.ts";
 import { groupVersion, ResourceRegistry, type ResourceType } from "./resource_types.ts";
-import { validateObject } from "./schema_validation.ts";
+import { ruleProblems, validateObject } from "./schema_validation.ts";
 import {
   type FieldSelector,
   type LabelSelector,
@@ -562,9 +562,22 @@ export class Store {
     return o;
   }
 
-  #validateSchema(t: ResourceType, o: KubeObject, opts: WriteOptions, warnings: string[]): void {
+  #validateSchema(
+    t: ResourceType,
+    o: KubeObject,
+    opts: WriteOptions,
+    warnings: string[],
+    old?: KubeObject,
+  ): void {
+    if (t.group === "apiextensions.k8s.io" && t.plural === "customresourcedefinitions") {
+      const versions = isObject(o.spec) && Array.isArray(o.spec.versions) ? o.spec.versions : [];
+      for (const v of versions) {
+        if (!isObject(v) || !isObject(v.schema)) continue;
+        for (const p of ruleProblems(v.schema.openAPIV3Schema)) warnings.push(`${v.name}: ${p}`);
+      }
+    }
     if (!t.schema) return;
-    const res = validateObject(o as JsonObject, t.schema);
+    const res = validateObject(o as JsonObject, t.schema, old as JsonObject | undefined);
     if (res.unknownFields.length > 0) {
       if (opts.fieldValidation === "Strict") {
         throw badRequest(
@@ -829,7 +842,7 @@ export class Store {
     }
     const causes = prepareUpdate(t, o, old, this.#allocators());
     this.#validateCommon(t, o, causes);
-    this.#validateSchema(t, o, opts, warnings);
+    this.#validateSchema(t, o, opts, warnings, old);
     if (t.group === "apiextensions.k8s.io" && t.plural === "customresourcedefinitions") {
       this.#checkCrdNames(o);
       if (opts.subresource !== "status") o.status = crdStatus(o, timestamp(this.#now()));

@@ -49,6 +49,26 @@ const kinds: Array<
     namespaced: true,
     body: { addressType: "IPv4", endpoints: [{ addresses: ["192.0.2.11"] }] },
   },
+  ...["Deployment", "DaemonSet", "ReplicaSet", "StatefulSet"].map((kind) => ({
+    apiVersion: "apps/v1",
+    kind,
+    namespaced: true,
+    body: {
+      spec: {
+        selector: { matchLabels: { app: "x" } },
+        template: {
+          metadata: { labels: { app: "x" } },
+          spec: { containers: [{ name: "c", image: "x:1" }] },
+        },
+      },
+    },
+  })),
+  {
+    apiVersion: "policy/v1",
+    kind: "PodDisruptionBudget",
+    namespaced: true,
+    body: { spec: { minAvailable: 1, selector: { matchLabels: { app: "x" } } } },
+  },
   {
     apiVersion: "coordination.k8s.io/v1",
     kind: "Lease",

@@ -337,6 +337,55 @@ data: {a: "1"}
     }
     assert.match(seen, /cfg\s+1\s+\d+s/);
     assert.match(seen, /cfg\s+2\s+\d+s/);
+    const workloads = (image: string) =>
+      `apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec: {hostNetwork: true, containers: [{name: agent, image: "${image}"}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ctl}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: ctl}}
+  template:
+    metadata: {labels: {app: ctl}}
+    spec: {containers: [{name: ctl, image: "${image}"}]}
+`;
+    ok(await run(["apply", "-f", "-"], workloads("tern:1")), "apply workloads");
+    const rolled = ok(await run(["apply", "-f", "-"], workloads("tern:2")), "re-apply workloads");
+    assert.match(rolled, /daemonset.apps\/agent configured/);
+    assert.match(rolled, /deployment.apps\/ctl configured/);
+    assert.match(
+      ok(await run(["get", "deploy", "ctl"]), "get deploy"),
+      /ctl\s+0\/2\s+0\s+0\s+\d+s/,
+    );
+    assert.equal(
+      ok(
+        await run([
+          "get",
+          "ds",
+          "agent",
+          "-o",
+          "jsonpath={.spec.template.spec.containers[0].image} {.metadata.generation}",
+        ]),
+        "ds",
+      ),
+      "tern:2 2",
+    );
+    const mismatch = await run(
+      ["apply", "-f", "-"],
+      workloads("x:1").replace("labels: {app: ctl}", "labels: {app: other}"),
+    );
+    assert.match(
+      mismatch.stderr,
+      /spec.template.metadata.labels: Invalid value: .*`selector` does not match template `labels`/,
+    );
     ok(await run(["label", "pod", "web-1", "ready=yes"]), "label pod");
     assert.match(
       ok(

@@ -84,6 +84,20 @@ function builtinCell(t: ResourceType, col: PrinterColumn, o: KubeObject): unknow
     const count = (v: unknown) => isObject(v) ? Object.keys(v).length : 0;
     return count(o.data) + count(o.binaryData);
   }
+  if (
+    t.group === "apps" && col.name === "Ready" &&
+    (t.plural === "deployments" || t.plural === "statefulsets")
+  ) {
+    const spec = isObject(o.spec) ? o.spec : {};
+    const status = isObject(o.status) ? o.status : {};
+    return `${status.readyReplicas ?? 0}/${spec.replicas ?? 1}`;
+  }
+  if (
+    t.group === "apps" && typeof col.jsonPath === "string" && col.jsonPath.startsWith(".status.")
+  ) {
+    const v = evalJsonPath(o, col.jsonPath)[0];
+    return typeof v === "number" ? v : 0;
+  }
   if (t.group !== "" || t.plural !== "services") return undefined;
   const spec = isObject(o.spec) ? o.spec : {};
   if (col.name === "External-IP") {

@@ -378,6 +378,22 @@ spec:
       ),
       "tern:2 2",
     );
+    assert.match(
+      ok(await run(["scale", "deployment", "ctl", "--replicas=5"]), "scale"),
+      /deployment.apps\/ctl scaled/,
+    );
+    assert.equal(
+      ok(await run(["get", "deploy", "ctl", "-o", "jsonpath={.spec.replicas}"]), "replicas"),
+      "5",
+    );
+    ok(await run(["rollout", "restart", "deployment", "ctl"]), "rollout restart");
+    assert.match(
+      ok(
+        await run(["get", "deploy", "ctl", "-o", "jsonpath={.spec.template.metadata.annotations}"]),
+        "restartedAt",
+      ),
+      /kubectl.kubernetes.io\/restartedAt/,
+    );
     const mismatch = await run(
       ["apply", "-f", "-"],
       workloads("x:1").replace("labels: {app: ctl}", "labels: {app: other}"),

@@ -224,6 +224,7 @@ const specs: Spec[] = [
     shortNames: ["deploy"],
     categories: ["all"],
     status: true,
+    extraSubresources: ["scale"],
     columns: [
       { name: "Ready", type: "string", jsonPath: ".status.readyReplicas" },
       { name: "Up-to-date", type: "integer", jsonPath: ".status.updatedReplicas" },
@@ -258,6 +259,7 @@ const specs: Spec[] = [
     shortNames: ["rs"],
     categories: ["all"],
     status: true,
+    extraSubresources: ["scale"],
     columns: [
       { name: "Desired", type: "integer", jsonPath: ".spec.replicas" },
       { name: "Current", type: "integer", jsonPath: ".status.replicas" },
@@ -274,6 +276,7 @@ const specs: Spec[] = [
     shortNames: ["sts"],
     categories: ["all"],
     status: true,
+    extraSubresources: ["scale"],
     columns: [{ name: "Ready", type: "string", jsonPath: ".status.readyReplicas" }, age],
   },
   {

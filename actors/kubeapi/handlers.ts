@@ -9,11 +9,13 @@ import * as discovery from "./discovery.ts";
 import {
   ApiError,
   badRequest,
+  conflict,
   methodNotAllowed,
   notFound,
   unauthorized,
   unsupportedMediaType,
 } from "./errors.ts";
+import { jsonPatch, mergePatch } from "./json_patch.ts";
 import type { FaultInjector } from "./faults.ts";
 import { decodeKubeProtobuf } from "./protobuf_decode.ts";
 import { documentKeys, groupVersionDocument, hashOf, indexDocument } from "./openapi.ts";
@@ -311,10 +313,7 @@ export function createHandler(ctx: HandlerContext): (req: Request) => Promise<Re
     };
     if (!authorize(store, user, attrs)) throw denied(user, attrs);
     const sub = target.subresource;
-    if (
-      sub !== undefined && sub !== "status" &&
-      !(sub === "token" && t.extraSubresources?.includes("token"))
-    ) {
+    if (sub !== undefined && sub !== "status" && !t.extraSubresources?.includes(sub)) {
       throw notFound(t.group, `${t.plural}/${sub}`, target.name ?? "");
     }
     if (sub === "status" && !t.statusSubresource) {
@@ -327,6 +326,7 @@ export function createHandler(ctx: HandlerContext): (req: Request) => Promise<Re
       for (const w of warnings) r.headers.append("warning", `299 - ${JSON.stringify(w)}`);
       return r;
     };
+    if (sub === "scale") return await scale(req, t, ns, name!, verb, q);
     switch (verb) {
       case "get":
         if (sub === "token") {
@@ -463,6 +463,89 @@ export function createHandler(ctx: HandlerContext): (req: Request) => Promise<Re
       }
     }
     throw methodNotAllowed("the server does not allow this method on the requested resource");
+  }
+
+  /** The `scale` subresource (autoscaling/v1 Scale) of workloads with `spec.replicas`. */
+  async function scale(
+    req: Request,
+    t: ResourceType,
+    ns: string | undefined,
+    name: string,
+    verb: string,
+    q: URLSearchParams,
+  ): Promise<Response> {
+    const toScale = (o: KubeObject): JsonObject => {
+      const spec = isObject(o.spec) ? o.spec : {};
+      const status = isObject(o.status) ? o.status : {};
+      const sel = isObject(spec.selector) && isObject(spec.selector.matchLabels)
+        ? spec.selector.matchLabels
+        : {};
+      return {
+        kind: "Scale",
+        apiVersion: "autoscaling/v1",
+        metadata: {
+          name: o.metadata.name,
+          namespace: o.metadata.namespace,
+          uid: o.metadata.uid,
+          resourceVersion: o.metadata.resourceVersion,
+          creationTimestamp: o.metadata.creationTimestamp,
+        },
+        spec: { replicas: spec.replicas ?? 1 },
+        status: {
+          replicas: status.replicas ?? 0,
+          selector: Object.entries(sel).map(([k, v]) => `${k}=${v}`).join(","),
+        },
+      };
+    };
+    const current = store.get(t, ns, name);
+    if (verb === "get") return json(200, toScale(current));
+    if (verb !== "update" && verb !== "patch") {
+      throw methodNotAllowed("the server does not allow this method on the requested resource");
+    }
+    const { value, contentType } = await readBody(req);
+    let next: unknown = value;
+    if (verb === "patch") {
+      next = contentType === "application/json-patch+json"
+        ? jsonPatch(toScale(current), value)
+        : mergePatch(toScale(current), value);
+    }
+    const spec = isObject(next) && isObject(next.spec) ? next.spec : {};
+    const replicas = spec.replicas;
+    if (typeof replicas !== "number" || !Number.isInteger(replicas) || replicas < 0) {
+      throw new ApiError(
+        422,
+        "Invalid",
+        `Scale.autoscaling "${name}" is invalid: spec.replicas: Invalid value: ${
+          JSON.stringify(replicas)
+        }: must be greater than or equal to 0`,
+        {
+          name,
+          group: "autoscaling",
+          kind: "Scale",
+          causes: [{
+            reason: "FieldValueInvalid",
+            field: "spec.replicas",
+            message: `Invalid value: ${
+              JSON.stringify(replicas)
+            }: must be greater than or equal to 0`,
+          }],
+        },
+      );
+    }
+    const rv = isObject(next) && isObject(next.metadata)
+      ? next.metadata.resourceVersion
+      : undefined;
+    if (
+      verb === "update" && typeof rv === "string" && rv !== "" &&
+      rv !== current.metadata.resourceVersion
+    ) {
+      throw conflict(t.group, t.plural, name);
+    }
+    const res = store.patch(t, ns, name, "merge", { spec: { replicas } }, {
+      dryRun: dryRun(q),
+      fieldManager: q.get("fieldManager") ?? defaultManager(req),
+    });
+    return json(200, toScale(res.object));
   }
 
   /** authorization.k8s.io/v1: access reviews (what `kubectl auth can-i` asks). */

@@ -66,8 +66,9 @@ const specs: Spec[] = [
     categories: ["all"],
     status: true,
     columns: [
+      { name: "Ready", type: "string", jsonPath: ".status.containerStatuses" },
       { name: "Status", type: "string", jsonPath: ".status.phase" },
-      { name: "Restarts", type: "integer", jsonPath: ".status.containerStatuses[0].restartCount" },
+      { name: "Restarts", type: "integer", jsonPath: ".status.containerStatuses[*].restartCount" },
       age,
       { name: "IP", type: "string", jsonPath: ".status.podIP", priority: 1 },
       { name: "Node", type: "string", jsonPath: ".spec.nodeName", priority: 1 },

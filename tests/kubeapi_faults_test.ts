@@ -174,6 +174,16 @@ Deno.test("kubeapi faults: the admin endpoint is admin-only", opts, async () => 
     });
     assert.equal(failed.status, 500);
     assert.equal((await failed.json()).reason, "InternalError");
+    const huge = await fetch(`${api.url}/api/v1/namespaces/default/configmaps`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${api.adminToken}`, "content-type": "application/json" },
+      body: JSON.stringify({
+        metadata: { name: "huge" },
+        data: { x: "y".repeat(4 * 1024 * 1024) },
+      }),
+    });
+    assert.equal(huge.status, 413);
+    assert.equal((await huge.json()).reason, "RequestEntityTooLarge");
     const bad = await fetch(`${api.url}/tern/faults`, {
       method: "POST",
       headers: { authorization: `Bearer ${api.adminToken}` },

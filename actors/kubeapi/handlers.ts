@@ -80,17 +80,57 @@ function bearer(req: Request): string | undefined {
   return m ? m[1].trim() : undefined;
 }
 
+/** The real server's request body limit (3 MiB). */
+const maxBodyBytes = 3 * 1024 * 1024;
+
+function tooLarge(): ApiError {
+  return new ApiError(
+    413,
+    "RequestEntityTooLarge",
+    `Request entity too large: limit is ${maxBodyBytes}`,
+  );
+}
+
+/** Read at most `maxBodyBytes` of the body (413 beyond). */
+async function readBytes(req: Request): Promise<Uint8Array> {
+  if (Number(req.headers.get("content-length") ?? "0") > maxBodyBytes) {
+    await req.body?.cancel();
+    throw tooLarge();
+  }
+  if (!req.body) return new Uint8Array();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = req.body.getReader();
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    size += value.length;
+    if (size > maxBodyBytes) {
+      await reader.cancel();
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(size);
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.length;
+  }
+  return out;
+}
+
 async function readBody(req: Request): Promise<{ value: unknown; contentType: string }> {
   const contentType = (req.headers.get("content-type") ?? "application/json").split(";")[0].trim()
     .toLowerCase();
   if (contentType === "application/vnd.kubernetes.protobuf") {
-    return { value: decodeKubeProtobuf(new Uint8Array(await req.arrayBuffer())), contentType };
+    return { value: decodeKubeProtobuf(await readBytes(req)), contentType };
   }
   if (contentType.includes("protobuf") || contentType.includes("cbor")) {
     await req.body?.cancel();
     throw unsupportedMediaType(contentType);
   }
-  const text = await req.text();
+  const text = new TextDecoder().decode(await readBytes(req));
   if (text.trim() === "") return { value: undefined, contentType };
   try {
     if (contentType.includes("yaml")) return { value: parseYaml(text), contentType };

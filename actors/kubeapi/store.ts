@@ -17,7 +17,6 @@ import {
   ApiError,
   badRequest,
   conflict,
-  expired,
   forbidden,
   invalid,
   notFound,
@@ -36,14 +35,8 @@ import {
 } from "./kind_hooks.ts";
 import { groupVersion, ResourceRegistry, type ResourceType } from "./resource_types.ts";
 import { ruleProblems, validateObject } from "./schema_validation.ts";
-import {
-  type FieldSelector,
-  type LabelSelector,
-  matchFields,
-  matchLabels,
-  parseFieldSelector,
-  parseLabelSelector,
-} from "./selectors.ts";
+import { serviceAllocators } from "./service_allocator.ts";
+import { matchFields, matchLabels, parseFieldSelector, parseLabelSelector } from "./selectors.ts";
 import { listStrategy, strategicMergePatch } from "./strategic_merge.ts";
 import {
   clone,
@@ -53,6 +46,16 @@ import {
   type KubeObject,
   timestamp,
 } from "./types.ts";
+import {
+  type HistoryEntry,
+  type WatchEvent,
+  type WatchEventType,
+  WatchHub,
+  type WatchOptions,
+  type WatchSink,
+} from "./watch_hub.ts";
+
+export type { WatchEvent, WatchEventType, WatchOptions, WatchSink };
 
 /** Options common to writes. */
 export interface WriteOptions {
@@ -97,31 +100,6 @@ export interface ListResult {
   remainingItemCount?: number;
 }
 
-/** Watch event type. */
-export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
-
-/** One watch event. */
-export interface WatchEvent {
-  type: WatchEventType;
-  object: JsonObject;
-}
-
-/** Receiver of watch events (one per open watch). */
-export interface WatchSink {
-  send(ev: WatchEvent): void;
-  /** End the watch (the stream closes). */
-  close(): void;
-}
-
-/** Options of a watch. */
-export interface WatchOptions {
-  resourceVersion?: string;
-  labelSelector?: string;
-  fieldSelector?: string;
-  sendInitialEvents?: boolean;
-  allowWatchBookmarks?: boolean;
-}
-
 /** Supported patch types. */
 export type PatchType = "json" | "merge" | "strategic" | "apply";
 
@@ -133,22 +111,6 @@ export interface StoreOptions {
   historyLimit?: number;
   /** IPv4 CIDR for Service cluster IPs (default 198.19.0.0/16). */
   serviceCIDR?: string;
-}
-
-interface HistoryEntry {
-  rv: number;
-  type: "ADDED" | "MODIFIED" | "DELETED";
-  storageKey: string;
-  object: KubeObject;
-  old?: KubeObject;
-}
-
-interface Watcher {
-  type: ResourceType;
-  namespace: string | undefined;
-  labels: LabelSelector;
-  fields: FieldSelector;
-  sink: WatchSink;
 }
 
 /** A serialized store (see persistence.ts). */
@@ -207,25 +169,24 @@ export class Store {
   #objects = new Map<string, Map<string, KubeObject>>();
   #uids = new Map<string, [string, string]>();
   #rv = 0;
-  #history: HistoryEntry[] = [];
-  #compactedRv = 0;
-  #historyLimit: number;
-  #watchers = new Set<Watcher>();
+  #hub: WatchHub;
   #now: () => number;
   #saTokens = new Map<string, ServiceAccountIdentity>();
   #tokenBySa = new Map<string, string>();
-  #serviceBase: number;
-  #serviceSize: number;
+  #serviceCIDR: string;
   #reconciling = false;
   #changeListeners: Array<() => void> = [];
 
   /** Create a store with the built-in kinds and the default namespaces. */
   constructor(opts: StoreOptions = {}) {
     this.#now = opts.now ?? Date.now;
-    this.#historyLimit = opts.historyLimit ?? 1000;
-    const [base, bits] = (opts.serviceCIDR ?? "198.19.0.0/16").split("/");
-    this.#serviceBase = base.split(".").reduce((a, p) => a * 256 + Number(p), 0);
-    this.#serviceSize = 2 ** (32 - Number(bits));
+    this.#serviceCIDR = opts.serviceCIDR ?? "198.19.0.0/16";
+    this.#hub = new WatchHub({
+      historyLimit: opts.historyLimit ?? 1000,
+      resourceVersion: () => this.#rv,
+      objects: (storageKey) => this.#objects.get(storageKey)?.values() ?? [],
+      present: (t, o) => this.#present(t, o),
+    });
     for (const t of builtinKinds()) this.registry.add(t);
   }
 
@@ -269,12 +230,12 @@ export class Store {
 
   /** The oldest resourceVersion a watch may resume from. */
   get compactedResourceVersion(): number {
-    return this.#compactedRv;
+    return this.#hub.compactedResourceVersion;
   }
 
   /** Number of open watches. */
   get watchCount(): number {
-    return this.#watchers.size;
+    return this.#hub.count;
   }
 
   /** Register a callback run after every committed write (e.g. persistence). */
@@ -326,7 +287,7 @@ export class Store {
       } catch {
         throw badRequest(`invalid continue token "${opts.continue}"`);
       }
-      if (rv < this.#compactedRv) {
+      if (rv < this.#hub.compactedResourceVersion) {
         throw new ApiError(
           410,
           "Expired",
@@ -374,140 +335,36 @@ export class Store {
     opts: WatchOptions,
     sink: WatchSink,
   ): { stop(): void } {
-    const w: Watcher = {
-      type: t,
-      namespace: t.namespaced ? namespace : undefined,
-      labels: parseLabelSelector(opts.labelSelector ?? ""),
-      fields: parseFieldSelector(opts.fieldSelector ?? ""),
-      sink,
-    };
-    const rvText = opts.resourceVersion ?? "";
-    if (rvText !== "" && !/^\d+$/.test(rvText)) {
-      throw badRequest(`invalid resource version "${rvText}"`);
-    }
-    const from = Number(rvText || "0");
-    if (opts.sendInitialEvents || from === 0) {
-      for (const o of this.#objects.get(t.storageKey)?.values() ?? []) {
-        if (this.#matches(w, o)) sink.send({ type: "ADDED", object: this.#present(t, o) });
-      }
-      if (opts.sendInitialEvents && opts.allowWatchBookmarks) {
-        sink.send({
-          type: "BOOKMARK",
-          object: {
-            kind: t.kind,
-            apiVersion: groupVersion(t),
-            metadata: {
-              resourceVersion: String(this.#rv),
-              annotations: { "k8s.io/initial-events-end": "true" },
-            },
-          },
-        });
-      }
-    } else {
-      if (from < this.#compactedRv) throw expired(from, this.#compactedRv);
-      for (const e of this.#history) if (e.rv > from) this.#deliver(w, e);
-    }
-    this.#watchers.add(w);
-    return { stop: () => this.#watchers.delete(w) };
+    return this.#hub.open(t, namespace, opts, sink);
   }
 
   /** A bookmark event for a watch on `t` at the current resourceVersion. */
   bookmark(t: ResourceType): WatchEvent {
-    return {
-      type: "BOOKMARK",
-      object: {
-        kind: t.kind,
-        apiVersion: groupVersion(t),
-        metadata: { resourceVersion: String(this.#rv) },
-      },
-    };
+    return this.#hub.bookmark(t);
   }
 
   /** Close every open watch (fault injection: clients see the stream end). */
   closeAllWatches(): number {
-    const all = [...this.#watchers];
-    this.#watchers.clear();
-    for (const w of all) w.sink.close();
-    return all.length;
+    return this.#hub.closeAll();
   }
 
   /** Drop the event history now: every watch resuming from an older version gets 410. */
   expireHistory(): void {
-    this.#history = [];
-    this.#compactedRv = this.#rv;
-  }
-
-  #matches(w: Watcher, o: KubeObject): boolean {
-    if (w.namespace !== undefined && o.metadata.namespace !== w.namespace) return false;
-    return matchLabels(w.labels, o.metadata.labels) &&
-      matchFields(w.fields, w.type.convert ? this.#present(w.type, o) : o);
-  }
-
-  #deliver(w: Watcher, e: HistoryEntry): void {
-    if (w.type.storageKey !== e.storageKey) return;
-    const now = this.#matches(w, e.object);
-    if (e.type === "MODIFIED" && e.old) {
-      const before = this.#matches(w, e.old);
-      if (before && !now) {
-        w.sink.send({ type: "DELETED", object: this.#present(w.type, e.object) });
-        return;
-      }
-      if (!before && now) {
-        w.sink.send({ type: "ADDED", object: this.#present(w.type, e.object) });
-        return;
-      }
-    }
-    if (now) w.sink.send({ type: e.type, object: this.#present(w.type, e.object) });
+    this.#hub.expire();
   }
 
   #record(e: HistoryEntry): void {
-    this.#history.push(e);
-    while (this.#history.length > this.#historyLimit) {
-      const dropped = this.#history.shift()!;
-      this.#compactedRv = dropped.rv;
-    }
-    for (const w of [...this.#watchers]) this.#deliver(w, e);
+    this.#hub.record(e);
     for (const fn of this.#changeListeners) fn();
   }
 
   // ---- writes --------------------------------------------------------------------------------
 
   #allocators(): Allocators {
-    const usedIPs = (): Set<string> => {
-      const s = new Set<string>();
-      for (const o of this.#objects.get("/services")?.values() ?? []) {
-        const ip = isObject(o.spec) ? o.spec.clusterIP : undefined;
-        if (typeof ip === "string") s.add(ip);
-      }
-      return s;
-    };
-    return {
-      allocateClusterIP: () => {
-        const used = usedIPs();
-        for (let i = 10; i < this.#serviceSize - 1; i++) {
-          const n = this.#serviceBase + i;
-          const ip = [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".");
-          if (!used.has(ip)) return ip;
-        }
-        throw new ApiError(500, "InternalError", "Internal error occurred: range is full");
-      },
-      clusterIPInUse: (ip) => usedIPs().has(ip),
-      allocateNodePort: () => {
-        const used = new Set<number>();
-        for (const o of this.#objects.get("/services")?.values() ?? []) {
-          const ports = isObject(o.spec) && Array.isArray(o.spec.ports) ? o.spec.ports : [];
-          for (const p of ports) {
-            if (isObject(p) && typeof p.nodePort === "number") used.add(p.nodePort);
-          }
-        }
-        for (let p = 30000; p <= 32767; p++) if (!used.has(p)) return p;
-        throw new ApiError(
-          500,
-          "InternalError",
-          "Internal error occurred: node port range is full",
-        );
-      },
-    };
+    return serviceAllocators(
+      () => this.#objects.get("/services")?.values() ?? [],
+      this.#serviceCIDR,
+    );
   }
 
   /** List-key function for managedFields of type `t`. */
@@ -1283,7 +1140,6 @@ export class Store {
       this.#tokenBySa.set(objKey(e.namespace, e.name), e.token);
     }
     this.#rv = snap.resourceVersion;
-    this.#history = [];
-    this.#compactedRv = this.#rv;
+    this.#hub.expire();
   }
 }

@@ -158,6 +158,18 @@ Deno.test(
         ], pool("pool-b", "  cidr: 198.19.0.0/24\n  blockSize: 31")),
         "forced",
       );
+      const owners = ok(
+        await run([
+          "get",
+          "ipp",
+          "pool-b",
+          "--show-managed-fields",
+          "-o",
+          "jsonpath={range .metadata.managedFields[*]}{.manager}:{.operation} {end}",
+        ]),
+        "managedFields",
+      );
+      assert.deepEqual(owners.trim().split(" ").sort(), ["kubectl:Apply", "other:Apply"]);
       // removing a field from the applied config removes it from the object
       ok(
         await run(

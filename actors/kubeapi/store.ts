@@ -492,6 +492,16 @@ export class Store {
     body: unknown,
     opts: WriteOptions = {},
   ): WriteResult {
+    return this.#create(t, namespace, body, opts);
+  }
+
+  #create(
+    t: ResourceType,
+    namespace: string | undefined,
+    body: unknown,
+    opts: WriteOptions,
+    managedFields?: KubeObject["metadata"]["managedFields"],
+  ): WriteResult {
     const o = this.#toStorage(t, this.#checkBody(t, body));
     const warnings: string[] = [];
     const m = o.metadata;
@@ -536,7 +546,7 @@ export class Store {
       o.status = crdStatus(o, m.creationTimestamp);
       this.#checkCrdNames(o);
     }
-    m.managedFields = recordUpdate(undefined, o as JsonObject, {
+    m.managedFields = managedFields ?? recordUpdate(undefined, o as JsonObject, {
       manager: opts.fieldManager ?? "unknown",
       listKeys: this.listKeys(t),
       apiVersion: groupVersion(t),
@@ -834,13 +844,7 @@ export class Store {
     });
     const merged = res.object as KubeObject;
     if (!old) {
-      const created = this.create(t, namespace, merged, opts);
-      if (!opts.dryRun) {
-        const stored = this.#raw(t, namespace, name)!;
-        stored.metadata.managedFields = res.managedFields.map((e) => ({ ...e, time: now }));
-      }
-      created.object.metadata.managedFields = res.managedFields;
-      return created;
+      return this.#create(t, namespace, merged, opts, res.managedFields);
     }
     merged.metadata.resourceVersion = old.metadata.resourceVersion;
     return this.#writeUpdate(t, old, this.#toStorage(t, merged), opts, {

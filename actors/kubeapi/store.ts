@@ -168,6 +168,12 @@ export class Store {
   readonly registry = new ResourceRegistry();
   #objects = new Map<string, Map<string, KubeObject>>();
   #uids = new Map<string, [string, string]>();
+  /** owner uid → refs (`storageKey\nkey`) of objects naming it in ownerReferences. */
+  #dependents = new Map<string, Set<string>>();
+  /** Refs of objects with a deletionTimestamp (finalizers, foreground, namespaces). */
+  #deleting = new Set<string>();
+  /** Refs of dependents whose owners may be gone. */
+  #orphanCheck = new Set<string>();
   #rv = 0;
   #hub: WatchHub;
   #now: () => number;
@@ -576,8 +582,7 @@ export class Store {
   #commitCreate(t: ResourceType, o: KubeObject): void {
     this.#rv++;
     o.metadata.resourceVersion = String(this.#rv);
-    this.#bucket(t.storageKey).set(objKey(o.metadata.namespace, o.metadata.name!), o);
-    this.#uids.set(o.metadata.uid!, [t.storageKey, objKey(o.metadata.namespace, o.metadata.name!)]);
+    this.#put(t.storageKey, o, undefined);
     this.#afterWrite(t, undefined, o);
     this.#record({ rv: this.#rv, type: "ADDED", storageKey: t.storageKey, object: clone(o) });
     // Only a dependent can need garbage collection at birth (its owner may already be gone).
@@ -737,7 +742,7 @@ export class Store {
     }
     this.#rv++;
     m.resourceVersion = String(this.#rv);
-    this.#bucket(t.storageKey).set(objKey(m.namespace, m.name!), o);
+    this.#put(t.storageKey, o, old);
     this.#afterWrite(t, old, o);
     this.#record({
       rv: this.#rv,
@@ -912,7 +917,7 @@ export class Store {
     }
     this.#rv++;
     o.metadata.resourceVersion = String(this.#rv);
-    this.#bucket(t.storageKey).set(objKey(o.metadata.namespace, o.metadata.name!), o);
+    this.#put(t.storageKey, o, old);
     this.#record({
       rv: this.#rv,
       type: "MODIFIED",
@@ -951,8 +956,7 @@ export class Store {
     const bucket = this.#bucket(storageKey);
     const old = bucket.get(key);
     if (!old) return o;
-    bucket.delete(key);
-    this.#uids.delete(old.metadata.uid!);
+    this.#drop(storageKey, key, old);
     this.#rv++;
     const gone = clone(o);
     gone.metadata.resourceVersion = String(this.#rv);
@@ -999,18 +1003,52 @@ export class Store {
     this.#writeUpdate(t, o, next, { fieldManager: "garbage-collector" });
   }
 
-  #reconcileOnce(): boolean {
-    const all: Array<[string, KubeObject]> = [];
-    for (const [sk, bucket] of this.#objects) for (const o of bucket.values()) all.push([sk, o]);
-    const dependents = new Map<string, Array<[string, KubeObject]>>();
-    for (const [sk, o] of all) {
-      for (const ref of o.metadata.ownerReferences ?? []) {
-        const list = dependents.get(ref.uid) ?? [];
-        list.push([sk, o]);
-        dependents.set(ref.uid, list);
-      }
+  #lookup(ref: string): [string, KubeObject] | undefined {
+    const cut = ref.indexOf("\n");
+    const sk = ref.slice(0, cut);
+    const o = this.#objects.get(sk)?.get(ref.slice(cut + 1));
+    return o ? [sk, o] : undefined;
+  }
+
+  /** Store `o` (replacing `old`), keeping the uid, owner and deletion indexes. */
+  #put(storageKey: string, o: KubeObject, old: KubeObject | undefined): void {
+    const key = objKey(o.metadata.namespace, o.metadata.name!);
+    const ref = `${storageKey}\n${key}`;
+    this.#bucket(storageKey).set(key, o);
+    this.#uids.set(o.metadata.uid!, [storageKey, key]);
+    for (const r of old?.metadata.ownerReferences ?? []) this.#dependents.get(r.uid)?.delete(ref);
+    const owners = o.metadata.ownerReferences ?? [];
+    for (const r of owners) {
+      let set = this.#dependents.get(r.uid);
+      if (!set) this.#dependents.set(r.uid, set = new Set());
+      set.add(ref);
     }
-    for (const [sk, o] of all) {
+    if (owners.length > 0) this.#orphanCheck.add(ref);
+    if (o.metadata.deletionTimestamp) this.#deleting.add(ref);
+    else this.#deleting.delete(ref);
+  }
+
+  /** Forget `old` (stored under `key`), queueing its dependents for garbage collection. */
+  #drop(storageKey: string, key: string, old: KubeObject): void {
+    const ref = `${storageKey}\n${key}`;
+    this.#bucket(storageKey).delete(key);
+    this.#uids.delete(old.metadata.uid!);
+    for (const r of old.metadata.ownerReferences ?? []) {
+      const set = this.#dependents.get(r.uid);
+      set?.delete(ref);
+      if (set?.size === 0) this.#dependents.delete(r.uid);
+    }
+    this.#deleting.delete(ref);
+    this.#orphanCheck.delete(ref);
+    for (const dep of this.#dependents.get(old.metadata.uid!) ?? []) this.#orphanCheck.add(dep);
+  }
+
+  #reconcileOnce(): boolean {
+    for (const ref of [...this.#orphanCheck]) {
+      this.#orphanCheck.delete(ref);
+      const found = this.#lookup(ref);
+      if (!found) continue;
+      const [sk, o] = found;
       const refs = o.metadata.ownerReferences ?? [];
       if (
         refs.length > 0 && !o.metadata.deletionTimestamp &&
@@ -1021,14 +1059,21 @@ export class Store {
           this.delete(t, o.metadata.namespace, o.metadata.name!, {
             propagationPolicy: "Background",
           });
+          return true;
         }
-        return true;
       }
     }
-    for (const [sk, o] of all) {
-      if (!o.metadata.deletionTimestamp) continue;
+    for (const ref of [...this.#deleting]) {
+      const found = this.#lookup(ref);
+      if (!found) {
+        this.#deleting.delete(ref);
+        continue;
+      }
+      const [sk, o] = found;
       const fins = o.metadata.finalizers ?? [];
-      const deps = dependents.get(o.metadata.uid!) ?? [];
+      const deps = [...(this.#dependents.get(o.metadata.uid!) ?? [])]
+        .map((r) => this.#lookup(r))
+        .filter((d): d is [string, KubeObject] => d !== undefined);
       if (fins.includes("orphan")) {
         for (const [dsk, d] of deps) {
           const dt = this.#typeOf(dsk);
@@ -1066,14 +1111,16 @@ export class Store {
         const ns = o.metadata.name!;
         let remaining = 0;
         let acted = false;
-        for (const [csk, c] of all) {
-          if (c.metadata.namespace !== ns) continue;
-          remaining++;
-          if (!c.metadata.deletionTimestamp) {
-            const ct = this.#typeOf(csk);
-            if (ct) {
-              this.delete(ct, ns, c.metadata.name!, { propagationPolicy: "Background" });
-              acted = true;
+        for (const [csk, bucket] of this.#objects) {
+          for (const c of [...bucket.values()]) {
+            if (c.metadata.namespace !== ns) continue;
+            remaining++;
+            if (!c.metadata.deletionTimestamp) {
+              const ct = this.#typeOf(csk);
+              if (ct) {
+                this.delete(ct, ns, c.metadata.name!, { propagationPolicy: "Background" });
+                acted = true;
+              }
             }
           }
         }
@@ -1115,6 +1162,9 @@ export class Store {
   restore(snap: StoreSnapshot): void {
     this.#objects.clear();
     this.#uids.clear();
+    this.#dependents.clear();
+    this.#deleting.clear();
+    this.#orphanCheck.clear();
     this.#saTokens.clear();
     this.#tokenBySa.clear();
     for (const t of this.registry.all()) if (t.crd) this.registry.removeCrd(t.crd);
@@ -1132,11 +1182,7 @@ export class Store {
       );
       if (!t && o.kind === "CustomResourceDefinition") t = this.#typeOf(crdKey);
       if (!t) continue;
-      this.#bucket(t.storageKey).set(objKey(o.metadata.namespace, o.metadata.name!), clone(o));
-      this.#uids.set(o.metadata.uid!, [
-        t.storageKey,
-        objKey(o.metadata.namespace, o.metadata.name!),
-      ]);
+      this.#put(t.storageKey, clone(o), undefined);
       if (t.storageKey === crdKey) { for (const nt of crdTypes(o)) this.registry.add(nt); }
     }
     for (const e of snap.serviceAccountTokens) {

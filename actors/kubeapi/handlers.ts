@@ -80,6 +80,9 @@ function bearer(req: Request): string | undefined {
   return m ? m[1].trim() : undefined;
 }
 
+/** Events queued for a watch client that does not read before it is disconnected. */
+const maxQueuedEvents = 10_000;
+
 /** The real server's request body limit (3 MiB). */
 const maxBodyBytes = 3 * 1024 * 1024;
 
@@ -291,6 +294,9 @@ export function createHandler(ctx: HandlerContext): (req: Request) => Promise<Re
         object = toTable(t, [ev.object as KubeObject], { includeObject: include, now: Date.now() });
       }
       controller.enqueue(enc.encode(JSON.stringify({ type: ev.type, object }) + "\n"));
+      // A client that stopped reading is cut off (it re-watches from its last version), as the
+      // real server drops watchers whose buffers fill up.
+      if ((controller.desiredSize ?? 0) < -maxQueuedEvents) close();
     };
     const close = () => {
       if (closed) return;

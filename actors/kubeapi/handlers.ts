@@ -44,6 +44,8 @@ export interface HandlerContext {
   serverAddress: () => string;
   /** Period of BOOKMARK events on watches that allow them. */
   bookmarkIntervalMs: number;
+  /** Events queued for a watch client that does not read before it is disconnected. */
+  watchQueueLimit: number;
   /** Extra admin endpoints (`/tern/state`, …) handled by the server. */
   adminHook?: (req: Request, path: string) => Promise<Response | undefined>;
 }
@@ -79,9 +81,6 @@ function bearer(req: Request): string | undefined {
   const m = h.match(/^Bearer\s+(.+)$/i);
   return m ? m[1].trim() : undefined;
 }
-
-/** Events queued for a watch client that does not read before it is disconnected. */
-const maxQueuedEvents = 10_000;
 
 /** The real server's request body limit (3 MiB). */
 const maxBodyBytes = 3 * 1024 * 1024;
@@ -296,7 +295,7 @@ export function createHandler(ctx: HandlerContext): (req: Request) => Promise<Re
       controller.enqueue(enc.encode(JSON.stringify({ type: ev.type, object }) + "\n"));
       // A client that stopped reading is cut off (it re-watches from its last version), as the
       // real server drops watchers whose buffers fill up.
-      if ((controller.desiredSize ?? 0) < -maxQueuedEvents) close();
+      if ((controller.desiredSize ?? 0) < -ctx.watchQueueLimit) close();
     };
     const close = () => {
       if (closed) return;

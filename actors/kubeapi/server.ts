@@ -110,6 +110,7 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
     store,
     faults,
     adminToken,
+    // kubectl sends no bearer token over plain HTTP, so a plain-HTTP server must let it in.
     anonymousIsAdmin: opts.anonymousIsAdmin ?? !tls,
     serverAddress: () => url.replace(/^https?:\/\//, ""),
     bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 10_000,

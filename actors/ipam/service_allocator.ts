@@ -213,6 +213,11 @@ export class ServiceAllocator {
     return { key, addresses: s.addresses.map((a) => this.#assigned(a)) };
   }
 
+  /** The request a Service was last assigned (or restored) with. */
+  requestOf(key: string): ServiceRequest | undefined {
+    return this.#services.get(key)?.request;
+  }
+
   /** Every assignment, ordered by key. */
   assignments(): ServiceAssignment[] {
     return [...this.#services.keys()].sort().map((k) => this.assignmentOf(k)!);

@@ -375,3 +375,74 @@ Deno.test("ipam annotations: parsing with typed errors", () => {
     });
   }
 });
+
+Deno.test("ipam services: stability property: no operation on one Service moves another", () => {
+  const ops = fc.array(
+    fc.oneof(
+      fc.record({
+        op: fc.constant("assign" as const),
+        n: fc.integer({ min: 0, max: 20 }),
+        pool: fc.constantFrom(undefined, "tiny", "non-default-lb-pool", "default-lb-pool"),
+        exact: fc.option(fc.integer({ min: 0, max: 15 }), { nil: undefined }),
+        dual: fc.boolean(),
+      }),
+      fc.record({ op: fc.constant("release" as const), n: fc.integer({ min: 0, max: 20 }) }),
+      fc.record({ op: fc.constant("pools" as const), drop: fc.boolean() }),
+    ),
+    { maxLength: 120 },
+  );
+  fc.assert(fc.property(ops, (list) => {
+    const a = allocator();
+    const all = resolvePools(POOLS).accepted;
+    for (const o of list) {
+      const before = new Map(
+        a.assignments().map((s) => [s.key, JSON.stringify(s.addresses.map((x) => `${x.address}`))]),
+      );
+      let touched: string | undefined;
+      if (o.op === "assign") {
+        touched = `test/s${o.n}`;
+        const req = svc(`s${o.n}`, {
+          ...(o.pool ? { pools: [o.pool] } : {}),
+          ...(o.exact !== undefined ? { addresses: [ip(`198.51.100.${o.exact}`)] } : {}),
+          ...(o.dual && o.exact === undefined
+            ? { families: [4, 6] as (4 | 6)[], familyPolicy: "PreferDualStack" as const }
+            : {}),
+        });
+        const snapshot = JSON.stringify(a.assignments());
+        try {
+          const r1 = a.assign(req);
+          // Idempotent: the same request again changes nothing.
+          const r2 = a.assign(req);
+          assert.deepEqual(r2.added, []);
+          assert.deepEqual(r2.removed, []);
+          assert.deepEqual(r2.assignment, r1.assignment);
+        } catch (e) {
+          assert.ok(e instanceof Error && "code" in e, String(e));
+          assert.equal(JSON.stringify(a.assignments()), snapshot, "a failed assign changed state");
+        }
+      } else if (o.op === "release") {
+        touched = `test/s${o.n}`;
+        a.release(touched);
+      } else {
+        // Pools change (the non-default pool deleted or restored): nobody moves.
+        a.setPools([...all.values()].filter((p) => !(o.drop && p.name === "non-default-lb-pool")));
+      }
+      for (const s of a.assignments()) {
+        if (s.key === touched) continue;
+        assert.equal(
+          JSON.stringify(s.addresses.map((x) => `${x.address}`)),
+          before.get(s.key),
+          `${s.key} moved`,
+        );
+      }
+      // No address is held by two Services (no sharing keys here).
+      const seen = new Set<string>();
+      for (const s of a.assignments()) {
+        for (const x of s.addresses) {
+          assert.ok(!seen.has(`${x.address}`), `${x.address} given twice`);
+          seen.add(`${x.address}`);
+        }
+      }
+    }
+  }));
+});

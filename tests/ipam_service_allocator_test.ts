@@ -9,6 +9,7 @@ import {
   parsePeerGroups,
   parseServicePools,
   parseSharingKey,
+  parseSharingNamespaces,
 } from "../actors/ipam/annotations.ts";
 import {
   AddressOutsidePoolsError,
@@ -445,4 +446,79 @@ Deno.test("ipam services: stability property: no operation on one Service moves 
       }
     }
   }));
+});
+
+Deno.test("ipam services: sharing across namespaces needs both sides to allow it", () => {
+  const a = allocator();
+  const other = (
+    name: string,
+    ns: string,
+    extra: Partial<ServiceRequest> = {},
+  ): ServiceRequest => ({
+    key: `${ns}/${name}`,
+    namespace: ns,
+    sharingKey: "dns",
+    ...extra,
+  });
+  const first = a.assign(other("udp", "team-a", { ports: [{ protocol: "UDP", port: 53 }] }));
+  const shared = first.assignment.addresses[0]!.address;
+  // Another namespace with the same key: not shared (no takeover by guessing the key).
+  const stranger = a.assign(other("tcp", "team-b", { ports: [{ protocol: "TCP", port: 53 }] }));
+  assert.ok(!stranger.assignment.addresses[0]!.address.equals(shared));
+  assert.throws(
+    () =>
+      a.assign(
+        other("tcp2", "team-b", { ports: [{ protocol: "TCP", port: 853 }], addresses: [shared] }),
+      ),
+    AddressTakenError,
+  );
+  // Only one side allowing is not enough either.
+  assert.throws(
+    () =>
+      a.assign(other("tcp3", "team-c", {
+        ports: [{ protocol: "TCP", port: 5353 }],
+        addresses: [shared],
+        sharingNamespaces: ["team-a"],
+      })),
+    AddressTakenError,
+  );
+  // Both sides allowing: shared.
+  a.assign(
+    other("udp", "team-a", {
+      ports: [{ protocol: "UDP", port: 53 }],
+      sharingNamespaces: ["team-c"],
+    }),
+  );
+  const ok = a.assign(other("tcp3", "team-c", {
+    ports: [{ protocol: "TCP", port: 5353 }],
+    addresses: [shared],
+    sharingNamespaces: ["*"],
+  }));
+  assert.ok(ok.assignment.addresses[0]!.address.equals(shared));
+  assert.deepEqual(a.holdersOf(shared), ["team-a/udp", "team-c/tcp3"]);
+  // Withdrawing the permission moves only the Service whose annotation changed; the other keeps
+  // the address.
+  assert.equal(
+    a.assign(other("udp", "team-a", { ports: [{ protocol: "UDP", port: 53 }] })).added.length,
+    1,
+    "team-a/udp no longer allows team-c: it is the one that must move off the shared address",
+  );
+  assert.deepEqual(a.holdersOf(shared), ["team-c/tcp3"]);
+});
+
+Deno.test("ipam annotations: allow-shared-ip-namespaces", () => {
+  assert.deepEqual(parseSharingNamespaces({ "tern.dev/allow-shared-ip-namespaces": "a, b,a" }), [
+    "a",
+    "b",
+  ]);
+  assert.deepEqual(parseSharingNamespaces({ "tern.dev/allow-shared-ip-namespaces": "*" }), ["*"]);
+  assert.equal(parseSharingNamespaces({}), undefined);
+  assert.throws(
+    () => parseSharingNamespaces({ "tern.dev/allow-shared-ip-namespaces": "Bad" }),
+    BadAnnotationError,
+  );
+  assert.throws(
+    () => parseSharingNamespaces({ "tern.dev/allow-shared-ip-namespaces": "," }),
+    BadAnnotationError,
+  );
 });

@@ -108,7 +108,8 @@ and status. Samples: \`manifests/samples/\`.
 | \`${names.ANNOTATION_ADDRESS_POOL}\` | Pod, Namespace | The pod pool to use (one name); the pod's wins over its namespace's, then the auto pool. |
 | \`${names.ANNOTATION_ADDRESS_POOL}\` | Service | Service pools to take the address from, comma-separated, tried in order. |
 | \`${names.ANNOTATION_LOAD_BALANCER_IPS}\` | Service | Exact addresses, comma-separated, at most one per IP family; may lie in different pools. |
-| \`${names.ANNOTATION_ALLOW_SHARED_IP}\` | Service | Sharing key: Services with the same key share an address when no protocol/port pair clashes and both use \`externalTrafficPolicy: Cluster\` (or have the same pod selector). |
+| \`${names.ANNOTATION_ALLOW_SHARED_IP}\` | Service | Sharing key: Services of one namespace with the same key share an address when no protocol/port pair clashes and both use \`externalTrafficPolicy: Cluster\` (or have the same pod selector). |
+| \`${names.ANNOTATION_SHARED_IP_NAMESPACES}\` | Service | Namespaces (comma-separated, or \`*\`) whose Services may share this Service's address; both sides must allow each other, so no namespace can take over another's address by guessing its key. |
 | \`${names.ANNOTATION_PEER_GROUPS}\` | Service | Peer groups to advertise the Service's addresses to (default: every peer). |
 | \`${names.LABEL_POOL}\`, \`${names.LABEL_NODE}\` | AddressBlock, BlockRequest, BGPPeer | Pool and node, for selecting. |
 | \`${names.LABEL_CLUSTER_BGP}\` | NodeBGP, BGPPeer | The ClusterBGP that made the object. |

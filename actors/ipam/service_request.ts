@@ -7,7 +7,12 @@
 
 import { LOAD_BALANCER_CLASS } from "../crds/names.ts";
 import type { IpFamily } from "./address.ts";
-import { parseLoadBalancerIPs, parseServicePools, parseSharingKey } from "./annotations.ts";
+import {
+  parseLoadBalancerIPs,
+  parseServicePools,
+  parseSharingKey,
+  parseSharingNamespaces,
+} from "./annotations.ts";
 import { BadAnnotationError } from "./errors.ts";
 import type { Labels } from "./label_selector.ts";
 import type { IpFamilyPolicy, ServiceAssignment, ServiceRequest } from "./service_allocator.ts";
@@ -119,6 +124,8 @@ export function serviceRequest(svc: ServiceObject, namespaceLabels: Labels = {})
   }
   const sharing = parseSharingKey(annotations);
   if (sharing) req.sharingKey = sharing;
+  const sharingNamespaces = parseSharingNamespaces(annotations);
+  if (sharingNamespaces) req.sharingNamespaces = sharingNamespaces;
   const sel = selectorKey(svc.spec?.selector);
   if (sel) req.selectorKey = sel;
   return req;

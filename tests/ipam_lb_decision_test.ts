@@ -154,6 +154,20 @@ Deno.test("ipam lb decision: user errors become Warning Events and False conditi
   ]);
 });
 
+Deno.test("ipam lb decision: the deprecated spec.loadBalancerIP is honoured, the annotation wins", () => {
+  const a = alloc();
+  const legacy = svc("legacy");
+  legacy.spec!.loadBalancerIP = "203.0.113.77";
+  assert.deepEqual(decideService(a, "test/legacy", legacy).writeIngress?.map((i) => i.ip), [
+    "203.0.113.77",
+  ]);
+  const both = svc("both", { annotations: { "tern.dev/loadBalancerIPs": "203.0.113.78" } });
+  both.spec!.loadBalancerIP = "203.0.113.79";
+  assert.deepEqual(decideService(a, "test/both", both).writeIngress?.map((i) => i.ip), [
+    "203.0.113.78",
+  ]);
+});
+
 Deno.test("ipam lb decision: dual-stack and PreferDualStack partial success", () => {
   const a = alloc();
   const d = decideService(

@@ -320,3 +320,16 @@ Deno.test("ipam parsers: arbitrary text only ever gets typed errors", () => {
     { numRuns: 300 },
   );
 });
+
+Deno.test("ipam address: cached text is the canonical text", () => {
+  fc.assert(fc.property(cidrArb, (c) => {
+    const text = c.toString();
+    const again = Cidr.parse(text);
+    assert.equal(again.toString(), text);
+    assert.equal(again.network.toString(), c.network.toString());
+    // Non-canonical input never leaks into the output.
+    if (c.family === 6) assert.equal(Cidr.parse(text.toUpperCase()).toString(), text);
+  }));
+  assert.equal(Cidr.parse("198.18.0.1/16", { strict: false }).toString(), "198.18.0.0/16");
+  assert.equal(IpAddress.parse("198.51.100.7").toString(), "198.51.100.7");
+});

@@ -248,7 +248,8 @@ export class TestNode {
   /** GET on the agent's API (inside the node namespace). */
   // deno-lint-ignore no-explicit-any
   async api(path: string): Promise<any> {
-    const m = /"url":"(http:\/\/127\.0\.0\.1:\d+)\/debug\/"/.exec(this.agentLog);
+    const all = [...this.agentLog.matchAll(/"url":"(http:\/\/127\.0\.0\.1:\d+)\/debug\/"/g)];
+    const m = all[all.length - 1]; // the latest incarnation of the agent
     if (!m) throw new Error("the agent's inspection URL is not in its log");
     const r = await run("ip", ["netns", "exec", this.netns, "curl", "-sf", `${m[1]}${path}`]);
     return JSON.parse(r.stdout);

@@ -18,7 +18,7 @@ async function ternLinkCount(node: TestNode): Promise<number> {
   return [...out.matchAll(/^\d+: tern[0-9a-f]{11}@/gm)].length;
 }
 
-async function podAddress(node: TestNode, netns: string): Promise<string | undefined> {
+async function podAddress(netns: string): Promise<string | undefined> {
   const ns = netns.slice("/run/netns/".length);
   const out = await ip("-n", ns, "-4", "-o", "addr", "show", "dev", "eth0").catch(() => "");
   return /inet (\S+)\/32/.exec(out)?.[1];
@@ -37,7 +37,7 @@ Deno.test("agent+plugin: 100 concurrent ADDs get 100 distinct addresses, blocks 
     assert.equal(new Set(addrs).size, 100, "100 distinct addresses");
     // Each pod holds exactly the address its result names.
     for (let i = 0; i < pods.length; i += 10) {
-      assert.equal(`${await podAddress(node, pods[i]!)}/32`, addrs[i]);
+      assert.equal(`${await podAddress(pods[i]!)}/32`, addrs[i]);
     }
     assert.equal((await routes(node)).length, 100);
     const { blocks } = await node.api("/api/ipam/blocks");
@@ -117,7 +117,7 @@ Deno.test("agent+plugin: SIGKILL during a burst of ADD and DEL loses nothing and
     for (const s of state) {
       const l = live.get(s.containerId)!;
       assert.equal(`${s.addresses[0]!.address}/32`, l.address, `${s.containerId} kept its address`);
-      assert.equal(await podAddress(node, l.netns), s.addresses[0]!.address, "still on the pod");
+      assert.equal(await podAddress(l.netns), s.addresses[0]!.address, "still on the pod");
     }
     assert.deepEqual(
       (await routes(node)).sort(),

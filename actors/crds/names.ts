@@ -10,7 +10,7 @@ export const GROUP = "tern.dev";
 /** The served and stored version. */
 export const VERSION = "v1alpha1";
 /** `apiVersion` of tern's objects. */
-export const API_VERSION = `${GROUP}/${VERSION}`;
+export const API_VERSION = `${GROUP}/${VERSION}` as const;
 /** The category every tern CRD belongs to (`kubectl get tern`). */
 export const CATEGORY = "tern";
 

@@ -36,6 +36,10 @@ export const POLLIN = 1;
 export const EAGAIN = 11;
 /** errno `EINTR`. */
 export const EINTR = 4;
+/** `MSG_DONTWAIT` for recv calls. */
+export const MSG_DONTWAIT = 0x40;
+/** `MSG_TRUNC` in `msg_flags`: the datagram was longer than the buffer. */
+export const MSG_TRUNC = 0x20;
 /** errno `ENOBUFS` (receive queue overrun: messages were lost). */
 export const ENOBUFS = 105;
 
@@ -67,6 +71,7 @@ const LIBC_SYMBOLS = {
     nonblocking: true,
   },
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
+  recvmmsg: { parameters: ["i32", "buffer", "u32", "i32", "pointer"], result: "i32" },
 } as const;
 
 /** The loaded libmnl symbols. */
@@ -108,6 +113,16 @@ export function getLibc(): Libc {
     }
   }
   return libc;
+}
+
+/**
+ * Loads libmnl and libc now (they stay loaded for the life of the process). Tests call it at
+ * module level so that `deno test`'s resource sanitizer does not count the libraries against the
+ * first test that happens to use them.
+ */
+export function loadNetlinkLibraries(): void {
+  getMnl();
+  getLibc();
 }
 
 /**

@@ -91,6 +91,14 @@ export function nodeIpam(o: NodeIpamOptions) {
         if (rep.restored.length) emptySince.delete(a.block);
       }
     }
+    // Blocks the source gave this node but no record uses (a crash between getting a block and
+    // using it) are taken back too, so they are used or returned, not leaked.
+    const owned = await source.ask<string[]>((replyTo) => ({
+      type: "owned",
+      pool: o.pool,
+      replyTo,
+    }));
+    for (const b of owned) if (!blocks.has(Cidr.parse(b).toString())) addBlock(b);
     if (blocks.size) {
       await source.ask<void>((replyTo) => ({
         type: "claim",

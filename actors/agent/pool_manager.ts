@@ -8,7 +8,7 @@
  */
 
 import { actor, DuplicateChildError, type ReplyTo } from "../../runtime/mod.ts";
-import type { BlockSourceMsg, PoolInfo } from "./block_source.ts";
+import { BlockSourceError, type BlockSourceMsg, type PoolInfo } from "./block_source.ts";
 import { nodeIpam } from "./node_ipam.ts";
 import { poolChildId, poolPath } from "./paths.ts";
 import type { AllocationRecord } from "./records.ts";
@@ -30,10 +30,19 @@ export interface PoolManagerOptions {
 export function poolManager(o: PoolManagerOptions) {
   return actor<PoolManagerMsg>("pool-manager", (ctx) => {
     const started = new Set<string>();
-    const ensure = async (pool: string) => {
+    const ensure = async (pool: string, known?: boolean) => {
       if (ctx.lookup(poolPath(pool))) {
         started.add(pool);
         return;
+      }
+      if (!known) {
+        const source = ctx.lookup<BlockSourceMsg>(o.sourcePath);
+        const pools = source
+          ? await source.ask<PoolInfo[]>((replyTo) => ({ type: "pools", replyTo }))
+          : [];
+        if (!pools.some((p) => p.name === pool)) {
+          throw new BlockSourceError("unknown_pool", pool, "No such pool on this node");
+        }
       }
       try {
         await ctx.parent!.startChild({
@@ -66,12 +75,15 @@ export function poolManager(o: PoolManagerOptions) {
           }));
           const pools = await source.ask<PoolInfo[]>((replyTo) => ({ type: "pools", replyTo }));
           const known = new Set(pools.map((p) => p.name));
-          for (const r of records) {
-            if (!known.has(r.pool)) {
-              ctx.log.warn("records of a pool the node no longer knows", { pool: r.pool });
+          // Pools with records first (their allocations must be back before anything else),
+          // also those the source no longer lists (they release, but allocate nothing).
+          for (const p of new Set(records.map((r) => r.pool))) {
+            if (!known.has(p)) {
+              ctx.log.warn("records of a pool the node no longer knows", { pool: p });
             }
+            await ensure(p, true);
           }
-          for (const p of pools) await ensure(p.name);
+          for (const p of pools) await ensure(p.name, true);
           return;
         }
         try {

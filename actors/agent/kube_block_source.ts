@@ -26,7 +26,7 @@ export interface KubeBlockSourceOptions {
   node: string;
   /** How often to re-read the pools (default 10 s). */
   refreshMs?: number;
-  /** How long to wait for the controller's answer (default 30 s). */
+  /** How long to wait for the controller's answer (default 20 s, under the callers' 30 s). */
   answerTimeoutMs?: number;
   /** Poll period while waiting (default 200 ms). */
   pollMs?: number;
@@ -73,7 +73,7 @@ export function kubeBlockSource(o: KubeBlockSourceOptions) {
         spec: { pool, node, family: family === 4 ? "ipv4" : "ipv6" },
       } as KubeObject);
       requests++;
-      const deadline = ctx.clock.now() + (o.answerTimeoutMs ?? 30_000);
+      const deadline = ctx.clock.now() + (o.answerTimeoutMs ?? 20_000);
       try {
         for (;;) {
           const r = await client.tryGet<KubeObject>(Resources.blockRequests, name);

@@ -51,7 +51,7 @@ async function read(ms: number, stop: (got: Msg[]) => boolean): Promise<Msg[]> {
   const deadline = Date.now() + ms;
   while (conn && !closed && Date.now() < deadline && !stop(got)) {
     pendingRead ??= conn.read(buf);
-    let timer: number | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     const r = await Promise.race([
       pendingRead.then((n) => ({ n })).catch(() => ({ n: null })),
       new Promise<"timeout">((

@@ -52,3 +52,5 @@ export {
   type InspectionServerOptions,
   startInspectionServer,
 } from "./inspection_server.ts";
+export { type CommonFlags, type RoleOptions, runRole, takeCommonFlags } from "./role_main.ts";
+export { InvalidFlagError, parseHostPort } from "./flags.ts";

@@ -1,0 +1,86 @@
+/** Shared helpers for the kubeapi tests (not a test file). */
+
+import * as k8s from "@kubernetes/client-node";
+import {
+  type KubeApiServer,
+  type KubeApiServerOptions,
+  startKubeApiServer,
+} from "../actors/kubeapi/mod.ts";
+
+/** Run `fn` against a fresh server, closing it afterwards. */
+export async function withServer(
+  fn: (api: KubeApiServer, kc: k8s.KubeConfig) => Promise<void>,
+  opts: KubeApiServerOptions = {},
+): Promise<void> {
+  const api = await startKubeApiServer({ port: 0, ...opts });
+  try {
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(api.kubeconfigPath);
+    await fn(api, kc);
+  } finally {
+    await api.close();
+  }
+}
+
+/** Poll `cond` every 10 ms until it is true; fail after `timeoutMs`. */
+export async function waitFor(
+  cond: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 5000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** The HTTP status code and parsed Status body of a failed client-node call. */
+export async function failure(
+  p: Promise<unknown>,
+): Promise<{ code: number; status: Record<string, unknown> }> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof k8s.ApiException) {
+      const body = typeof e.body === "string" ? JSON.parse(e.body) : e.body;
+      return { code: e.code, status: body };
+    }
+    throw e;
+  }
+  throw new Error("expected the call to fail");
+}
+
+/** Run kubectl against a server; returns exit status and output. */
+export async function kubectl(
+  api: KubeApiServer,
+  cacheDir: string,
+  args: string[],
+  stdin?: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const cmd = new Deno.Command("kubectl", {
+    args: [
+      "--kubeconfig",
+      api.kubeconfigPath,
+      "--cache-dir",
+      cacheDir,
+      "--request-timeout=20s",
+      ...args,
+    ],
+    stdin: stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+    env: { HOME: cacheDir },
+  });
+  const child = cmd.spawn();
+  if (stdin !== undefined) {
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(stdin));
+    await w.close();
+  }
+  const out = await child.output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}

@@ -42,6 +42,11 @@ export interface CommandGroup {
   readonly summary: string;
   /** Sub-commands by name. */
   readonly commands: Readonly<Record<string, Command>>;
+  /**
+   * A group with its own argument parsing gets the raw arguments after the group name
+   * (`commands` then only serve the help text).
+   */
+  readonly runRaw?: (argv: readonly string[], ctx: CommandContext) => Promise<number>;
 }
 
 /** Flags that take no value. */

@@ -4,6 +4,7 @@
  * @module
  */
 import { bgpCommands } from "./bgp_commands.ts";
+import { runIpamCommand } from "./ipam_commands.ts";
 import { type CommandContext, type CommandGroup, parseArgs, UsageError } from "./command.ts";
 
 export {
@@ -15,9 +16,31 @@ export {
   UsageError,
 } from "./command.ts";
 
+const rawOnly = (usage: string, summary: string) => ({
+  usage,
+  summary,
+  run: () => Promise.resolve(2),
+});
+
+/** `ctl ipam ...`: the node agent's IPAM view (its own parser, in `ipam_commands.ts`). */
+const ipamGroup: CommandGroup = {
+  summary: "node agent IPAM: address blocks and allocations",
+  commands: {
+    blocks: rawOnly("blocks [--agent URL] [-o table|json]", "address blocks and their usage"),
+    pods: rawOnly("pods [--agent URL] [-o table|json]", "allocations per container"),
+  },
+  async runRaw(argv, ctx) {
+    const r = await runIpamCommand([...argv], { fetch: ctx.fetch });
+    if (r.stdout) ctx.out(r.stdout.replace(/\n$/, ""));
+    if (r.stderr) ctx.err(r.stderr.replace(/\n$/, ""));
+    return r.exitCode;
+  },
+};
+
 /** Every command group by name. */
 export const COMMAND_GROUPS: Record<string, CommandGroup> = {
   bgp: bgpCommands,
+  ipam: ipamGroup,
 };
 
 /** Default API of the speaker role. */
@@ -55,6 +78,16 @@ export async function runCtl(
   if (!group) {
     err(`error: unknown command group "${groupName}" (known: ${Object.keys(groups).join(", ")})`);
     return 2;
+  }
+  if (group.runRaw) {
+    const i = argv.indexOf(groupName);
+    return await group.runRaw(argv.slice(i + 1), {
+      api: DEFAULT_API,
+      json: false,
+      out,
+      err,
+      fetch: io.fetch ?? fetch,
+    });
   }
   const command = commandName ? group.commands[commandName] : undefined;
   if (!command) {

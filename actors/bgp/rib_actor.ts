@@ -23,8 +23,10 @@ import {
 export interface ExportBatch {
   /** Discriminator. */
   readonly type: "export";
-  /** Prefix and what to send, or null to withdraw. */
-  readonly changes: readonly (readonly [string, Export | null])[];
+  /** Prefixes changed (parallel to `exports`). */
+  readonly prefixes: readonly string[];
+  /** What to send for each prefix, or null to withdraw it. */
+  readonly exports: readonly (Export | null)[];
   /** This is the initial full table: send End-of-RIB after it. */
   readonly full: boolean;
 }
@@ -35,16 +37,6 @@ export interface BestPathEvent {
   readonly type: "bestPaths";
   /** Changes in order. The first event after subscribing holds the whole table. */
   readonly changes: readonly BestChange[];
-}
-
-/** A route announced by a peer. */
-export interface Announced {
-  /** Canonical prefix. */
-  readonly prefix: string;
-  /** Shared attributes. */
-  readonly attrs: PathAttributes;
-  /** Effective next hop. */
-  readonly nextHop: string;
 }
 
 /** Messages of the RIB actor. */
@@ -65,8 +57,9 @@ export type RibMsg =
   | {
     readonly type: "routes";
     readonly source: RouteSource;
-    /** Announcements and withdrawals (a bare prefix) in the order they were received. */
-    readonly ops: readonly (Announced | string)[];
+    /** Routes (built by the peer, installed as they are) and withdrawals (a bare prefix), in
+     * the order they were received. */
+    readonly ops: readonly (Route | string)[];
     /** Answered with the peer's Adj-RIB-In size after the change. */
     readonly replyTo?: ReplyTo<number>;
   }
@@ -231,10 +224,12 @@ export function ribActor(opts: RibActorOptions) {
       if (changes.length === 0) return;
       changeCounter.inc(undefined, changes.length);
       prefixGauge.set(rib.size);
+      let prefixes: string[] | null = null;
       for (const link of links.values()) {
-        const out: [string, Export | null][] = [];
-        for (const c of changes) out.push([c.prefix, exportFor(link, c.best)]);
-        link.ref.tell({ type: "export", changes: out, full: false });
+        prefixes ??= changes.map((c) => c.prefix);
+        const exports = new Array<Export | null>(changes.length);
+        for (let i = 0; i < changes.length; i++) exports[i] = exportFor(link, changes[i].best);
+        link.ref.tell({ type: "export", prefixes, exports, full: false });
       }
       for (const s of subscribers.values()) s.tell({ type: "bestPaths", changes });
     };
@@ -287,12 +282,15 @@ export function ribActor(opts: RibActorOptions) {
               cache6: new WeakMap(),
             };
             links.set(msg.target.peer, link);
-            const out: [string, Export | null][] = [];
+            const prefixes: string[] = [], exports: Export[] = [];
             for (const e of rib.entries()) {
               const x = exportFor(link, e.best);
-              if (x) out.push([e.prefix, x]);
+              if (x) {
+                prefixes.push(e.prefix);
+                exports.push(x);
+              }
             }
-            msg.ref.tell({ type: "export", changes: out, full: true });
+            msg.ref.tell({ type: "export", prefixes, exports, full: true });
             msg.replyTo?.reply();
             break;
           }
@@ -326,15 +324,7 @@ export function ribActor(opts: RibActorOptions) {
             const peer = msg.source.peer;
             for (const op of msg.ops) {
               if (typeof op === "string") rib.remove(peer, op, changes);
-              else {
-                rib.upsert({
-                  prefix: op.prefix,
-                  source: msg.source,
-                  attrs: op.attrs,
-                  nextHop: op.nextHop,
-                  stale: false,
-                }, changes);
-              }
+              else rib.upsert(op, changes);
             }
             publish(changes);
             msg.replyTo?.reply(rib.adjIn.get(peer)?.size ?? 0);

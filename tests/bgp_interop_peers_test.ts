@@ -316,3 +316,55 @@ for (const [name, make] of DRIVERS) {
     }
   });
 }
+
+Deno.test("ExaBGP limited to 2-octet ASNs (asn4 disable) meets a 4-octet tern", async () => {
+  const lab = await Lab.create("bgpexas2");
+  const p = lab.peers[0];
+  const x = new ExaBgp(lab, p.ns);
+  let tern: Tern | null = null;
+  try {
+    await Deno.writeTextFile(x.received, "");
+    const conf = exabgpConfig({
+      routerId: p.v4,
+      local: p.v4,
+      asn: 65002,
+      neighbor: p.ternV4,
+      neighborAsn: 23456, // tern's ASN as an OLD speaker sees it: AS_TRANS
+      nextHop6: p.v6,
+      passive: true,
+      routes4: ["203.0.113.0/24"],
+      received: x.received,
+    }).replace("family {", "capability { asn4 disable; }\n  family {");
+    await x.start(conf, p.v4);
+    tern = await Tern.start(
+      lab,
+      ternConfig({
+        asn: 4200000001,
+        routerId: p.ternV4,
+        peers: [{ address: p.v4, asn: 65002, holdTime: 3, connectRetryTime: 1 }],
+        prefixes: [{ prefix: "192.0.2.0/24" }],
+      }),
+    );
+    const t = tern;
+    await waitFor("Established", async () => (await t.neighbor(p.v4))?.state === "Established");
+    // ExaBGP rebuilds the real path from AS_PATH [23456] and AS4_PATH [4200000001].
+    const upd = await waitFor(
+      "tern's route in ExaBGP",
+      async () => (await x.messages()).find((m) => JSON.stringify(m).includes("192.0.2.0/24")),
+    );
+    assert.deepEqual(upd.neighbor.message.update.attribute["as-path"], [4200000001]);
+    const r = await waitFor(
+      "ExaBGP's route in tern",
+      async () => (await t.rib()).get("203.0.113.0/24"),
+    );
+    assert.equal(r.paths[0].asPath, "65002");
+    assert.equal(await t.stop(), 0);
+    tern = null;
+  } catch (e) {
+    if (tern) console.error(await tern.log());
+    throw e;
+  } finally {
+    await x.stop();
+    await lab.destroy();
+  }
+});

@@ -32,7 +32,7 @@ export interface KubeApiServerOptions {
   historyLimit?: number;
   /** BOOKMARK period on watches that allow bookmarks (default 10 s). */
   bookmarkIntervalMs?: number;
-  /** IPv4 CIDR for Service cluster IPs (default 198.19.0.0/16). */
+  /** IPv4 CIDR for Service cluster IPs (default 198.19.192.0/20). */
   serviceCIDR?: string;
   /** Events queued for a watch client that stopped reading before it is cut off (default 10,000). */
   watchQueueLimit?: number;

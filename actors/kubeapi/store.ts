@@ -239,6 +239,13 @@ export class Store {
     return this.#hub.compactedResourceVersion;
   }
 
+  /** Number of stored objects. */
+  get objectCount(): number {
+    let n = 0;
+    for (const bucket of this.#objects.values()) n += bucket.size;
+    return n;
+  }
+
   /** Number of open watches. */
   get watchCount(): number {
     return this.#hub.count;

@@ -36,7 +36,7 @@ export interface KubeApiServerOptions {
   serviceCIDR?: string;
   /** Events queued for a watch client that stopped reading before it is cut off (default 10,000). */
   watchQueueLimit?: number;
-  /** Delay between a change and the state-file save (default 200 ms). */
+  /** Delay between a change and the state-file save (default 1 s). */
   saveDelayMs?: number;
   /** Hostname written into the kubeconfig (default: the listen address, or 127.0.0.1). */
   advertiseHost?: string;
@@ -103,7 +103,7 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
       saveTimer = setTimeout(() => {
         saveTimer = undefined;
         save().catch(() => {});
-      }, opts.saveDelayMs ?? 200);
+      }, opts.saveDelayMs ?? 1000);
     });
   }
   const handler = createHandler({

@@ -18,6 +18,7 @@ import type { AgentRequest, AgentResponse, AttachmentSpec } from "../cni/protoco
 import { errorResponse, PROTOCOL_VERSION, versionMismatch } from "../cni/protocol.ts";
 import type { PodNetwork } from "../cni/result.ts";
 import { IpamError } from "../ipam/mod.ts";
+import { KubeApiError } from "../kube/mod.ts";
 import { BlockSourceError, type BlockSourceMsg, type PoolInfo } from "./block_source.ts";
 import type { KeyedQueue } from "./keyed_queue.ts";
 import type { NodeIpamMsg } from "./node_ipam.ts";
@@ -125,6 +126,13 @@ export class AttachmentService {
 
   async #choose(a: AttachmentSpec): Promise<string> {
     const pools = await this.#pools();
+    if (pools.length === 0) {
+      throw new CniError(
+        CNI_ERROR.TRY_AGAIN_LATER,
+        "No address pool known yet",
+        "the node has no pool (the API may not be readable yet)",
+      );
+    }
     const auto = pools.find((p) => p.auto)?.name;
     const m = this.#d.metadata;
     let choice;
@@ -401,6 +409,13 @@ export function toCniError(e: unknown): CniError {
   }
   if (e instanceof IpamError) {
     return new CniError(CNI_ERROR.POOL_EXHAUSTED, "Address allocation failed", e.message);
+  }
+  if (e instanceof KubeApiError) {
+    return new CniError(
+      CNI_ERROR.TRY_AGAIN_LATER,
+      "The Kubernetes API is not available",
+      e.message,
+    );
   }
   const name = (e as Error)?.name ?? "";
   if (name === "AskTimeoutError" || name === "ActorStoppedError" || name === "MailboxFullError") {

@@ -219,3 +219,43 @@ Deno.test("agent+plugin: a restarted agent puts back missing pod routes and remo
     await node.cleanup();
   }
 });
+
+Deno.test("agent+plugin: an IPv6-only pool gives an IPv6-only pod", async () => {
+  const node = await TestNode.create({
+    flags: [V4, "--static-block=six=fd00:19::/124"],
+  });
+  try {
+    const a = await node.pod("v6a");
+    const b = await node.pod("v6b");
+    const ra = await node.add("v6a", a, node.conf({ pool: "six" }));
+    const rb = await node.add("v6b", b, node.conf({ pool: "six" }));
+    assert.equal(ra.code, 0, ra.stdout);
+    assert.deepEqual(ra.json.ips, [{
+      address: "fd00:19::1/128",
+      gateway: "fe80::1",
+      interface: 1,
+    }]);
+    assert.deepEqual(ra.json.routes, [{ dst: "::/0", gw: "fe80::1" }]);
+    assert.doesNotMatch(
+      await ip("-n", `${node.id}-v6a`, "-4", "addr", "show", "dev", "eth0"),
+      /inet /,
+    );
+    assert.equal(rb.json.ips[0].address, "fd00:19::2/128");
+    const ping = await run("ip", [
+      "netns",
+      "exec",
+      `${node.id}-v6a`,
+      "ping",
+      "-c",
+      "1",
+      "-W",
+      "2",
+      "fd00:19::2",
+    ], {
+      allowFail: true,
+    });
+    assert.equal(ping.code, 0, "IPv6-only pods reach each other");
+  } finally {
+    await node.cleanup();
+  }
+});

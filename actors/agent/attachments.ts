@@ -306,6 +306,14 @@ export class AttachmentService {
     const hostIfname = r?.hostIfname ?? hostIfnameFor(containerId, ifname);
     await this.#wiring.ask<boolean>((replyTo) => ({ type: "unwire", hostIfname, replyTo }), ASK);
     if (!r) return [];
+    // The pool's actor must hold the address while the record goes, or a pool actor starting
+    // right now could rebuild from a store that still lists it: have it started first.
+    if (!this.#d.lookup(poolPath(r.pool))) {
+      await this.#ref<PoolManagerMsg>(this.#d.poolsPath).ask<void>(
+        (replyTo) => ({ type: "ensure", pool: r.pool, known: true, replyTo }),
+        ASK,
+      ).catch(() => {});
+    }
     const ipam = this.#d.lookup(poolPath(r.pool)) as ActorRef<NodeIpamMsg> | undefined;
     const freed = ipam
       ? await ipam.ask<string[]>((replyTo) => ({ type: "release", owner: key, replyTo }), ASK)

@@ -255,14 +255,19 @@ export class TestNode {
     });
   }
 
-  /** GET on the agent's API (inside the node namespace). */
+  /** GET on the agent's API (inside the node namespace), as JSON. */
   // deno-lint-ignore no-explicit-any
   async api(path: string): Promise<any> {
+    return JSON.parse(await this.http(path));
+  }
+
+  /** GET on the agent's inspection server (inside the node namespace), as text. */
+  async http(path: string): Promise<string> {
     const all = [...this.agentLog.matchAll(/"url":"(http:\/\/127\.0\.0\.1:\d+)\/debug\/"/g)];
     const m = all[all.length - 1]; // the latest incarnation of the agent
     if (!m) throw new Error("the agent's inspection URL is not in its log");
     const r = await run("ip", ["netns", "exec", this.netns, "curl", "-sf", `${m[1]}${path}`]);
-    return JSON.parse(r.stdout);
+    return r.stdout;
   }
 
   /** The allocations on disk. */

@@ -195,7 +195,16 @@ Deno.test("agent+kube: pools by annotation, DEL after the Pod is gone, GC of del
     );
     assert.doesNotMatch(await ip("-n", `${node.id}-web`, "link"), /eth0/);
     assert.deepEqual(node.state().map((p: { containerId: string }) => p.containerId), ["api"]);
-    assert.match(node.agentLog, /garbage collector freed addresses.*pod team\/web is gone/);
+    await waitFor(
+      "the collector's report",
+      () => /garbage collector freed addresses.*pod team\/web is gone/.test(node.agentLog),
+      5_000,
+    );
+    const metrics = await node.http("/metrics");
+    assert.match(metrics, /tern_agent_gc_freed_total\{pool="blue"\} 1\b/);
+    assert.match(metrics, /tern_agent_cni_requests_total\{op="add",result="ok"\} 3\b/);
+    const tree = await node.api("/debug/supervision");
+    assert.ok(JSON.stringify(tree).includes("/agent/ipam/pool-blue"), "pool actors in the tree");
   } finally {
     stopController = true;
     await controller;

@@ -234,7 +234,7 @@ export function servicesActor(options: ServicesOptions): ActorDef<ServicesMsg> {
       ref.tell({ type: "apply", svc, outcome, readyNodes: readyNodesOf(key) });
     };
 
-    const applyPools = async () => {
+    const applyPools = () => {
       const { accepted } = resolvePoolObjects(poolObjects.values());
       const service = [...accepted.values()].filter((p) => p.type === "service");
       const key = JSON.stringify(service.map((p) => p.input));
@@ -245,7 +245,7 @@ export function servicesActor(options: ServicesOptions): ActorDef<ServicesMsg> {
     };
 
     const start = async () => {
-      await applyPools();
+      applyPools();
       // Take back what the cluster shows, oldest Service first, before assigning anything.
       const managed = [...services.values()].filter((s) => isManaged(s, options.classPolicy));
       managed.sort((a, b) => {
@@ -458,7 +458,7 @@ export function servicesActor(options: ServicesOptions): ActorDef<ServicesMsg> {
             }
             if (ev.type === "deleted") poolObjects.delete(ev.object.metadata.name);
             else poolObjects.set(ev.object.metadata.name, ev.object);
-            if (ready && await applyPools()) {
+            if (ready && applyPools()) {
               for (const k of [...services.keys()].sort()) await reconcile(k);
               usageDirty = true;
             }

@@ -10,13 +10,7 @@ import { actor, type ActorDef } from "../../runtime/mod.ts";
 import type { AddressBlock } from "../crds/address_block.ts";
 import type { AddressPool } from "../crds/address_pool.ts";
 import type { BlockRequest } from "../crds/block_request.ts";
-import {
-  API_VERSION,
-  CONDITION,
-  FINALIZER_POOL,
-  LABEL_NODE,
-  LABEL_POOL,
-} from "../crds/names.ts";
+import { API_VERSION, CONDITION, FINALIZER_POOL, LABEL_NODE, LABEL_POOL } from "../crds/names.ts";
 import { BlockAllocator, type IpamError, type IpFamily, type Pool } from "../ipam/mod.ts";
 import { type KubeObject, Resources } from "../kube/mod.ts";
 import { LABEL_MANAGED_BY, MANAGED_BY } from "./advertisement_plan.ts";
@@ -226,7 +220,12 @@ export function poolActor(name: string, deps: PoolDeps): ActorDef<PoolMsg> {
           full = `every ${famFull.map((f) => `IPv${f}`).join(" and ")} block is given out`;
         }
       }
-      c(CONDITION.Exhausted, full ? "True" : "False", full ? "PoolExhausted" : "Available", full ?? "");
+      c(
+        CONDITION.Exhausted,
+        full ? "True" : "False",
+        full ? "PoolExhausted" : "Available",
+        full ?? "",
+      );
       const status: Record<string, unknown> = {
         ...(gen !== undefined ? { observedGeneration: gen } : {}),
         capacity: capacityOf(),
@@ -378,7 +377,11 @@ export function poolActor(name: string, deps: PoolDeps): ActorDef<PoolMsg> {
         reason: "BlockAllocated",
         message: `Block ${b.name} (${b.cidr.toString()}) given to node ${b.node}`,
       }, now);
-      await requestStatus(req, { addressBlock: b.name, cidr: b.cidr.toString(), conditions: conds });
+      await requestStatus(req, {
+        addressBlock: b.name,
+        cidr: b.cidr.toString(),
+        conditions: conds,
+      });
       if (got.created) {
         recordEvent(events(), {
           subject: subject(),

@@ -10,8 +10,8 @@ import {
   actor,
   type ActorDef,
   type ActorRef,
-  supervisorHandle,
   type SupervisorHandle,
+  supervisorHandle,
 } from "../../runtime/mod.ts";
 import type { AddressBlock } from "../crds/address_block.ts";
 import type { AddressPool } from "../crds/address_pool.ts";
@@ -74,7 +74,11 @@ export function poolsActor(options: PoolsOptions): ActorDef<PoolsMsg> {
       if (ref) return ref;
       ref = await sup().startChild<PoolMsg>({
         id: `pool:${name}`,
-        def: poolActor(name, { api: options.api, events: () => options.events?.(), repair: options.repair ?? false }),
+        def: poolActor(name, {
+          api: options.api,
+          events: () => options.events?.(),
+          repair: options.repair ?? false,
+        }),
         restart: "transient",
         mailbox: { capacity: 100_000, overflow: "drop_oldest" },
       });

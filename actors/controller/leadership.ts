@@ -11,12 +11,12 @@ import {
   supervisor,
   type SupervisorDef,
 } from "../../runtime/mod.ts";
-import { leaderElector } from "../kube/mod.ts";
+import { type ElectorMsg, leaderElector } from "../kube/mod.ts";
 import type { Api } from "./api.ts";
 import { controllers, type ControllersOptions, Readiness } from "./controllers.ts";
 
 /** Messages of the leadership actor. */
-export type LeadershipMsg = { type: "leading"; value: boolean };
+export type LeadershipMsg = { type: "leading"; value: boolean } | { type: "sync" };
 
 /** Options of {@link controllerRoot}. */
 export interface ControllerRootOptions
@@ -48,13 +48,25 @@ export function leadership(
   makeControllers: () => SupervisorDef,
   state: LeaderState,
   onStart?: (lookup: (path: string) => ActorRef<unknown> | undefined) => void,
+  electorPath?: string,
 ): ActorDef<LeadershipMsg> {
   return actor<LeadershipMsg>("leadership", (ctx) => {
     onStart?.((path) => ctx.lookup(path));
     let running = false;
     let transitions = 0;
+    // The elector may have decided before this incarnation could hear it: ask.
+    ctx.self.tell({ type: "sync" });
     return {
       async receive(msg) {
+        if (msg.type === "sync") {
+          const elector = electorPath ? ctx.lookup<ElectorMsg>(electorPath) : undefined;
+          if (!elector) return;
+          const st = await elector.ask<{ leading: boolean; holder: string }>(
+            (replyTo) => ({ type: "status", replyTo }),
+            { timeoutMs: 10_000 },
+          );
+          msg = { type: "leading", value: st.leading };
+        }
         if (msg.value && !running) {
           state.readiness.reset();
           state.leading = true;
@@ -82,7 +94,7 @@ export function leadership(
 export function controllerRoot(options: ControllerRootOptions): SupervisorDef {
   const name = options.name ?? "controller";
   const leaseDurationMs = options.leaseDurationMs ?? 15_000;
-  // The leadership actor starts first and lends its lookup to everything after it.
+  // The leadership actor lends its lookup (for the elector and the controllers subtree).
   let lookup: (path: string) => ActorRef<unknown> | undefined = () => undefined;
   const makeControllers = () =>
     controllers({
@@ -95,7 +107,6 @@ export function controllerRoot(options: ControllerRootOptions): SupervisorDef {
     strategy: "one_for_one",
     intensity: { maxRestarts: 5, withinMs: 30_000 },
     children: [
-      { id: "leadership", def: leadership(makeControllers, options.state, (l) => lookup = l) },
       {
         id: "elector",
         def: leaderElector({
@@ -110,6 +121,11 @@ export function controllerRoot(options: ControllerRootOptions): SupervisorDef {
             (lookup(`/${name}/leadership`) as ActorRef<LeadershipMsg> | undefined)
               ?.tell({ type: "leading", value: leading }),
         }),
+      },
+      // After the elector, so it stops first: the elector's last word finds nobody to act.
+      {
+        id: "leadership",
+        def: leadership(makeControllers, options.state, (l) => lookup = l, `/${name}/elector`),
       },
     ],
   });

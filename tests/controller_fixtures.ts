@@ -126,7 +126,9 @@ export async function waitFor<T>(
       last = e;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last}` : ""}`);
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last}` : ""}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -173,7 +175,11 @@ export function lbService(
   return {
     apiVersion: "v1",
     kind: "Service",
-    metadata: { name, namespace, ...(options.annotations ? { annotations: options.annotations } : {}) },
+    metadata: {
+      name,
+      namespace,
+      ...(options.annotations ? { annotations: options.annotations } : {}),
+    },
     spec: {
       type: "LoadBalancer",
       selector: options.selector ?? { app: name },

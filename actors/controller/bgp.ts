@@ -387,6 +387,8 @@ export function bgpActor(options: BgpOptions): ActorDef<BgpMsg> {
           if (!INFORMERS.every((i) => synced.has(i))) return;
           ready = true;
           options.onReady?.(true);
+          await broadcast();
+          return;
         }
         if (msg.type === "nodebgp" || msg.type === "peer") schedule();
         else await broadcast();

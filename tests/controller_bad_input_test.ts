@@ -60,11 +60,23 @@ Deno.test("controller: every bad input applied with kubectl gets its schema reje
     await ok(pool("lb-overlap", { type: "service", cidrs: ["203.0.113.128/25"] }));
     await ok(pool("tiny", { type: "service", cidrs: ["198.51.100.32/31"] }));
     await ok(pool("lb-auto-2", { type: "service", cidrs: ["198.51.100.64/28"], autoAssign: true }));
-    await waitFor(async () => (await poolCond("lb-overlap", "Conflict"))?.reason === "OverlappingPools", "overlap condition");
-    await waitFor(async () => (await poolCond("lb-auto-2", "Conflict"))?.reason === "DuplicateAutoPool", "second auto pool condition");
+    await waitFor(
+      async () => (await poolCond("lb-overlap", "Conflict"))?.reason === "OverlappingPools",
+      "overlap condition",
+    );
+    await waitFor(
+      async () => (await poolCond("lb-auto-2", "Conflict"))?.reason === "DuplicateAutoPool",
+      "second auto pool condition",
+    );
     assert.equal((await poolCond("lb", "Ready"))?.status, "True");
-    await waitFor(async () => (await eventReasons(c, "tern-system", "lb-overlap")).includes("OverlappingPools"), "overlap event");
-    await waitFor(async () => (await eventReasons(c, "tern-system", "lb-auto-2")).includes("DuplicateAutoPool"), "auto event");
+    await waitFor(
+      async () => (await eventReasons(c, "tern-system", "lb-overlap")).includes("OverlappingPools"),
+      "overlap event",
+    );
+    await waitFor(
+      async () => (await eventReasons(c, "tern-system", "lb-auto-2")).includes("DuplicateAutoPool"),
+      "auto event",
+    );
 
     const failures: [string, Record<string, string>, string][] = [
       ["outside", { "tern.dev/loadBalancerIPs": "192.0.2.77" }, "AddressOutsidePools"],
@@ -74,25 +86,41 @@ Deno.test("controller: every bad input applied with kubectl gets its schema reje
       ["bad-groups", { "tern.dev/peer-groups": "UPPER" }, "BadAnnotation"],
       ["bad-key", { "tern.dev/allow-shared-ip": "-x-" }, "BadAnnotation"],
     ];
-    for (const [name, annotations] of failures) await ok(lbService("default", name, { annotations }));
+    for (const [name, annotations] of failures) {
+      await ok(lbService("default", name, { annotations }));
+    }
     // Exhaustion: the third Service naming a pool of two addresses.
     for (const name of ["t1", "t2", "t3"]) {
       await ok(lbService("default", name, { annotations: { "tern.dev/addresspool": "tiny" } }));
       if (name !== "t3") {
-        await waitFor(async () => ingress(await c.get(Resources.services, name, "default")).length === 1, name);
+        await waitFor(
+          async () => ingress(await c.get(Resources.services, name, "default")).length === 1,
+          name,
+        );
       }
     }
     failures.push(["t3", {}, "PoolExhausted"]);
     // Taken: asking for t1's address.
-    await ok(lbService("default", "taker", { annotations: { "tern.dev/loadBalancerIPs": "198.51.100.32" } }));
+    await ok(
+      lbService("default", "taker", {
+        annotations: { "tern.dev/loadBalancerIPs": "198.51.100.32" },
+      }),
+    );
     failures.push(["taker", {}, "AddressTaken"]);
     for (const [name, , reason] of failures) {
       await waitFor(async () => {
         const cond = await condOf(name);
         return cond?.status === "False" && cond.reason === reason;
       }, `${name}: condition ${reason}`);
-      await waitFor(async () => (await eventReasons(c, "default", name)).includes(reason), `${name}: event ${reason}`);
-      assert.deepEqual(ingress(await c.get(Resources.services, name, "default")), [], `${name} has no address`);
+      await waitFor(
+        async () => (await eventReasons(c, "default", name)).includes(reason),
+        `${name}: event ${reason}`,
+      );
+      assert.deepEqual(
+        ingress(await c.get(Resources.services, name, "default")),
+        [],
+        `${name} has no address`,
+      );
     }
 
     // A bad annotation on a Service that has an address changes nothing already allocated.
@@ -105,7 +133,10 @@ Deno.test("controller: every bad input applied with kubectl gets its schema reje
     assert.deepEqual(ingress(await c.get(Resources.services, "t1", "default")), ["198.51.100.32"]);
     // The controller is still fine: a good Service still gets an address.
     await ok(lbService("default", "good"));
-    await waitFor(async () => ingress(await c.get(Resources.services, "good", "default")).length === 1, "good");
+    await waitFor(
+      async () => ingress(await c.get(Resources.services, "good", "default")).length === 1,
+      "good",
+    );
     assert.equal(ctl.system.snapshot().root?.state, "running");
   } finally {
     await ctl.stop();

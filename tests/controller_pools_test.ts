@@ -22,17 +22,23 @@ Deno.test("controller: pod pools cut blocks for nodes, free them, report status 
       .sort((a, b) => (a.metadata.name! < b.metadata.name! ? -1 : 1));
   try {
     for (let i = 1; i <= 3; i++) await c.create(Resources.nodes, node(`n${i}`, `192.0.2.${i}`));
-    await c.create(Resources.addressPools, pool("default-pod", {
-      type: "pod",
-      cidrs: ["198.18.0.0/24"],
-      blockSize: 28,
-      autoAssign: true,
-    }));
-    await c.create(Resources.addressPools, pool("other-pod", {
-      type: "pod",
-      cidrs: ["198.18.1.0/24"],
-      blockSize: 28,
-    }));
+    await c.create(
+      Resources.addressPools,
+      pool("default-pod", {
+        type: "pod",
+        cidrs: ["198.18.0.0/24"],
+        blockSize: 28,
+        autoAssign: true,
+      }),
+    );
+    await c.create(
+      Resources.addressPools,
+      pool("other-pod", {
+        type: "pod",
+        cidrs: ["198.18.1.0/24"],
+        blockSize: 28,
+      }),
+    );
     // The agents ask: n1 and n2 from the default pool, n1 also from the other pool (a pod or
     // namespace annotated with it landed there).
     for (const [p, n] of [["default-pod", "n1"], ["default-pod", "n2"], ["other-pod", "n1"]]) {
@@ -63,15 +69,23 @@ Deno.test("controller: pod pools cut blocks for nodes, free them, report status 
     assert.equal(answered.status.cidr, "198.18.0.16/28");
     assert.equal(answered.status.conditions[0].type, "Complete");
     // Asked again (status written again, resync): still one block per request.
-    await c.mergePatch(Resources.blockRequests, "default-pod-n2", { status: { addressBlock: null } }, {
+    await c.mergePatch(Resources.blockRequests, "default-pod-n2", {
+      status: { addressBlock: null },
+    }, {
       status: true,
     });
-    await waitFor(async () =>
-      (await c.get(Resources.blockRequests, "default-pod-n2")).status?.addressBlock ===
-        "default-pod-198-18-0-16-28", "request answered again with the same block");
+    await waitFor(
+      async () =>
+        (await c.get(Resources.blockRequests, "default-pod-n2")).status?.addressBlock ===
+          "default-pod-198-18-0-16-28",
+      "request answered again with the same block",
+    );
     assert.equal((await blocks()).length, 3);
     // A second request of n2 (its block is full): a second block.
-    await c.create(Resources.blockRequests, request("default-pod", "n2", "default-pod-n2-2") as KubeObject);
+    await c.create(
+      Resources.blockRequests,
+      request("default-pod", "n2", "default-pod-n2-2") as KubeObject,
+    );
     await waitFor(async () => (await blocks()).length === 4, "a fourth block");
     assert.equal(
       (await blocks()).find((b) => b.spec.request === "default-pod-n2-2")?.spec.cidr,
@@ -89,25 +103,35 @@ Deno.test("controller: pod pools cut blocks for nodes, free them, report status 
     await c.create(Resources.blockRequests, request("nope", "n3") as KubeObject);
     await waitFor(async () => {
       const r = await c.get(Resources.blockRequests, "nope-n3");
-      return (r.status?.conditions ?? []).some((x: { reason: string }) => x.reason === "UnknownPool");
+      return (r.status?.conditions ?? []).some((x: { reason: string }) =>
+        x.reason === "UnknownPool"
+      );
     }, "UnknownPool condition");
 
     // Pod blocks are advertised from their node.
     await waitFor(async () => {
       const ads = await list<KubeObject>(c, Resources.bgpAdvertisements, "tern-system");
       return ads.length === 4 &&
-        ads.every((a) => a.spec.type === "pod" && a.metadata.ownerReferences?.[0]?.kind === "AddressBlock");
+        ads.every((a) =>
+          a.spec.type === "pod" && a.metadata.ownerReferences?.[0]?.kind === "AddressBlock"
+        );
     }, "one advertisement per block");
 
     // A deleted node's blocks are freed.
     await c.delete(Resources.nodes, "n2");
-    await waitFor(async () => (await blocks()).every((b) => b.spec.node !== "n2"), "n2's blocks freed");
+    await waitFor(
+      async () => (await blocks()).every((b) => b.spec.node !== "n2"),
+      "n2's blocks freed",
+    );
     assert.equal((await blocks()).length, 2);
     // The freed slot is given again (lowest first).
     await c.create(Resources.nodes, node("n4", "192.0.2.4"));
     await c.create(Resources.blockRequests, request("default-pod", "n4") as KubeObject);
-    await waitFor(async () =>
-      (await blocks()).find((b) => b.spec.node === "n4")?.spec.cidr === "198.18.0.16/28", "n4 gets the freed block");
+    await waitFor(
+      async () =>
+        (await blocks()).find((b) => b.spec.node === "n4")?.spec.cidr === "198.18.0.16/28",
+      "n4 gets the freed block",
+    );
 
     // Deleting a pool in use waits for its blocks.
     await c.delete(Resources.addressPools, "other-pod");
@@ -117,7 +141,10 @@ Deno.test("controller: pod pools cut blocks for nodes, free them, report status 
       return p?.metadata.deletionTimestamp && ready?.reason === "Deleting";
     }, "other-pod held by its finalizer");
     await c.delete(Resources.nodes, "n1");
-    await waitFor(async () => !(await c.tryGet(Resources.addressPools, "other-pod")), "other-pod gone");
+    await waitFor(
+      async () => !(await c.tryGet(Resources.addressPools, "other-pod")),
+      "other-pod gone",
+    );
     assert.deepEqual((await blocks()).map((b) => b.spec.node), ["n4"]);
   } finally {
     await ctl.stop();

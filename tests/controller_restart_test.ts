@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { type KubeObject, Resources } from "../actors/kube/mod.ts";
-import { ingress, lbService, list, pool, startCluster, startController, waitFor } from "./controller_fixtures.ts";
+import {
+  ingress,
+  lbService,
+  list,
+  pool,
+  startCluster,
+  startController,
+  waitFor,
+} from "./controller_fixtures.ts";
 
 async function inParallel<T>(items: T[], limit: number, fn: (t: T) => Promise<unknown>) {
   let next = 0;
@@ -14,11 +22,14 @@ Deno.test("controller: restart in the middle of a burst of 1,000 Service creatio
   const c = cluster.client;
   let ctl = await startController(cluster);
   try {
-    await c.create(Resources.addressPools, pool("lb", {
-      type: "service",
-      cidrs: ["198.18.0.0/20"],
-      autoAssign: true,
-    }));
+    await c.create(
+      Resources.addressPools,
+      pool("lb", {
+        type: "service",
+        cidrs: ["198.18.0.0/20"],
+        autoAssign: true,
+      }),
+    );
     const names = Array.from({ length: 1000 }, (_, i) => `s${i}`);
     let created = 0;
     const burst = inParallel(names, 16, async (n) => {
@@ -26,10 +37,14 @@ Deno.test("controller: restart in the middle of a burst of 1,000 Service creatio
       created++;
     });
     // Wait until some Services have addresses, then restart the controller mid-burst.
-    await waitFor(async () => {
-      const svcs = await list(c, Resources.services, "default");
-      return svcs.filter((s) => ingress(s).length > 0).length >= 150;
-    }, "150 Services with addresses", 60_000);
+    await waitFor(
+      async () => {
+        const svcs = await list(c, Resources.services, "default");
+        return svcs.filter((s) => ingress(s).length > 0).length >= 150;
+      },
+      "150 Services with addresses",
+      60_000,
+    );
     const before = new Map<string, string>();
     for (const s of await list(c, Resources.services, "default")) {
       if (ingress(s).length > 0) before.set(s.metadata.name!, ingress(s)[0]!);
@@ -38,10 +53,18 @@ Deno.test("controller: restart in the middle of a burst of 1,000 Service creatio
     assert.ok(created < 1000, `the burst was still going (${created} created)`);
     ctl = await startController(cluster, { identity: "second" });
     await burst;
-    const all = await waitFor(async () => {
-      const svcs = (await list(c, Resources.services, "default")).filter((s) => s.spec.type === "LoadBalancer");
-      return svcs.length === 1000 && svcs.every((s) => ingress(s).length === 1) ? svcs : undefined;
-    }, "every Service with one address", 120_000);
+    const all = await waitFor(
+      async () => {
+        const svcs = (await list(c, Resources.services, "default")).filter((s) =>
+          s.spec.type === "LoadBalancer"
+        );
+        return svcs.length === 1000 && svcs.every((s) => ingress(s).length === 1)
+          ? svcs
+          : undefined;
+      },
+      "every Service with one address",
+      120_000,
+    );
     const seen = new Map<string, string>();
     for (const s of all) {
       const ip = ingress(s)[0]!;

@@ -34,7 +34,24 @@ export type PoolMsg =
   | { type: "node_gone"; node: string }
   | { type: "usage"; allocated: { ipv4?: string; ipv6?: string } }
   | { type: "status" }
-  | { type: "retry" };
+  | { type: "retry" }
+  | { type: "served"; name: string }
+  | {
+    type: "serve_failed";
+    name: string;
+    error: string;
+    /** A block created for the request that could not be written: to release. */
+    block?: string;
+    existing?: AddressBlock | undefined;
+  };
+
+/** Writing a block failed; the allocation must be undone. */
+class BlockWriteError extends Error {
+  override readonly name = "BlockWriteError";
+  constructor(readonly block: string, why: string, readonly existing?: AddressBlock) {
+    super(`AddressBlock ${JSON.stringify(block)} could not be written: ${why}`);
+  }
+}
 
 /** Dependencies of a pool actor. */
 export interface PoolDeps {
@@ -284,8 +301,12 @@ export function poolActor(name: string, deps: PoolDeps): ActorDef<PoolMsg> {
       await requestStatus(req, { conditions: conds });
     };
 
-    const serve = async (req: BlockRequest) => {
-      if (req.metadata.deletionTimestamp) return;
+    /**
+     * Decides a request in this turn (allocation is in memory) and returns the I/O to do, which
+     * runs concurrently with other requests; its outcome comes back as a message.
+     */
+    const serve = (req: BlockRequest): (() => Promise<void>) | undefined => {
+      if (req.metadata.deletionTimestamp) return undefined;
       const family: IpFamily = req.spec.family === "ipv6" ? 6 : 4;
       const done = (req.status?.conditions ?? []).some((c) =>
         c.type === "Complete" && c.status === "True"
@@ -295,12 +316,10 @@ export function poolActor(name: string, deps: PoolDeps): ActorDef<PoolMsg> {
         const message = error
           ? `pool ${name} is not usable: ${error.message}`
           : `pool ${name} is a ${pool?.type ?? "unknown"} pool, not a pod pool`;
-        await failRequest(req, reason, message);
-        return;
+        return () => failRequest(req, reason, message);
       }
       if (obj?.metadata.deletionTimestamp) {
-        await failRequest(req, "PoolDeleting", `pool ${name} is being deleted`);
-        return;
+        return () => failRequest(req, "PoolDeleting", `pool ${name} is being deleted`);
       }
       let got;
       try {
@@ -311,97 +330,104 @@ export function poolActor(name: string, deps: PoolDeps): ActorDef<PoolMsg> {
           exhausted = err.message;
           markStatus();
         }
-        await failRequest(req, err.reason, err.message);
-        return;
+        return () => failRequest(req, err.reason, err.message);
       }
       const b = got.block;
-      if (got.created) {
+      const created = got.created;
+      if (created) {
         cut++;
-        const body: AddressBlock = {
-          apiVersion: API_VERSION,
-          kind: "AddressBlock",
-          metadata: {
-            name: b.name,
-            labels: {
-              [LABEL_POOL]: name,
-              [LABEL_NODE]: b.node,
-              [LABEL_MANAGED_BY]: MANAGED_BY,
-            },
-            ownerReferences: [{
-              apiVersion: API_VERSION,
-              kind: "AddressPool",
-              name,
-              uid: obj?.metadata.uid ?? "",
-              controller: true,
-              blockOwnerDeletion: false,
-            }],
-          },
-          spec: {
-            cidr: b.cidr.toString(),
-            pool: name,
-            node: b.node,
-            type: "pod",
-            request: req.metadata.name,
-          },
-        };
-        try {
-          await api.create(Resources.addressBlocks, body as unknown as KubeObject);
-        } catch (e) {
-          if (isAlreadyExists(e)) {
-            const existing = await api.tryGet<AddressBlock>(Resources.addressBlocks, b.name);
-            if (!existing || existing.spec.node !== b.node) {
-              // Someone else's block with that name: take it as it is and try again later.
-              blocks.release(b.name);
-              if (existing) {
-                blocks.restore([{
-                  name: existing.metadata.name,
-                  cidr: existing.spec.cidr,
-                  node: existing.spec.node ?? "",
-                }]);
-              }
-              throw new Error(`block ${b.name} exists for another node`);
-            }
-          } else {
-            blocks.release(b.name);
-            throw e;
-          }
-        }
         markStatus();
       }
-      if (done && req.status?.addressBlock === b.name) return;
-      const now = conditionTime(ctx.clock.now());
-      let conds = (req.status?.conditions ?? []).filter((c) => c.type !== "Failed") as Condition[];
-      conds = setCondition(conds, {
-        type: "Complete",
-        status: "True",
-        reason: "BlockAllocated",
-        message: `Block ${b.name} (${b.cidr.toString()}) given to node ${b.node}`,
-      }, now);
-      await requestStatus(req, {
-        addressBlock: b.name,
-        cidr: b.cidr.toString(),
-        conditions: conds,
-      });
-      if (got.created) {
-        recordEvent(events(), {
-          subject: subject(),
-          type: "Normal",
+      if (!created && done && req.status?.addressBlock === b.name) return undefined;
+      const body: AddressBlock = {
+        apiVersion: API_VERSION,
+        kind: "AddressBlock",
+        metadata: {
+          name: b.name,
+          labels: {
+            [LABEL_POOL]: name,
+            [LABEL_NODE]: b.node,
+            [LABEL_MANAGED_BY]: MANAGED_BY,
+          },
+          ownerReferences: [{
+            apiVersion: API_VERSION,
+            kind: "AddressPool",
+            name,
+            uid: obj?.metadata.uid ?? "",
+            controller: true,
+            blockOwnerDeletion: false,
+          }],
+        },
+        spec: {
+          cidr: b.cidr.toString(),
+          pool: name,
+          node: b.node,
+          type: "pod",
+          request: req.metadata.name,
+        },
+      };
+      const cidr = b.cidr.toString();
+      return async () => {
+        if (created) {
+          try {
+            await api.create(Resources.addressBlocks, body as unknown as KubeObject);
+          } catch (e) {
+            if (!isAlreadyExists(e)) throw new BlockWriteError(b.name, String(e));
+            const existing = await api.tryGet<AddressBlock>(Resources.addressBlocks, b.name);
+            if (!existing || existing.spec.node !== b.node) {
+              throw new BlockWriteError(
+                b.name,
+                "the name is taken by another node's block",
+                existing,
+              );
+            }
+          }
+        }
+        const now = conditionTime(ctx.clock.now());
+        let conds = (req.status?.conditions ?? []).filter((c) =>
+          c.type !== "Failed"
+        ) as Condition[];
+        conds = setCondition(conds, {
+          type: "Complete",
+          status: "True",
           reason: "BlockAllocated",
-          message: `Block ${b.cidr.toString()} given to node ${b.node}`,
-        });
-      }
+          message: `Block ${b.name} (${cidr}) given to node ${b.node}`,
+        }, now);
+        await requestStatus(req, { addressBlock: b.name, cidr, conditions: conds });
+        if (created) {
+          recordEvent(events(), {
+            subject: subject(),
+            type: "Normal",
+            reason: "BlockAllocated",
+            message: `Block ${cidr} given to node ${b.node}`,
+          });
+        }
+      };
     };
 
-    const serveWaiting = async () => {
+    const inflight = new Set<string>();
+    const jobs = new Set<Promise<void>>();
+    const serveWaiting = () => {
       for (const [key, req] of [...waiting]) {
-        try {
-          await serve(req);
+        if (inflight.has(key)) continue;
+        const job = serve(req);
+        if (!job) {
           waiting.delete(key);
-        } catch (e) {
-          ctx.log.warn("block request failed, retrying", { request: key, error: String(e) });
-          ctx.timers.once("retry", 500, { type: "retry" });
-          return;
+          continue;
         }
+        inflight.add(key);
+        const p = job().then(
+          () => ctx.self.tell({ type: "served", name: key }),
+          (e) =>
+            ctx.self.tell({
+              type: "serve_failed",
+              name: key,
+              error: String(e),
+              ...(e instanceof BlockWriteError ? { block: e.block, existing: e.existing } : {}),
+            }),
+        );
+        jobs.add(p);
+        p.finally(() => jobs.delete(p));
       }
     };
 
@@ -451,13 +477,33 @@ export function poolActor(name: string, deps: PoolDeps): ActorDef<PoolMsg> {
             await ensureFinalizer();
             await handleDeletion();
             markStatus();
-            await serveWaiting();
+            serveWaiting();
             return;
           }
           case "request":
             waiting.set(msg.req.metadata.name, msg.req);
-            await serveWaiting();
+            serveWaiting();
             return;
+          case "served":
+            inflight.delete(msg.name);
+            waiting.delete(msg.name);
+            return;
+          case "serve_failed": {
+            inflight.delete(msg.name);
+            if (msg.block && blocks?.get(msg.block)) {
+              blocks.release(msg.block);
+              if (msg.existing) {
+                blocks.restore([{
+                  name: msg.existing.metadata.name,
+                  cidr: msg.existing.spec.cidr,
+                  node: msg.existing.spec.node ?? "",
+                }]);
+              }
+            }
+            ctx.log.warn("block request failed, retrying", { request: msg.name, error: msg.error });
+            ctx.timers.once("retry", 500, { type: "retry" });
+            return;
+          }
           case "request_gone":
             waiting.delete(msg.name);
             blocks?.forgetRequest(msg.name);
@@ -502,11 +548,15 @@ export function poolActor(name: string, deps: PoolDeps): ActorDef<PoolMsg> {
             }
             return;
           case "retry":
-            await serveWaiting();
+            serveWaiting();
             return;
         }
       },
+      async stop() {
+        await Promise.allSettled([...jobs]);
+      },
       inspect: () => ({
+        inflight: inflight.size,
         pool: name,
         type: pool?.type,
         error: error?.message,

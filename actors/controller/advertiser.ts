@@ -123,7 +123,7 @@ export function advertiser(options: AdvertiserOptions): ActorDef<AdvertiserMsg> 
             spec,
           };
           ops.push(
-            api.create(Resources.bgpAdvertisements, body as unknown as KubeObject).then(
+            api.create(Resources.bgpAdvertisements, body as unknown as KubeObject, 1).then(
               (o) => {
                 writes++;
                 ads.set(key, o as unknown as BGPAdvertisement);
@@ -145,6 +145,7 @@ export function advertiser(options: AdvertiserOptions): ActorDef<AdvertiserMsg> 
             ops.push(
               api.patch(Resources.bgpAdvertisements, d.name, { spec }, {
                 namespace: d.namespace,
+                priority: 1,
               }).then((o) => {
                 writes++;
                 ads.set(key, o as unknown as BGPAdvertisement);
@@ -175,7 +176,7 @@ export function advertiser(options: AdvertiserOptions): ActorDef<AdvertiserMsg> 
         if (desired.has(key)) continue;
         const fromBlock = cur.spec.type === "pod";
         if (!fromBlock && !ownersReady) continue;
-        ops.push(api.delete(Resources.bgpAdvertisements, name, ns).then(() => writes++));
+        ops.push(api.delete(Resources.bgpAdvertisements, name, ns, 1).then(() => writes++));
       }
       const results = await Promise.allSettled(ops);
       const failed = results.filter((r) => r.status === "rejected").length;

@@ -20,6 +20,7 @@ import { API_VERSION, FINALIZER_NODE_BGP, LABEL_CLUSTER_BGP, LABEL_NODE } from "
 import type { NodeBGP } from "../crds/node_bgp.ts";
 import { type InformerEvent, type KubeObject, Resources } from "../kube/mod.ts";
 import { LABEL_MANAGED_BY, MANAGED_BY } from "./advertisement_plan.ts";
+import { startChild } from "./children.ts";
 import { type Api, isAlreadyExists, isNotFound } from "./api.ts";
 import {
   type ClusterPlan,
@@ -105,7 +106,7 @@ export function bgpActor(options: BgpOptions): ActorDef<BgpMsg> {
       for (const [name, cbgp] of cbgps) {
         let ref = children.get(name);
         if (!ref) {
-          ref = await sup().startChild<ClusterBGPMsg>({
+          ref = await startChild<ClusterBGPMsg>(sup(), {
             id: `clusterbgp:${name}`,
             def: clusterBGPActor(name, {
               api,

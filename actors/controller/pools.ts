@@ -19,6 +19,7 @@ import type { BlockRequest } from "../crds/block_request.ts";
 import { API_VERSION } from "../crds/names.ts";
 import type { InformerEvent, KubeObject } from "../kube/mod.ts";
 import type { Api } from "./api.ts";
+import { startChild } from "./children.ts";
 import { conditionTime, setCondition } from "./conditions.ts";
 import { type EventSink, recordEvent, subjectOf } from "./event_recorder.ts";
 import { poolActor, type PoolMsg } from "./pool_actor.ts";
@@ -72,7 +73,7 @@ export function poolsActor(options: PoolsOptions): ActorDef<PoolsMsg> {
     const child = async (name: string) => {
       let ref = children.get(name);
       if (ref) return ref;
-      ref = await sup().startChild<PoolMsg>({
+      ref = await startChild<PoolMsg>(sup(), {
         id: `pool:${name}`,
         def: poolActor(name, {
           api: options.api,

@@ -28,6 +28,7 @@ import {
 import type { InformerEvent, KubeObject } from "../kube/mod.ts";
 import type { DesiredAd } from "./advertisement_plan.ts";
 import type { Api } from "./api.ts";
+import { startChild } from "./children.ts";
 import { type EventSink, recordEvent } from "./event_recorder.ts";
 import { resolvePoolObjects } from "./pool_view.ts";
 import { type Outcome, serviceActor, type ServiceMsg } from "./service_actor.ts";
@@ -140,7 +141,7 @@ export function servicesActor(options: ServicesOptions): ActorDef<ServicesMsg> {
       let ref = children.get(key);
       if (ref) return ref;
       const id = `svc:${key.replace("/", ":")}`;
-      ref = await sup().startChild<ServiceMsg>({
+      ref = await startChild<ServiceMsg>(sup(), {
         id,
         def: serviceActor(key, childDeps),
         restart: "transient",

@@ -82,6 +82,13 @@ export function structuralProblems(schema: JsonSchema, path = ""): SchemaProblem
     const problem = celShapeProblem(v.rule);
     if (problem) out.push({ path: at, message: `rule ${JSON.stringify(v.rule)}: ${problem}` });
     if (!v.message) out.push({ path: at, message: "rule without message" });
+    if (v.fieldPath !== undefined) {
+      let node: JsonSchema | undefined = schema;
+      for (const part of v.fieldPath.split(".").slice(1)) node = node?.properties?.[part];
+      if (!v.fieldPath.startsWith(".") || !node) {
+        out.push({ path: at, message: `fieldPath ${v.fieldPath} is not a field of this object` });
+      }
+    }
   }
   for (const [k, v] of Object.entries(schema.properties ?? {})) {
     out.push(...structuralProblems(v, path ? `${path}.${k}` : k));
@@ -224,4 +231,25 @@ export function validateValue(value: unknown, schema: JsonSchema, path = ""): Sc
     default:
       return [];
   }
+}
+
+/**
+ * A copy of `value` with the schema's defaults filled in, as the API server does before
+ * validating (defaults apply to absent object properties, recursively).
+ */
+export function applyDefaults(value: unknown, schema: JsonSchema): unknown {
+  if (Array.isArray(value)) {
+    return schema.items ? value.map((v) => applyDefaults(v, schema.items!)) : value;
+  }
+  if (value === null || typeof value !== "object" || schema.type !== "object") return value;
+  const out: Record<string, unknown> = { ...(value as Record<string, unknown>) };
+  if (schema.properties) {
+    for (const [k, sub] of Object.entries(schema.properties)) {
+      if (out[k] === undefined && sub.default !== undefined) out[k] = structuredClone(sub.default);
+      if (out[k] !== undefined) out[k] = applyDefaults(out[k], sub);
+    }
+  } else if (schema.additionalProperties) {
+    for (const k of Object.keys(out)) out[k] = applyDefaults(out[k], schema.additionalProperties);
+  }
+  return out;
 }

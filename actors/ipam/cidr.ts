@@ -36,6 +36,7 @@ export class Cidr {
   readonly network: IpAddress;
   /** The prefix length. */
   readonly length: number;
+  #text: string | undefined;
 
   private constructor(network: IpAddress, length: number) {
     this.network = network;
@@ -75,6 +76,11 @@ export class Cidr {
           `host bits are set (did you mean ${canonical.toString()}/${length}?)`,
         );
       }
+    }
+    if ((addr.value & mask) === 0n) {
+      const c = new Cidr(addr, length);
+      if (addr.family === 4) c.#text = text; // strict IPv4 input is canonical text already
+      return c;
     }
     return new Cidr(IpAddress.of(addr.family, addr.value & ~mask), length);
   }
@@ -132,7 +138,7 @@ export class Cidr {
 
   /** Canonical text `network/length`. */
   toString(): string {
-    return `${this.network.toString()}/${this.length}`;
+    return this.#text ??= `${this.network.toString()}/${this.length}`;
   }
 
   /** JSON form: the canonical text. */

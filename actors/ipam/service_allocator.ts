@@ -67,6 +67,11 @@ export interface ServiceRequest {
   addresses?: IpAddress[];
   /** Sharing key from `tern.dev/allow-shared-ip`. */
   sharingKey?: string;
+  /**
+   * Other namespaces (or `*`) allowed to share this Service's address, from
+   * `tern.dev/allow-shared-ip-namespaces`. Without it sharing stays in the namespace.
+   */
+  sharingNamespaces?: string[];
   /** The Service's ports. */
   ports?: ServicePort[];
   /** `spec.externalTrafficPolicy` (default Cluster). */
@@ -128,9 +133,18 @@ interface Holder {
 
 const text = (a: IpAddress) => a.toString();
 
-/** True when two Services may share an address (same key, no port clash, compatible policy). */
+/**
+ * True when two Services may share an address: the same key, the same namespace (or each
+ * allowing the other's namespace), no (protocol, port) clash, and both with Cluster traffic
+ * policy or the same pod selector.
+ */
 export function canShare(a: ServiceRequest, b: ServiceRequest): boolean {
   if (!a.sharingKey || a.sharingKey !== b.sharingKey) return false;
+  if (a.namespace !== b.namespace) {
+    const allows = (x: ServiceRequest, ns: string) =>
+      (x.sharingNamespaces ?? []).some((n) => n === "*" || n === ns);
+    if (!allows(a, b.namespace) || !allows(b, a.namespace)) return false;
+  }
   for (const p of a.ports ?? []) {
     for (const q of b.ports ?? []) {
       if (p.port === q.port && p.protocol.toUpperCase() === q.protocol.toUpperCase()) return false;
@@ -174,6 +188,8 @@ export class ServiceAllocator {
   #holders = new Map<string, Holder>();
   #used: Record<IpFamily, IntervalSet> = { 4: new IntervalSet(), 6: new IntervalSet() };
   #services = new Map<string, { request: ServiceRequest; addresses: IpAddress[] }>();
+  /** Sharing key → canonical addresses held by at least one Service with that key. */
+  #byKey = new Map<string, Set<string>>();
 
   constructor(pools: Iterable<Pool> = []) {
     this.setPools(pools);
@@ -209,6 +225,11 @@ export class ServiceAllocator {
     const s = this.#services.get(key);
     if (!s) return undefined;
     return { key, addresses: s.addresses.map((a) => this.#assigned(a)) };
+  }
+
+  /** The request a Service was last assigned (or restored) with. */
+  requestOf(key: string): ServiceRequest | undefined {
+    return this.#services.get(key)?.request;
   }
 
   /** Every assignment, ordered by key. */
@@ -357,10 +378,10 @@ export class ServiceAllocator {
     }
     // Sharing: join a compatible Service with the same key in a candidate pool.
     if (req.sharingKey) {
-      for (const h of this.#holders.values()) {
+      for (const k of this.#byKey.get(req.sharingKey) ?? []) {
+        const h = this.#holders.get(k)!;
         if (h.address.family !== family) continue;
         if (!candidates.some((p) => p.contains(h.address))) continue;
-        if (![...h.services.values()].some((s) => s.sharingKey === req.sharingKey)) continue;
         if (this.#compatible(h.address, req) === undefined) return h.address;
       }
     }
@@ -453,18 +474,36 @@ export class ServiceAllocator {
       this.#holders.set(k, h);
       this.#used[a.family].add(a.value);
     }
+    const old = h.services.get(req.key);
     h.services.set(req.key, req);
+    if (old?.sharingKey && old.sharingKey !== req.sharingKey) this.#unindex(h, k, old.sharingKey);
+    if (req.sharingKey) {
+      let set = this.#byKey.get(req.sharingKey);
+      if (!set) this.#byKey.set(req.sharingKey, set = new Set());
+      set.add(k);
+    }
+  }
+
+  /** Drops `k` from a sharing key's index when no holder of it carries that key any more. */
+  #unindex(h: Holder | undefined, k: string, sharingKey: string): void {
+    if (h && [...h.services.values()].some((s) => s.sharingKey === sharingKey)) return;
+    const set = this.#byKey.get(sharingKey);
+    if (!set) return;
+    set.delete(k);
+    if (set.size === 0) this.#byKey.delete(sharingKey);
   }
 
   #drop(a: IpAddress, key: string): void {
     const k = text(a);
     const h = this.#holders.get(k);
     if (!h) return;
+    const old = h.services.get(key);
     h.services.delete(key);
     if (h.services.size === 0) {
       this.#holders.delete(k);
       this.#used[a.family].delete(a.value);
     }
+    if (old?.sharingKey) this.#unindex(this.#holders.get(k), k, old.sharingKey);
   }
 
   /**

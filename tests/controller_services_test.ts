@@ -223,6 +223,16 @@ Deno.test("controller: LoadBalancer Services (sart's scenarios) checked object b
     const named = await getSvc("named");
     await c.replace(Resources.services, { ...named, spec: { ...named.spec, type: "ClusterIP" } });
     await waitFor(async () => ingress(await getSvc("named")).length === 0, "named released");
+    // And back at once (its actor may still be finishing): served again.
+    const named2 = await getSvc("named");
+    await c.replace(Resources.services, {
+      ...named2,
+      spec: { ...named2.spec, type: "LoadBalancer" },
+    });
+    await waitFor(
+      async () => ingress(await getSvc("named"))[0] === "198.51.100.0",
+      "named served again",
+    );
     // Pool annotation change re-allocates from the new pool.
     const share = await getSvc("share-b");
     await c.replace(Resources.services, {
@@ -233,7 +243,7 @@ Deno.test("controller: LoadBalancer Services (sart's scenarios) checked object b
       },
     });
     await waitFor(
-      async () => ingress(await getSvc("share-b"))[0] === "198.51.100.0",
+      async () => ingress(await getSvc("share-b"))[0] === "198.51.100.1",
       "share-b moved to lb-two (lowest free)",
     );
 

@@ -186,12 +186,14 @@ export function bgpActor(options: BgpOptions): ActorDef<BgpMsg> {
             writes++;
           }),
         );
-      // NodeBGPs first, so peers can name them as owner.
+      // Per node: its NodeBGP first (peers name it as owner), then its peers; nodes in parallel.
+      const nodeOps = new Map<string, () => Promise<void>>();
+      const peerOps = new Map<string, (() => Promise<void>)[]>();
       for (const [name, n] of merged.nodes) {
         const body = nodeBGPBody(n);
         const cur = nodeBGPs.get(name);
         if (!cur) {
-          run(async () => {
+          nodeOps.set(name, async () => {
             try {
               nodeBGPs.set(
                 name,
@@ -210,7 +212,7 @@ export function bgpActor(options: BgpOptions): ActorDef<BgpMsg> {
           !covers(cur.metadata.labels ?? {}, body.metadata.labels) ||
           !(cur.metadata.finalizers ?? []).includes(FINALIZER_NODE_BGP)
         ) {
-          run(async () => {
+          nodeOps.set(name, async () => {
             const fins = [...new Set([...(cur.metadata.finalizers ?? []), FINALIZER_NODE_BGP])];
             nodeBGPs.set(
               name,
@@ -223,17 +225,17 @@ export function bgpActor(options: BgpOptions): ActorDef<BgpMsg> {
           });
         }
       }
-      await settle(ops);
       for (const [name, p] of merged.peers) {
         const cur = peers.get(name);
-        const owner = nodeBGPs.get(p.node);
         const labels = {
           [LABEL_NODE]: p.node,
           [LABEL_CLUSTER_BGP]: p.clusterBGP,
           [LABEL_MANAGED_BY]: MANAGED_BY,
         };
+        let list = peerOps.get(p.node);
+        if (!list) peerOps.set(p.node, list = []);
         if (!cur) {
-          const body: BGPPeer = {
+          const body = (owner: NodeBGP | undefined): BGPPeer => ({
             apiVersion: API_VERSION,
             kind: "BGPPeer",
             metadata: {
@@ -252,14 +254,14 @@ export function bgpActor(options: BgpOptions): ActorDef<BgpMsg> {
                 : {}),
             },
             spec: p.spec,
-          };
-          run(async () => {
+          });
+          list.push(async () => {
             try {
               peers.set(
                 name,
                 await api.create(
                   Resources.bgpPeers,
-                  body as unknown as KubeObject,
+                  body(nodeBGPs.get(p.node)) as unknown as KubeObject,
                 ) as unknown as BGPPeer,
               );
             } catch (e) {
@@ -270,7 +272,7 @@ export function bgpActor(options: BgpOptions): ActorDef<BgpMsg> {
           !cur.metadata.deletionTimestamp &&
           !sameSpec(cur.spec, p.spec as unknown as Record<string, unknown>)
         ) {
-          run(async () => {
+          list.push(async () => {
             peers.set(
               name,
               await api.replace(Resources.bgpPeers, {
@@ -280,6 +282,17 @@ export function bgpActor(options: BgpOptions): ActorDef<BgpMsg> {
             );
           });
         }
+      }
+      for (const node of new Set([...nodeOps.keys(), ...peerOps.keys()])) {
+        const nodeOp = nodeOps.get(node);
+        const list = peerOps.get(node) ?? [];
+        if (!nodeOp && list.length === 0) continue;
+        run(async () => {
+          await nodeOp?.();
+          const results = await Promise.allSettled(list.map((f) => f()));
+          const bad = results.find((r) => r.status === "rejected");
+          if (bad) throw (bad as PromiseRejectedResult).reason;
+        });
       }
       for (const [name, cur] of peers) {
         if (merged.peers.has(name) || !managed(cur) || cur.metadata.deletionTimestamp) continue;

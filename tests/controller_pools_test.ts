@@ -15,7 +15,8 @@ const request = (pool: string, node: string, name = `${pool}-${node}`) => ({
 
 Deno.test("controller: pod pools cut blocks for nodes, free them, report status and guard deletion", async () => {
   const cluster = await startCluster();
-  const ctl = await startController(cluster);
+  // A check every second with repair on: churn must not look like an inconsistency.
+  const ctl = await startController(cluster, { checkMs: 1000, repair: true });
   const c = cluster.client;
   const blocks = async () =>
     (await list<Block>(c, Resources.addressBlocks))
@@ -146,6 +147,11 @@ Deno.test("controller: pod pools cut blocks for nodes, free them, report status 
       "other-pod gone",
     );
     assert.deepEqual((await blocks()).map((b) => b.spec.node), ["n4"]);
+    const reasons = await list<KubeObject & { reason: string }>(c, Resources.events, "tern-system");
+    const bad = reasons.filter((e) =>
+      /^(LeakedBlock|UnknownBlock|DoubleAllocation)$/.test(e.reason)
+    ).map((e) => e.reason);
+    assert.deepEqual(bad, [], "the periodic check found nothing wrong");
   } finally {
     await ctl.stop();
     await cluster.close();

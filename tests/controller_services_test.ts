@@ -19,7 +19,8 @@ type Ad = KubeObject & {
 
 Deno.test("controller: LoadBalancer Services (sart's scenarios) checked object by object", async () => {
   const cluster = await startCluster();
-  const ctl = await startController(cluster);
+  // A check every second with repair on: churn must not look like an inconsistency.
+  const ctl = await startController(cluster, { checkMs: 1000, repair: true });
   const c = cluster.client;
   const getSvc = (name: string, ns = "default") => c.get(Resources.services, name, ns);
   const addressOf = (name: string, ns = "default", n = 1) =>
@@ -247,6 +248,11 @@ Deno.test("controller: LoadBalancer Services (sart's scenarios) checked object b
       "share-b moved to lb-two (lowest free)",
     );
 
+    const events = await list<KubeObject & { reason: string }>(c, Resources.events, "default");
+    const bad = events.filter((e) =>
+      /^(LeakedAddress|UnknownAddress|DoubleAllocation)$/.test(e.reason)
+    ).map((e) => e.reason);
+    assert.deepEqual(bad, [], "the periodic check found nothing wrong");
     // Pool status reports usage.
     await waitFor(async () => {
       const p = await c.get(Resources.addressPools, "lb-auto");

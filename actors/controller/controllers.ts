@@ -114,6 +114,7 @@ export function controllers(options: ControllersOptions): SupervisorDef {
           childrenPath: p.poolActors,
           events,
           repair: options.repair ?? false,
+          ...(options.checkMs ? { checkMs: options.checkMs } : {}),
           onReady: ready("pools"),
         }),
         mailbox: big,

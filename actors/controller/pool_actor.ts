@@ -11,7 +11,13 @@ import type { AddressBlock } from "../crds/address_block.ts";
 import type { AddressPool } from "../crds/address_pool.ts";
 import type { BlockRequest } from "../crds/block_request.ts";
 import { API_VERSION, CONDITION, FINALIZER_POOL, LABEL_NODE, LABEL_POOL } from "../crds/names.ts";
-import { BlockAllocator, type IpamError, type IpFamily, type Pool } from "../ipam/mod.ts";
+import {
+  BlockAllocator,
+  checkConsistency,
+  type IpamError,
+  type IpFamily,
+  type Pool,
+} from "../ipam/mod.ts";
 import { type KubeObject, Resources } from "../kube/mod.ts";
 import { LABEL_MANAGED_BY, MANAGED_BY } from "./advertisement_plan.ts";
 import { type Api, isAlreadyExists, isNotFound } from "./api.ts";
@@ -35,6 +41,8 @@ export type PoolMsg =
   | { type: "usage"; allocated: { ipv4?: string; ipv6?: string } }
   | { type: "status" }
   | { type: "retry" }
+  /** Compare the allocator with the pool's blocks in the cluster. */
+  | { type: "check"; blocks: AddressBlock[]; settleMs: number }
   | { type: "served"; name: string }
   | {
     type: "serve_failed";
@@ -77,6 +85,12 @@ export function poolActor(name: string, deps: PoolDeps): ActorDef<PoolMsg> {
     let exhausted: string | undefined;
     let reportedError = "";
     const waiting = new Map<string, BlockRequest>(); // requests to (re)try
+    const cutAt = new Map<string, number>(); // block name -> when this incarnation cut it
+    let previousFindings = new Set<string>();
+    const findings = ctx.metrics.gauge(
+      "tern_controller_block_inconsistencies",
+      "Leaked, unknown and double pod blocks found by the last check, per pool.",
+    );
     let cut = 0;
 
     const events = () => deps.events?.();
@@ -336,6 +350,7 @@ export function poolActor(name: string, deps: PoolDeps): ActorDef<PoolMsg> {
       const created = got.created;
       if (created) {
         cut++;
+        cutAt.set(b.name, ctx.clock.now());
         markStatus();
       }
       if (!created && done && req.status?.addressBlock === b.name) return undefined;
@@ -526,6 +541,87 @@ export function poolActor(name: string, deps: PoolDeps): ActorDef<PoolMsg> {
                   node: b.spec.node ?? "",
                 }]);
               }
+            }
+            markStatus();
+            return;
+          }
+          case "check": {
+            if (!blocks) return;
+            const now = ctx.clock.now();
+            const held = new Map<string, string[]>();
+            const nameOf = new Map<string, string>();
+            for (const b of blocks.list()) {
+              if (now - (cutAt.get(b.name) ?? 0) < msg.settleMs) continue; // write may be in flight
+              held.set(b.name, [b.cidr.toString()]);
+            }
+            const observed = new Map<string, string[]>();
+            const live = msg.blocks.filter((b) =>
+              b.spec.pool === name && !b.metadata.deletionTimestamp
+            );
+            for (const b of live) {
+              observed.set(b.metadata.name, [b.spec.cidr]);
+              nameOf.set(b.metadata.name, b.spec.cidr);
+            }
+            // Only compare blocks the check may judge: settled ones on our side.
+            for (const k of [...observed.keys()]) {
+              if (!held.has(k) && blocks.get(k)) observed.delete(k);
+            }
+            const raw = checkConsistency(held, observed);
+            // A finding counts only if the previous check saw it too.
+            const seen = new Set<string>();
+            const keep = (kind: string) => (f: { owner: string; address: string }) => {
+              const k = `${kind}|${f.owner}|${f.address}`;
+              seen.add(k);
+              return previousFindings.has(k);
+            };
+            const report = {
+              leaked: raw.leaked.filter(keep("leaked")),
+              missing: raw.missing.filter(keep("missing")),
+              doubles: raw.doubles,
+              clean: false,
+            };
+            report.clean = report.leaked.length + report.missing.length === 0;
+            previousFindings = seen;
+            findings.set(report.leaked.length, { pool: name, kind: "leaked" });
+            findings.set(report.missing.length, { pool: name, kind: "unknown" });
+            findings.set(report.doubles.length, { pool: name, kind: "double" });
+            if (report.clean) return;
+            for (const l of report.leaked) {
+              recordEvent(events(), {
+                subject: subject(),
+                type: "Warning",
+                reason: "LeakedBlock",
+                message: `block ${l.owner} (${l.address}) is held but has no AddressBlock${
+                  deps.repair ? ": released" : ""
+                }`,
+              });
+              if (deps.repair) blocks.release(l.owner);
+            }
+            // Blocks the cluster shows that the allocator lacks are always taken back: handing
+            // them out again would give them twice.
+            const restored = blocks.restore(
+              report.missing.map((m) => {
+                const b = live.find((x) => x.metadata.name === m.owner)!;
+                return { name: m.owner, cidr: m.address, node: b.spec.node ?? "" };
+              }),
+            );
+            for (const m of report.missing) {
+              recordEvent(events(), {
+                subject: subject(),
+                type: "Warning",
+                reason: "UnknownBlock",
+                message:
+                  `AddressBlock ${m.owner} (${m.address}) was not held by the allocator: taken back`,
+              });
+            }
+            for (const c of restored.conflicts) {
+              recordEvent(events(), {
+                subject: subject(),
+                type: "Warning",
+                reason: "DoubleAllocation",
+                message: `${c.message}${deps.repair ? ": the block is deleted" : ""}`,
+              });
+              if (deps.repair) void api.delete(Resources.addressBlocks, c.value).catch(() => {});
             }
             markStatus();
             return;

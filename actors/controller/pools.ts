@@ -34,7 +34,8 @@ export type PoolsMsg =
   | { type: "block"; ev: InformerEvent<AddressBlock> }
   | { type: "breq"; ev: InformerEvent<BlockRequest> }
   | { type: "node"; ev: InformerEvent<KubeObject> }
-  | { type: "service_usage"; usage: ServiceUsage };
+  | { type: "service_usage"; usage: ServiceUsage }
+  | { type: "check" };
 
 /** Options of {@link poolsActor}. */
 export interface PoolsOptions {
@@ -44,6 +45,8 @@ export interface PoolsOptions {
   events?: () => EventSink | undefined;
   repair?: boolean;
   onReady?: (ready: boolean) => void;
+  /** Period of the block consistency check (default 60 s). */
+  checkMs?: number;
 }
 
 const INFORMERS = ["pool", "block", "breq", "node"] as const;
@@ -60,6 +63,8 @@ export function poolsActor(options: PoolsOptions): ActorDef<PoolsMsg> {
     let usage: ServiceUsage = {};
     let ready = false;
     let handle: SupervisorHandle | undefined;
+    const checkMs = options.checkMs ?? 60_000;
+    ctx.timers.every("check", checkMs, { type: "check" });
 
     const sup = () => {
       if (!handle) {
@@ -168,6 +173,14 @@ export function poolsActor(options: PoolsOptions): ActorDef<PoolsMsg> {
 
     return {
       async receive(msg) {
+        if (msg.type === "check") {
+          if (!ready) return;
+          for (const [name, ref] of children) {
+            if (pools.get(name)?.spec.type !== "pod") continue;
+            ref.tell({ type: "check", blocks: blocksOf(name), settleMs: checkMs / 2 });
+          }
+          return;
+        }
         if (msg.type === "service_usage") {
           usage = msg.usage;
           for (const [name, u] of Object.entries(usage)) {

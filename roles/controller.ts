@@ -7,8 +7,8 @@
  * true), `--repair` (fix leaked or double allocations found by the periodic check),
  * `--check-interval` (default 60s), `--resync` (informer resync, default 5m).
  */
-import { runRole, takeCommonFlags } from "../runtime/mod.ts";
-import { KubeClient, loadKubeEndpoint } from "../actors/kube/mod.ts";
+import { InvalidFlagError, runRole, takeCommonFlags } from "../runtime/mod.ts";
+import { KubeClient, KubeconfigError, loadKubeEndpoint } from "../actors/kube/mod.ts";
 import {
   Api,
   controllerRoot,
@@ -16,12 +16,24 @@ import {
   parseControllerFlags,
 } from "../actors/controller/mod.ts";
 
+/** Parses the command line and finds the API server; a bad flag or kubeconfig exits 2. */
+function setup() {
+  try {
+    const { common, rest } = takeCommonFlags(Deno.args);
+    const flags = parseControllerFlags(rest);
+    return { common, flags, endpoint: loadKubeEndpoint(flags.kubeconfig) };
+  } catch (e) {
+    if (e instanceof InvalidFlagError || e instanceof KubeconfigError) {
+      console.error(`tern controller: ${e.message}`);
+      Deno.exit(2);
+    }
+    throw e;
+  }
+}
+
 if (import.meta.main) {
-  const { common, rest } = takeCommonFlags(Deno.args);
-  const flags = parseControllerFlags(rest);
-  const client = new KubeClient(loadKubeEndpoint(flags.kubeconfig), {
-    userAgent: "tern-controller",
-  });
+  const { common, flags, endpoint } = setup();
+  const client = new KubeClient(endpoint, { userAgent: "tern-controller" });
   const api = new Api(client);
   const identity = flags.identity ?? `${Deno.hostname()}-${Deno.pid}`;
   const state = new LeaderState();

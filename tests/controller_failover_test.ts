@@ -99,3 +99,22 @@ Deno.test("controller: leader failover between two processes (SIGKILL) converges
     await cluster.close();
   }
 });
+
+Deno.test("controller role: a bad flag or kubeconfig exits 2 with the reason", async () => {
+  for (
+    const [args, expected] of [
+      [["--lease-duration", "soon"], /Invalid --lease-duration "soon"/],
+      [["--kubeconfig", "/nonexistent/kubeconfig"], /Kubeconfig "\/nonexistent\/kubeconfig"/],
+    ] as const
+  ) {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-P=controller", `${root}/roles/controller.ts`, ...args],
+      cwd: root,
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 2);
+    assert.match(new TextDecoder().decode(out.stderr), expected);
+  }
+});

@@ -40,7 +40,8 @@ export type BgpMsg =
   | { type: "nodebgp"; ev: InformerEvent<NodeBGP> }
   | { type: "peer"; ev: InformerEvent<BGPPeer> }
   | { type: "plan"; seq: number; plan: ClusterPlan }
-  | { type: "reconcile" };
+  | { type: "reconcile" }
+  | { type: "broadcast" };
 
 /** Options of {@link bgpActor}. */
 export interface BgpOptions {
@@ -369,6 +370,9 @@ export function bgpActor(options: BgpOptions): ActorDef<BgpMsg> {
           case "reconcile":
             await reconcile();
             return;
+          case "broadcast":
+            await broadcast();
+            return;
           case "nodebgp":
             apply(nodeBGPs, msg.ev);
             break;
@@ -405,7 +409,10 @@ export function bgpActor(options: BgpOptions): ActorDef<BgpMsg> {
           return;
         }
         if (msg.type === "nodebgp" || msg.type === "peer") schedule();
-        else await broadcast();
+        else if (!ctx.timers.has("broadcast")) {
+          // Coalesce bursts (a thousand nodes joining): every ClusterBGP plans once per burst.
+          ctx.timers.once("broadcast", 50, { type: "broadcast" });
+        }
       },
       stop() {
         options.onReady?.(false);

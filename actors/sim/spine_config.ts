@@ -1,0 +1,115 @@
+/**
+ * Configuration of the two spine routers of the simulated cluster, generated from a plan. Pure.
+ *
+ * - spine0 runs FRR (`zebra` + `bgpd`; zebra installs the BGP routes, ECMP, into the spine's
+ *   kernel so it forwards to the nodes).
+ * - spine1 runs BIRD 2 (the `kernel` protocol exports the BGP routes, merged into ECMP routes).
+ *
+ * Each spine has one eBGP session per node, from its loopback address (the address nodes are
+ * configured to peer with) to the node's end of their point-to-point link. Timers are short
+ * (keepalive 3 s, hold 9 s, connect retry 2 s) so failures are seen quickly in tests.
+ * @module
+ */
+import type { NodePlan, SimPlan, SpinePlan } from "./plan.ts";
+
+/** BGP timers the spines offer. */
+export interface SpineTimers {
+  keepalive: number;
+  hold: number;
+  connectRetry: number;
+}
+
+/** Default timers (short, for the tests). */
+export const SPINE_TIMERS: SpineTimers = { keepalive: 3, hold: 9, connectRetry: 2 };
+
+/** The node's address on its link to `spine` (the address the spine peers with). */
+export function nodeAddressTowards(node: NodePlan, spineIndex: number): string {
+  return node.uplinks[spineIndex].b.address;
+}
+
+/** FRR `bgpd` configuration. */
+export function frrConfig(
+  plan: SimPlan,
+  spine: SpinePlan,
+  logFile: string,
+  timers = SPINE_TIMERS,
+): string {
+  const si = plan.spines.indexOf(spine);
+  const lines = [
+    "frr defaults datacenter",
+    `hostname ${spine.id}`,
+    `log file ${logFile} informational`,
+    "!",
+    `router bgp ${spine.asn}`,
+    ` bgp router-id ${spine.address}`,
+    " no bgp ebgp-requires-policy",
+    " no bgp network import-check",
+    " bgp bestpath as-path multipath-relax",
+    ` timers bgp ${timers.keepalive} ${timers.hold}`,
+  ];
+  for (const node of plan.nodes) {
+    const peer = nodeAddressTowards(node, si);
+    lines.push(
+      ` neighbor ${peer} remote-as ${node.asn}`,
+      ` neighbor ${peer} description ${node.name}`,
+      ` neighbor ${peer} update-source ${spine.address}`,
+      ` neighbor ${peer} timers ${timers.keepalive} ${timers.hold}`,
+      ` neighbor ${peer} timers connect ${timers.connectRetry}`,
+    );
+  }
+  lines.push(" !", " address-family ipv4 unicast", "  maximum-paths 16");
+  for (const node of plan.nodes) {
+    lines.push(`  neighbor ${nodeAddressTowards(node, si)} activate`);
+  }
+  lines.push(" exit-address-family", "exit", "!", "");
+  return lines.join("\n");
+}
+
+/** BIRD 2 configuration. */
+export function birdConfig(
+  plan: SimPlan,
+  spine: SpinePlan,
+  logFile: string,
+  timers = SPINE_TIMERS,
+): string {
+  const si = plan.spines.indexOf(spine);
+  const lines = [
+    `router id ${spine.address};`,
+    `log "${logFile}" all;`,
+    "protocol device { scan time 2; }",
+    "protocol kernel {",
+    "  ipv4 { import none; export where source = RTS_BGP; };",
+    "  merge paths on;",
+    "  scan time 5;",
+    "}",
+    "template bgp tern_node {",
+    `  local ${spine.address} as ${spine.asn};`,
+    `  hold time ${timers.hold};`,
+    `  keepalive time ${timers.keepalive};`,
+    `  connect retry time ${timers.connectRetry};`,
+    "  error wait time 1, 10;",
+    "  ipv4 { import all; export where source = RTS_BGP; next hop self; };",
+    "}",
+  ];
+  for (const node of plan.nodes) {
+    const peer = nodeAddressTowards(node, si);
+    lines.push(
+      `protocol bgp ${birdProtocolName(node)} from tern_node {`,
+      `  description "${node.name}";`,
+      `  neighbor ${peer} as ${node.asn};`,
+      "}",
+    );
+  }
+  lines.push("");
+  return lines.join("\n");
+}
+
+/** Name of a node's BGP protocol in BIRD (`node_1` …). */
+export function birdProtocolName(node: NodePlan): string {
+  return `node_${node.index}`;
+}
+
+/** FRR `zebra` configuration. */
+export function zebraConfig(spine: SpinePlan, logFile: string): string {
+  return [`hostname ${spine.id}`, `log file ${logFile} informational`, "!", ""].join("\n");
+}

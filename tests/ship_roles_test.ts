@@ -97,10 +97,17 @@ interface Started {
 async function startRole(
   role: Role,
   args: string[],
-  opts: { env?: Record<string, string>; netns?: string; urlLine: RegExp; timeoutMs?: number },
+  opts: {
+    env?: Record<string, string>;
+    netns?: string;
+    urlLine: RegExp;
+    timeoutMs?: number;
+    /** Explicit permission flags instead of the role's set (for the minimality probe). */
+    flags?: string[];
+  },
 ): Promise<Started> {
   const { set, entry } = compileTask(role);
-  const deno = ["run", `-P=${set}`, entry, ...args];
+  const deno = ["run", ...(opts.flags ?? [`-P=${set}`]), entry, ...args];
   const [cmd, argv] = opts.netns
     ? ["ip", ["netns", "exec", opts.netns, Deno.execPath(), ...deno]]
     : [Deno.execPath(), deno];
@@ -358,9 +365,9 @@ Deno.test("ship: speaker (-P=speaker, a minimal config) serves health", async ()
   }
 });
 
-async function cni(env: Record<string, string>, stdin: string) {
+async function cni(env: Record<string, string>, stdin: string, flags?: string[]) {
   const { set, entry } = compileTask("cni");
-  return await run(Deno.execPath(), ["run", `-P=${set}`, entry], {
+  return await run(Deno.execPath(), ["run", ...(flags ?? [`-P=${set}`]), entry], {
     env: { NO_COLOR: "1", ...env },
     stdin,
     timeoutMs: 30_000,
@@ -448,5 +455,144 @@ Deno.test("ship: a permission set missing a permission makes the role fail", asy
   } finally {
     listener.close();
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+// ---- every permission in a set is used ------------------------------------------------------
+
+/** The `--allow-*` flags equivalent to a permission set, minus the permission `drop`. */
+function flagsWithout(set: Record<string, unknown>, drop: string): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(set)) {
+    if (k === drop) continue;
+    out.push(v === true ? `--allow-${k}` : `--allow-${k}=${(v as string[]).join(",")}`);
+  }
+  return out;
+}
+
+/** Starts a role with `flags` and says whether it became healthy and ready (then stops it). */
+async function servesWith(
+  role: Role,
+  flags: string[],
+  args: string[],
+  opts: { netns?: string; urlLine: RegExp },
+): Promise<boolean> {
+  let s: Started;
+  try {
+    s = await startRole(role, args, { ...opts, flags, timeoutMs: 15_000 });
+  } catch {
+    return false;
+  }
+  try {
+    if ((await httpStatus(`${s.url}/healthz`, opts.netns)) !== 200) return false;
+    await eventually(
+      "ready",
+      async () => (await httpStatus(`${s.url}/readyz`, opts.netns)) === 200,
+      5000,
+    );
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await stopRole(s);
+  }
+}
+
+Deno.test("ship: each permission of the agent, speaker and cni sets is needed", async () => {
+  const needed: Record<string, string[]> = {};
+  const ns = `tn-ship-${crypto.randomUUID().slice(0, 8)}`;
+  const dir = await Deno.makeTempDir({ prefix: "tn-ship-min-" });
+  const config = await tempFile(
+    "asn: 64512\nrouterId: 192.0.2.250\nlisten: { address: 127.0.0.1, port: 0 }\n",
+  );
+  try {
+    for (const args of [["netns", "add", ns], ["-n", ns, "link", "set", "lo", "up"]]) {
+      const r = await run("ip", args);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    if (await exists(`${ROOT}/roles/agent.ts`)) {
+      const set = denoJson.permissions.agent!;
+      const args = [
+        "--node=tn-ship-node",
+        `--state-dir=${dir}/state`,
+        `--socket=${dir}/run/cni.sock`,
+        `--conflist-dir=${dir}/net.d`,
+        "--inspect-address=127.0.0.1:0",
+      ];
+      const opts = { netns: ns, urlLine: INSPECT_LINE };
+      assert.ok(await servesWith("agent", flagsWithout(set, ""), args, opts), "agent, full set");
+      needed.agent = [];
+      for (const p of Object.keys(set)) {
+        await Deno.remove(dir, { recursive: true }).catch(() => {});
+        if (!(await servesWith("agent", flagsWithout(set, p), args, opts))) needed.agent.push(p);
+      }
+    } else skip("agent");
+    if (await exists(`${ROOT}/roles/speaker.ts`)) {
+      const set = denoJson.permissions.speaker!;
+      const args = ["--config", config];
+      const opts = { urlLine: /"event":"ready".*"api":"(http:\/\/[^"]+)"/ };
+      assert.ok(await servesWith("speaker", flagsWithout(set, ""), args, opts), "speaker");
+      needed.speaker = [];
+      for (const p of Object.keys(set)) {
+        if (!(await servesWith("speaker", flagsWithout(set, p), args, opts))) {
+          needed.speaker.push(p);
+        }
+      }
+    } else skip("speaker");
+    if (await exists(`${ROOT}/roles/cni.ts`)) {
+      const set = denoJson.permissions.cni!;
+      const socket = `${dir}/cni.sock`;
+      await Deno.mkdir(dir, { recursive: true });
+      const listener = Deno.listen({ transport: "unix", path: socket });
+      const serving = (async () => {
+        for await (const conn of listener) conn.close();
+      })();
+      try {
+        // Works = reaches the socket and reports the agent hanging up (code 11), not a denial.
+        const works = async (flags: string[]) => {
+          const r = await cni(
+            {
+              CNI_COMMAND: "ADD",
+              CNI_CONTAINERID: "tnship0123456789",
+              CNI_NETNS: "/proc/self/ns/net",
+              CNI_IFNAME: "eth0",
+              CNI_PATH: "/opt/cni/bin",
+            },
+            JSON.stringify({ cniVersion: "1.0.0", name: "tern", type: "tern", socket }),
+            flags,
+          );
+          return /"code":\s*11/.test(r.stdout) &&
+            !/NotCapable|Requires \w+ access/.test(r.stdout + r.stderr);
+        };
+        assert.ok(await works(flagsWithout(set, "")), "cni, full set");
+        needed.cni = [];
+        for (const p of Object.keys(set)) {
+          if (!(await works(flagsWithout(set, p)))) needed.cni.push(p);
+        }
+      } finally {
+        listener.close();
+        await serving.catch(() => {});
+      }
+    } else skip("cni");
+    console.log(
+      `    permissions whose removal stops the role at start-up: ${JSON.stringify(needed)}`,
+    );
+    // Start-up exercises these; the rest of each set is used on paths start-up does not take
+    // (in-cluster configuration, pod wiring, log level from the environment): docs/install.md.
+    if (needed.agent) {
+      for (const p of ["net", "read", "write", "ffi", "sys"]) {
+        assert.ok(needed.agent.includes(p), `the agent needs ${p} to start`);
+      }
+    }
+    if (needed.cni) assert.deepEqual(needed.cni.sort(), ["env", "net", "read", "write"]);
+    if (needed.speaker) {
+      for (const p of ["net", "env", "read"]) {
+        assert.ok(needed.speaker.includes(p), `the speaker needs ${p} to start`);
+      }
+    }
+  } finally {
+    await run("ip", ["netns", "del", ns]);
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    await Deno.remove(config);
   }
 });

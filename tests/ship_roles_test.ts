@@ -361,22 +361,61 @@ Deno.test({
 Deno.test("ship: agent (-P=agent, DaemonSet args, temp state and socket) serves health", async () => {
   if (!(await exists(`${ROOT}/roles/agent.ts`))) return skip("agent");
   const ns = `tn-ship-${crypto.randomUUID().slice(0, 8)}`;
+  const veth = `tnsh${crypto.randomUUID().slice(0, 8)}`;
   const dir = await Deno.makeTempDir({ prefix: "tn-ship-agent-" });
   let role: Started | undefined;
+  let api: Awaited<ReturnType<typeof startKubeApiServer>> | undefined;
   try {
     for (const args of [["netns", "add", ns], ["-n", ns, "link", "set", "lo", "up"]]) {
       const r = await run("ip", args);
       assert.equal(r.code, 0, r.stderr);
     }
-    const { objects } = await renderOverlay("dual");
+    const { yaml, objects } = await renderOverlay("dual");
     const c = find(objects, "DaemonSet", "tern-agent").spec.template.spec.containers
       .find((x: Obj) => x.name === "agent");
-    const args = manifestArgs(c, { NODE_NAME: "tn-ship-node" }, {
+    const replace: Record<string, string> = {
       "--inspect-address": "127.0.0.1:0",
       "--state-dir": `${dir}/state`,
       "--socket": `${dir}/run/cni.sock`,
       "--conflist-dir": `${dir}/net.d`,
-    });
+    };
+    let args = manifestArgs(c, { NODE_NAME: "tn-ship-node" }, replace);
+    if (args.includes("--in-cluster")) {
+      // In a cluster the agent finds the API server from its ServiceAccount; here it gets a
+      // kubeconfig with its ServiceAccount's token for the embedded API server, reached over a
+      // veth pair from its network namespace (a random /30 in 198.18.0.0/15).
+      const b = crypto.getRandomValues(new Uint8Array(2));
+      const net = `198.19.${b[0]}.${(b[1]! & 0xfc)}`;
+      const [hostIp, nsIp] = [1, 2].map((i) => net.replace(/\d+$/, (x) => String(Number(x) + i)));
+      for (
+        const a of [
+          ["link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns],
+          ["addr", "add", `${hostIp}/30`, "dev", veth],
+          ["link", "set", veth, "up"],
+          ["-n", ns, "addr", "add", `${nsIp}/30`, "dev", "eth0"],
+          ["-n", ns, "link", "set", "eth0", "up"],
+        ]
+      ) {
+        const r = await run("ip", a);
+        assert.equal(r.code, 0, `ip ${a.join(" ")}: ${r.stderr}`);
+      }
+      api = await startKubeApiServer({ hostname: hostIp, port: 0, tls: true });
+      serveBuiltinSchemas(api);
+      const kc = ["--kubeconfig", api.kubeconfigPath];
+      const f = await tempFile(yaml);
+      for (const a of [["apply", "-f", "crds/"], ["apply", "-f", f]]) {
+        const r = await run("kubectl", [...kc, ...a]);
+        assert.equal(r.code, 0, r.stderr);
+      }
+      await Deno.remove(f);
+      const token = api.serviceAccountToken(SYSTEM_NAMESPACE, "tern-agent");
+      assert.ok(token);
+      const kubeconfig = `${dir}/agent.kubeconfig`;
+      await Deno.writeTextFile(kubeconfig, api.kubeconfigFor(token));
+      args = args.map((a) => a === "--in-cluster" ? `--kubeconfig=${kubeconfig}` : a);
+    } else {
+      console.log("    (the DaemonSet does not pass --in-cluster: the agent runs without the API)");
+    }
     role = await startRole("agent", args, { netns: ns, urlLine: INSPECT_LINE });
     const base = role.url;
     assert.equal(await httpStatus(`${base}/healthz`, ns), 200);
@@ -384,10 +423,14 @@ Deno.test("ship: agent (-P=agent, DaemonSet args, temp state and socket) serves 
     const sock = await Deno.stat(`${dir}/run/cni.sock`);
     assert.ok(sock.isSocket, "the CNI socket listens");
     assert.equal(sock.mode! & 0o777, 0o600);
-    assert.equal(await stopRole(role), 0, role.output());
+    const out = role.output();
+    assert.equal(await stopRole(role), 0, out);
     role = undefined;
+    assert.doesNotMatch(out, /\b403\b|[Ff]orbidden/, "the API server refused none of its calls");
   } finally {
     if (role) await stopRole(role);
+    await api?.close();
+    await run("ip", ["link", "del", veth]);
     await run("ip", ["netns", "del", ns]);
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }

@@ -269,3 +269,55 @@ export async function tempFile(text: string, suffix = ".yaml"): Promise<string> 
   await Deno.writeTextFile(p, text);
   return p;
 }
+
+// ---- what a role can run --------------------------------------------------------------------
+
+const IMPORT =
+  /import\s+(type\s+)?(?:\{([^}]*)\}|\*\s+as\s+\w+|\w+)?\s*(?:from\s*)?["'](\.{1,2}\/[^"']+)["']/g;
+const REEXPORT = /export\s+(type\s+)?(?:\{([^}]*)\}|\*)\s*from\s*["'](\.{1,2}\/[^"']+)["']/g;
+
+function names(list: string | undefined): string[] {
+  return (list ?? "").split(",").map((x) => x.trim()).filter((x) => x !== "")
+    .filter((x) => !x.startsWith("type ")).map((x) => x.split(/\s+as\s+/).pop()!.trim());
+}
+
+/**
+ * Every local module whose code a role can run, from `entry` through relative imports. Through a
+ * `mod.ts` (a folder's public face) only the modules re-exporting names the importer takes are
+ * followed, so a barrel does not drag in everything behind it; type-only imports are skipped.
+ */
+export async function importClosure(entry: string): Promise<string[]> {
+  const wanted = new Map<string, Set<string> | "all">();
+  const todo: Array<[string, Set<string> | "all"]> = [[entry, "all"]];
+  while (todo.length > 0) {
+    const [file, want] = todo.pop()!;
+    const had = wanted.get(file);
+    if (had === "all") continue;
+    let next: Set<string> | "all";
+    if (want === "all") next = "all";
+    else {
+      const merged = new Set([...(had ?? []), ...want]);
+      if (had && merged.size === had.size) continue;
+      next = merged;
+    }
+    wanted.set(file, next);
+    const text = await Deno.readTextFile(file);
+    const url = (rel: string) => new URL(rel, `file://${file}`).pathname;
+    const barrel = file.endsWith("/mod.ts");
+    for (const m of text.matchAll(IMPORT)) {
+      if (m[1]) continue; // import type
+      const taken = m[2] === undefined ? "all" : new Set(names(m[2]));
+      if (taken !== "all" && taken.size === 0) continue;
+      todo.push([url(m[3]!), taken]);
+    }
+    for (const m of text.matchAll(REEXPORT)) {
+      if (m[1]) continue;
+      const exported = m[2] === undefined ? undefined : names(m[2]);
+      if (exported && exported.length === 0) continue;
+      if (!barrel || next === "all") todo.push([url(m[3]!), "all"]);
+      else if (!exported) todo.push([url(m[3]!), next]);
+      else if (exported.some((n) => (next as Set<string>).has(n))) todo.push([url(m[3]!), "all"]);
+    }
+  }
+  return [...wanted.keys()].sort();
+}

@@ -73,6 +73,11 @@ images:
     @echo "==> [3/9] building the image {{image}}:{{tag}} (deno compile of every role, on debian-slim)"
     docker build -t {{image}}:{{tag}} .
 
+# Build and push the image for x86_64 and aarch64 Linux (docker buildx; the build stage cross-compiles).
+images-multiarch REF:
+    @echo "==> building {{REF}} for linux/amd64 and linux/arm64 and pushing it"
+    docker buildx build --platform linux/amd64,linux/arm64 -t {{REF}} --push .
+
 # Regenerate the RBAC manifests from actors/ship/rbac.ts and render every overlay into dist/manifests/.
 manifests:
     {{deno}} run -P=ship actors/ship/generate.ts

@@ -403,11 +403,14 @@ Deno.test("ship: agent (-P=agent, DaemonSet args, temp state and socket) serves 
       serveBuiltinSchemas(api);
       const kc = ["--kubeconfig", api.kubeconfigPath];
       const f = await tempFile(yaml);
-      for (const a of [["apply", "-f", "crds/"], ["apply", "-f", f]]) {
-        const r = await run("kubectl", [...kc, ...a]);
-        assert.equal(r.code, 0, r.stderr);
+      try {
+        for (const a of [["apply", "-f", "crds/"], ["apply", "-f", f]]) {
+          const r = await run("kubectl", [...kc, ...a]);
+          assert.equal(r.code, 0, r.stderr);
+        }
+      } finally {
+        await Deno.remove(f);
       }
-      await Deno.remove(f);
       const token = api.serviceAccountToken(SYSTEM_NAMESPACE, "tern-agent");
       assert.ok(token);
       const kubeconfig = `${dir}/agent.kubeconfig`;

@@ -16,7 +16,8 @@ import {
   RunLocalPlanError,
   validatePlan,
 } from "../actors/ship/run_local.ts";
-import { type Obj, parseYamlDocs, ROOT, run } from "./ship_helpers.ts";
+import { startKubeApiServer } from "../actors/kubeapi/mod.ts";
+import { type Obj, parseYamlDocs, ROOT, run, serveBuiltinSchemas } from "./ship_helpers.ts";
 
 const JUST = "just";
 
@@ -225,5 +226,48 @@ Deno.test("ship: run-local plans with mistakes are refused, naming the value", a
     assert.deepEqual([...Deno.readDirSync(dir)], []);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("ship: run-local's apply step, run as written against the embedded API server", async () => {
+  // Step 8 of the recipe, line by line, with the kind context swapped for the embedded server:
+  // the CRDs, the kind overlay and the samples must all be accepted, in that order.
+  const lines = await dryRun("run-local");
+  const from = lines.findIndex((l) => l.includes("[8/9]"));
+  const to = lines.findIndex((l) => l.includes("[9/9]"));
+  assert.ok(from > 0 && to > from + 1);
+  const step = lines.slice(from + 1, to);
+  assert.ok(step.every((l) => l.includes("kubectl --context kind-tern")), step.join("\n"));
+  const api = await startKubeApiServer({ port: 0 });
+  try {
+    serveBuiltinSchemas(api);
+    for (const line of step) {
+      const cmd = line.replaceAll(
+        "kubectl --context kind-tern",
+        `kubectl --kubeconfig ${api.kubeconfigPath}`,
+      );
+      const r = await run("bash", ["-euo", "pipefail", "-c", cmd], { env: envWithPath() });
+      assert.equal(r.code, 0, `${cmd}\n${r.stdout}${r.stderr}`);
+    }
+    const got = await run("kubectl", [
+      "--kubeconfig",
+      api.kubeconfigPath,
+      "get",
+      "daemonsets,deployments,addresspools,clusterbgps,bgppeertemplates",
+      "-A",
+      "-o",
+      "name",
+    ]);
+    assert.equal(got.code, 0, got.stderr);
+    for (
+      const want of [
+        "daemonset.apps/tern-agent",
+        "deployment.apps/tern-controller",
+        "clusterbgp.tern.dev/clusterbgp-spine0",
+        "bgppeertemplate.tern.dev/bgppeertemplate-spine0",
+      ]
+    ) assert.match(got.stdout, new RegExp(want.replaceAll(".", "\\.")), want);
+  } finally {
+    await api.close();
   }
 });

@@ -106,6 +106,14 @@ Deno.test("controller: ClusterBGP makes NodeBGPs and BGPPeers and follows nodes,
         cb.status?.conditions?.[0]?.status === "True";
     }, "ClusterBGP status");
 
+    // A BGPPeer deleted by hand is made again.
+    const oldUid = (await c.get(Resources.bgpPeers, "spine-a1-65100-192.0.2.250")).metadata.uid;
+    await c.delete(Resources.bgpPeers, "spine-a1-65100-192.0.2.250");
+    await waitFor(async () => {
+      const p = await c.tryGet(Resources.bgpPeers, "spine-a1-65100-192.0.2.250");
+      return p && !p.metadata.deletionTimestamp && p.metadata.uid !== oldUid;
+    }, "the deleted peer recreated");
+
     // A template change updates the peers.
     const tmpl = await c.get(Resources.bgpPeerTemplates, "spine");
     await c.replace(Resources.bgpPeerTemplates, {

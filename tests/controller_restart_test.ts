@@ -98,3 +98,55 @@ Deno.test("controller: restart in the middle of a burst of 1,000 Service creatio
     await cluster.close();
   }
 });
+
+Deno.test("controller: after a restart, blocks are rebuilt before any is cut; a repeated request gets its block again", async () => {
+  const cluster = await startCluster();
+  const c = cluster.client;
+  let ctl = await startController(cluster);
+  const req = (n: string, name = `pods-${n}`) => ({
+    apiVersion: "tern.dev/v1alpha1",
+    kind: "BlockRequest",
+    metadata: { name },
+    spec: { pool: "pods", node: n },
+  });
+  const blocks = async () =>
+    new Map((await list(c, Resources.addressBlocks)).map((b) => [b.spec.node, b.spec.cidr]));
+  try {
+    await c.create(
+      Resources.addressPools,
+      pool("pods", { type: "pod", cidrs: ["198.18.0.0/24"], blockSize: 28 }),
+    );
+    for (let i = 1; i <= 5; i++) {
+      await c.create(Resources.nodes, {
+        apiVersion: "v1",
+        kind: "Node",
+        metadata: { name: `n${i}` },
+      });
+    }
+    for (const n of ["n1", "n2", "n3"]) await c.create(Resources.blockRequests, req(n));
+    const before = await waitFor(async () => {
+      const b = await blocks();
+      return b.size === 3 ? b : undefined;
+    }, "three blocks");
+    await ctl.stop();
+    // The answer to n2 is lost (as if the controller died before writing it).
+    await c.mergePatch(Resources.blockRequests, "pods-n2", { status: null }, { status: true });
+    ctl = await startController(cluster, { identity: "second" });
+    for (const n of ["n4", "n5"]) await c.create(Resources.blockRequests, req(n));
+    const after = await waitFor(async () => {
+      const b = await blocks();
+      return b.size === 5 ? b : undefined;
+    }, "five blocks");
+    for (const [n, cidr] of before) assert.equal(after.get(n), cidr, `${n} kept its block`);
+    assert.equal(new Set(after.values()).size, 5, "no block given twice");
+    await waitFor(
+      async () =>
+        (await c.get(Resources.blockRequests, "pods-n2")).status?.cidr === before.get("n2"),
+      "n2's request answered again with its block",
+    );
+    assert.equal((await list(c, Resources.addressBlocks)).length, 5);
+  } finally {
+    await ctl.stop();
+    await cluster.close();
+  }
+});

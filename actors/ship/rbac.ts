@@ -10,8 +10,6 @@
  * @module
  */
 
-import { Resources } from "../kube/resources.ts";
-
 /** The namespace tern's workloads run in. */
 export const SYSTEM_NAMESPACE = "tern-system";
 
@@ -41,16 +39,13 @@ export interface RoleRbac {
   grants: Grant[];
 }
 
-const READ: Verb[] = ["get", "list", "watch"];
-const g = (r: { group: string; plural: string }) => r.group;
-
-/** The controller's grants. */
+/** The controller's grants: exactly the calls its code makes (tests/ship_rbac_test.ts). */
 export const CONTROLLER_RBAC: RoleRbac = {
   role: "controller",
   serviceAccount: "tern-controller",
   grants: [
     {
-      group: g(Resources.leases),
+      group: "coordination.k8s.io",
       resource: "leases",
       verbs: ["get", "create", "update"],
       why: "leader election: read, create and renew its Lease (leaderElector)",
@@ -66,211 +61,190 @@ export const CONTROLLER_RBAC: RoleRbac = {
     {
       group: "",
       resource: "nodes",
-      verbs: READ,
-      why: "blocks and NodeBGPs per node; ASN and router id from node labels and addresses",
+      verbs: ["list", "watch"],
+      why: "informer: blocks and NodeBGPs per node, ASN and router id from labels and addresses",
       scope: "cluster",
     },
     {
       group: "",
       resource: "namespaces",
-      verbs: READ,
-      why: "pool choice by namespace annotation and pool namespaceSelector",
+      verbs: ["list", "watch"],
+      why: "informer: pool choice by namespace annotation and pool namespaceSelector",
       scope: "cluster",
     },
     {
       group: "",
       resource: "services",
-      verbs: READ,
-      why: "LoadBalancer Services: type, class, annotations, ipFamilies",
+      verbs: ["list", "watch"],
+      why: "informer: LoadBalancer Services (type, class, annotations, ipFamilies)",
       scope: "cluster",
     },
     {
       group: "",
       resource: "services/status",
-      verbs: ["update", "patch"],
+      verbs: ["patch"],
       why: "write status.loadBalancer.ingress and conditions",
       scope: "cluster",
     },
     {
-      group: g(Resources.endpointSlices),
+      group: "discovery.k8s.io",
       resource: "endpointslices",
-      verbs: READ,
-      why: "Local traffic policy: advertise only from nodes with ready endpoints",
+      verbs: ["list", "watch"],
+      why: "informer: Local traffic policy advertises only from nodes with ready endpoints",
       scope: "cluster",
     },
     {
       group: "tern.dev",
       resource: "addresspools",
-      verbs: ["get", "list", "watch", "update", "patch"],
-      why: "pools to cut and allocate from; the finalizer that keeps a pool with blocks",
+      verbs: ["list", "watch", "patch"],
+      why: "informer; the finalizer that keeps a pool while blocks exist",
       scope: "cluster",
     },
     {
       group: "tern.dev",
       resource: "addresspools/status",
-      verbs: ["update", "patch"],
+      verbs: ["patch"],
       why: "pool capacity, allocation and conditions",
       scope: "cluster",
     },
     {
       group: "tern.dev",
       resource: "addressblocks",
-      verbs: ["get", "list", "watch", "create", "update", "patch", "delete"],
-      why: "hand node blocks out in answer to BlockRequests and free those of deleted nodes",
+      verbs: ["get", "list", "watch", "create", "delete"],
+      why: "hand node blocks out in answer to BlockRequests, free those of deleted nodes",
       scope: "cluster",
     },
     {
       group: "tern.dev",
       resource: "blockrequests",
-      verbs: READ,
-      why: "the agents' requests for another block",
+      verbs: ["list", "watch"],
+      why: "informer: the agents' requests for another block",
       scope: "cluster",
     },
     {
       group: "tern.dev",
       resource: "blockrequests/status",
-      verbs: ["update", "patch"],
+      verbs: ["patch"],
       why: "answer a BlockRequest (the block given, or why none could be)",
       scope: "cluster",
     },
     {
       group: "tern.dev",
       resource: "bgppeertemplates",
-      verbs: READ,
-      why: "peer templates referenced by ClusterBGPs",
+      verbs: ["list", "watch"],
+      why: "informer: peer templates referenced by ClusterBGPs",
       scope: "cluster",
     },
     {
       group: "tern.dev",
       resource: "clusterbgps",
-      verbs: READ,
-      why: "the cluster-wide BGP intent turned into NodeBGPs and BGPPeers",
+      verbs: ["list", "watch"],
+      why: "informer: the cluster-wide BGP intent",
       scope: "cluster",
     },
     {
       group: "tern.dev",
       resource: "clusterbgps/status",
-      verbs: ["update", "patch"],
+      verbs: ["patch"],
       why: "desired and configured nodes",
       scope: "cluster",
     },
     {
       group: "tern.dev",
       resource: "nodebgps",
-      verbs: ["get", "list", "watch", "create", "update", "patch", "delete"],
+      verbs: ["list", "watch", "create", "update", "patch", "delete"],
       why: "one NodeBGP per matching node, kept in step with node labels",
       scope: "cluster",
     },
     {
       group: "tern.dev",
       resource: "bgppeers",
-      verbs: ["get", "list", "watch", "create", "update", "patch", "delete"],
+      verbs: ["list", "watch", "create", "update", "delete"],
       why: "one BGPPeer per peer of each NodeBGP",
       scope: "cluster",
     },
     {
       group: "tern.dev",
       resource: "bgpadvertisements",
-      verbs: ["get", "list", "watch", "create", "update", "patch", "delete"],
+      verbs: ["list", "watch", "create", "patch", "delete"],
       why: "advertisements for pod blocks and LoadBalancer addresses, retargeted as peers move",
       scope: "cluster",
     },
   ],
 };
 
-/** The node agent's grants. */
+/** The node agent's grants: exactly the calls its code makes (tests/ship_rbac_test.ts). */
 export const AGENT_RBAC: RoleRbac = {
   role: "agent",
   serviceAccount: "tern-agent",
   grants: [
     {
       group: "",
-      resource: "events",
-      verbs: ["create", "patch"],
-      why: "report pod wiring and BGP session problems as Events",
-      scope: "cluster",
-    },
-    {
-      group: "",
-      resource: "nodes",
-      verbs: READ,
-      why: "its own Node: addresses and labels",
-      scope: "cluster",
-    },
-    {
-      group: "",
       resource: "namespaces",
-      verbs: READ,
+      verbs: ["get"],
       why: "pool choice by namespace annotation",
       scope: "cluster",
     },
     {
       group: "",
       resource: "pods",
-      verbs: READ,
-      why: "pool choice by pod annotation; the garbage collector checks pods still exist",
+      verbs: ["get"],
+      why: "pool choice by pod annotation; the garbage collector checks a pod still exists",
       scope: "cluster",
     },
     {
       group: "tern.dev",
       resource: "addresspools",
-      verbs: READ,
+      verbs: ["list"],
       why: "which pools exist and which is the auto pool",
       scope: "cluster",
     },
     {
       group: "tern.dev",
       resource: "addressblocks",
-      verbs: ["get", "list", "watch", "delete"],
+      verbs: ["list", "delete"],
       why: "the blocks the controller gave this node; return one that stayed empty",
       scope: "cluster",
     },
     {
       group: "tern.dev",
       resource: "blockrequests",
-      verbs: ["get", "list", "watch", "create", "delete"],
-      why: "ask the controller for another block, and withdraw the request once answered",
+      verbs: ["get", "create", "delete"],
+      why: "ask the controller for another block, wait for its answer, withdraw the request",
       scope: "cluster",
     },
     {
       group: "tern.dev",
       resource: "nodebgps",
-      verbs: READ,
-      why: "this node's ASN, router id and speaker settings",
-      scope: "cluster",
-    },
-    {
-      group: "tern.dev",
-      resource: "nodebgps/status",
-      verbs: ["update", "patch"],
-      why: "report whether the node's BGP is configured",
+      verbs: ["list", "watch"],
+      why: "informer (BGP wiring): this node's ASN, router id and speaker settings",
       scope: "cluster",
     },
     {
       group: "tern.dev",
       resource: "bgppeers",
-      verbs: READ,
-      why: "this node's BGP sessions",
+      verbs: ["list", "watch"],
+      why: "informer (BGP wiring): this node's BGP sessions",
       scope: "cluster",
     },
     {
       group: "tern.dev",
       resource: "bgppeers/status",
-      verbs: ["update", "patch"],
+      verbs: ["patch"],
       why: "each session's state (Idle … Established) and backoff",
       scope: "cluster",
     },
     {
       group: "tern.dev",
       resource: "bgpadvertisements",
-      verbs: READ,
-      why: "what to announce to which peer",
+      verbs: ["list", "watch"],
+      why: "informer (BGP wiring): what to announce to which peer",
       scope: "cluster",
     },
     {
       group: "tern.dev",
       resource: "bgpadvertisements/status",
-      verbs: ["update", "patch"],
+      verbs: ["patch"],
       why: "per-peer advertisement state (Advertised, Withdraw)",
       scope: "cluster",
     },

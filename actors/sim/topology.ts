@@ -97,6 +97,21 @@ export async function buildNetwork(plan: SimPlan): Promise<void> {
         `route add default ${hops.join(" ")}`,
       ], node.ns);
     }
+    // Every spine reaches every address of every node and of the client, also those on the
+    // other spine's links (replies take either spine: the nodes' default route is ECMP).
+    for (const [si, spine] of plan.spines.entries()) {
+      const lines: string[] = [];
+      for (const owner of [...plan.nodes.map((n) => n.uplinks), plan.client.uplinks]) {
+        const via = owner[si];
+        for (const [ti, other] of owner.entries()) {
+          if (ti !== si) lines.push(`route add ${other.b.address}/32 via ${via.b.address}`);
+        }
+      }
+      for (const node of plan.nodes) {
+        lines.push(`route add ${node.internalIP}/32 via ${node.uplinks[si].b.address}`);
+      }
+      await ipBatch(lines, spine.ns);
+    }
     const chops = plan.client.uplinks.map((u) => `nexthop via ${u.a.address} dev ${u.b.ifname}`);
     await ipBatch([
       ...plan.client.uplinks.map((u, i) =>
@@ -135,7 +150,19 @@ export async function startSpine(plan: SimPlan, runDir: string, spine: SpinePlan
     await Deno.writeTextFile(f.conf, frrConfig(plan, spine, f.log));
     // FRR drops to its own user (the only one in its vty group), so its directory is open to it.
     await Deno.chmod(f.dir, 0o777);
-    const common = ["-d", "-u", "frr", "-g", "frr", "-z", f.zserv, "--vty_socket", f.dir];
+    const common = [
+      "-d",
+      "-u",
+      "frr",
+      "-g",
+      "frr",
+      "-A",
+      "127.0.0.1",
+      "-z",
+      f.zserv,
+      "--vty_socket",
+      f.dir,
+    ];
     await run(["/usr/lib/frr/zebra", ...common, "-f", f.zebraConf, "-i", f.zebraPid], {
       ns: spine.ns,
     });

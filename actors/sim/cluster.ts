@@ -1,0 +1,335 @@
+/**
+ * The simulated cluster as a whole: `clusterUp` builds the network and the spines, starts the
+ * embedded API server on the management bridge, installs the CRDs and the Node objects, starts
+ * the controller and one agent per node (or, while the tern agent role is not available, the
+ * test stand-ins of `standin.ts`), and the node simulator runner; `clusterDown` removes it all.
+ * The run's state file (`state.json` in its run directory) lets any later process (`sim status`,
+ * `sim down`, a test) find every piece.
+ * @module
+ */
+import { KubeClient, loadKubeEndpoint, Resources } from "../kube/mod.ts";
+import { run, waitFor } from "./exec.ts";
+import { makePlan, randomPrefix, type SimPlan } from "./plan.ts";
+import { type ProcSpec, startProc, tailLog } from "./processes.ts";
+import { GOBGP_API_PORT, gobgpConfig } from "./standin.ts";
+import { buildNetwork, freeMgmtOctet, runDirOf, startSpine, teardown } from "./topology.ts";
+
+/** How the nodes are run. */
+export type SimMode = "tern" | "standin";
+
+/** Options of {@link clusterUp}. */
+export interface ClusterOptions {
+  prefix?: string;
+  nodes?: number;
+  /** `auto` (default): `tern` when `roles/agent.ts` exists, else `standin`. */
+  mode?: SimMode | "auto";
+  /** The repository root (default: two levels above this file). */
+  repoRoot?: string;
+  /** Progress lines. */
+  log?: (line: string) => void;
+}
+
+/** Everything a later command needs to find the cluster's pieces. */
+export interface ClusterState {
+  prefix: string;
+  runDir: string;
+  mode: SimMode;
+  repoRoot: string;
+  plan: SimPlan;
+  kubeconfig: string;
+  apiUrl: string;
+  /** Per node: where its CNI configuration list is found and the plugin search path. */
+  cni: Record<string, { confDir: string; cniPath: string[] }>;
+  /** Whether `roles/controller.ts` was started. */
+  controller: boolean;
+  /** Inspection pages (process name → URL). */
+  inspect: Record<string, string>;
+  createdAt: string;
+}
+
+/** Port of each tern process's inspection server on its own address. */
+export const INSPECT_PORTS = { agent: 9100, controller: 9101, runner: 9102 } as const;
+
+/** The repository root. */
+export function defaultRepoRoot(): string {
+  return new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await Deno.stat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** `deno run` argv for a role of this repository with one of its permission sets. */
+export function denoRole(root: string, role: string, perm: string, args: string[]): string[] {
+  return [
+    Deno.execPath(),
+    "run",
+    "--config",
+    `${root}/deno.json`,
+    `-P=${perm}`,
+    `${root}/roles/${role}.ts`,
+    ...args,
+  ];
+}
+
+/** Reads a run's state. */
+export async function readState(prefix: string): Promise<ClusterState> {
+  return JSON.parse(await Deno.readTextFile(`${runDirOf(prefix)}/state.json`)) as ClusterState;
+}
+
+async function writeState(s: ClusterState): Promise<void> {
+  await Deno.writeTextFile(`${s.runDir}/state.json`, JSON.stringify(s, null, 2));
+}
+
+/** Brings a simulated cluster up; on failure removes everything it made and rethrows. */
+export async function clusterUp(opts: ClusterOptions = {}): Promise<ClusterState> {
+  const log = opts.log ?? (() => {});
+  const root = opts.repoRoot ?? defaultRepoRoot();
+  const prefix = opts.prefix ?? randomPrefix();
+  const mode: SimMode = opts.mode === undefined || opts.mode === "auto"
+    ? (await exists(`${root}/roles/agent.ts`) ? "tern" : "standin")
+    : opts.mode;
+  const plan = makePlan({ prefix, nodes: opts.nodes ?? 3, mgmtOctet: await freeMgmtOctet() });
+  const runDir = runDirOf(prefix);
+  await Deno.mkdir(runDir, { recursive: true });
+  const state: ClusterState = {
+    prefix,
+    runDir,
+    mode,
+    repoRoot: root,
+    plan,
+    kubeconfig: `${runDir}/kubeconfig`,
+    apiUrl: `http://${plan.mgmt.address}:${plan.mgmt.apiPort}`,
+    cni: {},
+    controller: false,
+    inspect: {},
+    createdAt: new Date().toISOString(),
+  };
+  await writeState(state);
+  try {
+    log(`building network ${prefix} (${plan.nodes.length} nodes, mode ${mode})`);
+    await buildNetwork(plan);
+    for (const s of plan.spines) {
+      log(`starting ${s.id} (${s.kind}, AS ${s.asn}, ${s.address})`);
+      await startSpine(plan, runDir, s);
+    }
+    log(`starting the API server on ${state.apiUrl}`);
+    await startProc(runDir, {
+      name: "apiserver",
+      argv: denoRole(root, "apiserver", "sim", [
+        "--listen",
+        plan.mgmt.address,
+        "--port",
+        String(plan.mgmt.apiPort),
+        "--plain",
+        "--kubeconfig",
+        state.kubeconfig,
+        "--state",
+        `${runDir}/apiserver-state.json`,
+      ]),
+      inspectUrl: state.apiUrl,
+    });
+    state.inspect.apiserver = `${state.apiUrl}/version`;
+    await waitFor("the API server", async () => {
+      const r = await fetch(`${state.apiUrl}/version`).catch(() => undefined);
+      await r?.body?.cancel();
+      return r?.ok ? true : undefined;
+    }, 30_000).catch(async (e) => {
+      throw new Error(`${e.message}\n${await tailLog(runDir, "apiserver")}`);
+    });
+    await bootstrapObjects(state);
+    if (mode === "tern") await startTernNodes(state, log);
+    else await startStandinNodes(state, log);
+    log("starting the node simulator runner");
+    const runnerUrl = `http://${plan.mgmt.address}:${INSPECT_PORTS.runner}`;
+    await startProc(runDir, {
+      name: "sim-runner",
+      argv: denoRole(root, "sim", "sim", [
+        "runner",
+        "--prefix",
+        prefix,
+        "--inspect-address",
+        `${plan.mgmt.address}:${INSPECT_PORTS.runner}`,
+      ]),
+      env: { TMPDIR: Deno.env.get("TMPDIR") ?? "/tmp" },
+      inspectUrl: runnerUrl,
+    });
+    state.inspect["sim-runner"] = `${runnerUrl}/debug/`;
+    await writeState(state);
+    await waitFor("the node simulator runner", async () => {
+      const r = await fetch(`${runnerUrl}/readyz`).catch(() => undefined);
+      await r?.body?.cancel();
+      return r?.ok ? true : undefined;
+    }, 30_000).catch(async (e) => {
+      throw new Error(`${e.message}\n${await tailLog(runDir, "sim-runner")}`);
+    });
+    return state;
+  } catch (e) {
+    await teardown(prefix).catch(() => {});
+    throw e;
+  }
+}
+
+/** Removes a cluster (idempotent). */
+export async function clusterDown(prefix: string): Promise<void> {
+  await teardown(prefix);
+}
+
+/** A client of the run's API server. */
+export function clusterClient(state: ClusterState): KubeClient {
+  return new KubeClient(loadKubeEndpoint(state.kubeconfig), { userAgent: "tern-sim" });
+}
+
+async function bootstrapObjects(state: ClusterState): Promise<void> {
+  const r = await run([
+    "kubectl",
+    "--kubeconfig",
+    state.kubeconfig,
+    "apply",
+    "-f",
+    `${state.repoRoot}/crds/`,
+  ], { check: false, timeoutMs: 60_000 });
+  if (r.code !== 0) throw new Error(`installing CRDs failed: ${r.stderr}`);
+  const client = clusterClient(state);
+  try {
+    for (const ns of ["tern-system"]) {
+      await client.create(Resources.namespaces, {
+        apiVersion: "v1",
+        kind: "Namespace",
+        metadata: { name: ns },
+      }).catch(() => {});
+    }
+    for (const n of state.plan.nodes) {
+      await client.create(Resources.nodes, {
+        apiVersion: "v1",
+        kind: "Node",
+        metadata: {
+          name: n.name,
+          labels: {
+            "kubernetes.io/hostname": n.name,
+            "kubernetes.io/os": "linux",
+            "bgp": "a",
+            "tern.dev/asn": String(n.asn),
+            "tern.dev/router-id": n.internalIP,
+          },
+        },
+        spec: {},
+      });
+      await client.mergePatch(Resources.nodes, n.name, {
+        status: {
+          addresses: [{ type: "InternalIP", address: n.internalIP }, {
+            type: "Hostname",
+            address: n.name,
+          }],
+          conditions: [{
+            type: "Ready",
+            status: "True",
+            reason: "KubeletReady",
+            lastTransitionTime: new Date().toISOString(),
+          }],
+        },
+      }, { status: true });
+    }
+  } finally {
+    client.close();
+  }
+}
+
+async function startTernNodes(state: ClusterState, log: (l: string) => void): Promise<void> {
+  const { plan, runDir, repoRoot: root } = state;
+  const bin = `${runDir}/bin`;
+  await Deno.mkdir(bin, { recursive: true });
+  const wrapper =
+    `#!/bin/sh\nexec ${Deno.execPath()} run --config ${root}/deno.json -P=cni ${root}/roles/cni.ts "$@"\n`;
+  for (const name of ["tern", "tern-cni"]) {
+    await Deno.writeTextFile(`${bin}/${name}`, wrapper, { mode: 0o755 });
+  }
+  const env = { KUBECONFIG: state.kubeconfig };
+  if (await exists(`${root}/roles/controller.ts`)) {
+    log("starting the controller");
+    const url = `http://${plan.mgmt.address}:${INSPECT_PORTS.controller}`;
+    await startProc(runDir, {
+      name: "controller",
+      argv: denoRole(root, "controller", "controller", [
+        "--kubeconfig",
+        state.kubeconfig,
+        "--inspect-address",
+        `${plan.mgmt.address}:${INSPECT_PORTS.controller}`,
+      ]),
+      env,
+      inspectUrl: url,
+    });
+    state.controller = true;
+    state.inspect.controller = `${url}/debug/`;
+  } else {
+    log("roles/controller.ts is not there yet: no controller");
+  }
+  for (const n of plan.nodes) {
+    const dir = `${runDir}/${n.name}`;
+    await Deno.mkdir(`${dir}/net.d`, { recursive: true });
+    state.cni[n.name] = { confDir: `${dir}/net.d`, cniPath: [bin, "/usr/lib/cni"] };
+    const url = `http://${n.internalIP}:${INSPECT_PORTS.agent}`;
+    log(`starting the agent of ${n.name}`);
+    const spec: ProcSpec = {
+      name: `agent-${n.name}`,
+      ns: n.ns,
+      argv: denoRole(root, "agent", "agent", [
+        "--node",
+        n.name,
+        "--kubeconfig",
+        state.kubeconfig,
+        "--state-dir",
+        `${dir}/state`,
+        "--socket",
+        `${dir}/cni.sock`,
+        "--conflist-dir",
+        `${dir}/net.d`,
+        "--inspect-address",
+        `${n.internalIP}:${INSPECT_PORTS.agent}`,
+      ]),
+      env: { ...env, TERN_NODE_NAME: n.name },
+      inspectUrl: url,
+    };
+    await startProc(runDir, spec);
+    state.inspect[`agent-${n.name}`] = `${url}/debug/`;
+  }
+}
+
+async function startStandinNodes(state: ClusterState, log: (l: string) => void): Promise<void> {
+  const { plan, runDir } = state;
+  log("roles/agent.ts is not there yet: nodes run the test stand-ins (ptp/host-local, GoBGP)");
+  for (const n of plan.nodes) {
+    const dir = `${runDir}/${n.name}`;
+    await Deno.mkdir(dir, { recursive: true });
+    await Deno.writeTextFile(`${dir}/gobgpd.toml`, gobgpConfig(plan, n));
+    await startProc(runDir, {
+      name: `gobgpd-${n.name}`,
+      ns: n.ns,
+      argv: [
+        "gobgpd",
+        "-f",
+        `${dir}/gobgpd.toml`,
+        "--api-hosts",
+        `127.0.0.1:${GOBGP_API_PORT}`,
+        "--log-plain",
+        "--pprof-disable",
+      ],
+    });
+    state.cni[n.name] = { confDir: `${dir}/net.d`, cniPath: ["/usr/lib/cni"] };
+  }
+  await waitFor("the stand-in speakers", async () => {
+    for (const n of plan.nodes) {
+      const r = await run(["gobgp", "-u", "127.0.0.1", "-p", String(GOBGP_API_PORT), "global"], {
+        ns: n.ns,
+        check: false,
+      });
+      if (r.code !== 0) return undefined;
+    }
+    return true;
+  }, 20_000);
+}

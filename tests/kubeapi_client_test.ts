@@ -590,3 +590,112 @@ Deno.test("kubeapi client: watch from a resourceVersion, bookmarks, 410 Gone", o
     assert.deepEqual(gone, [{ type: "ERROR", code: 410 }]);
   }, { bookmarkIntervalMs: 50 });
 });
+
+Deno.test(
+  "kubeapi client: discovery documents (plain and aggregated) and OpenAPI v3",
+  opts,
+  async () => {
+    await withServer(async (api, kc) => {
+      const get = async (path: string, accept = "application/json") => {
+        const r = await fetch(`${api.url}${path}`, { headers: { accept } });
+        return { type: r.headers.get("content-type"), body: await r.json() };
+      };
+      assert.equal((await get("/version")).body.major, "1");
+      assert.deepEqual((await get("/api")).body.versions, ["v1"]);
+      const groups = (await get("/apis")).body;
+      assert.equal(groups.kind, "APIGroupList");
+      assert.ok(groups.groups.some((g: { name: string }) => g.name === "coordination.k8s.io"));
+      const agg = await get(
+        "/apis",
+        "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json",
+      );
+      assert.equal(
+        agg.type,
+        "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList",
+      );
+      assert.equal(agg.body.kind, "APIGroupDiscoveryList");
+      const rbacGroup = agg.body.items.find((i: { metadata: { name: string } }) =>
+        i.metadata.name === "rbac.authorization.k8s.io"
+      );
+      assert.ok(
+        rbacGroup.versions[0].resources.some((r: { resource: string; scope: string }) =>
+          r.resource === "clusterroles" && r.scope === "Cluster"
+        ),
+      );
+      const core = (await get("/api/v1")).body;
+      const pods = core.resources.find((r: { name: string }) => r.name === "pods");
+      assert.deepEqual([pods.kind, pods.namespaced, pods.shortNames], ["Pod", true, ["po"]]);
+      assert.ok(core.resources.some((r: { name: string }) => r.name === "pods/status"));
+      const index = (await get("/openapi/v3")).body;
+      const url = index.paths["apis/coordination.k8s.io/v1"].serverRelativeURL;
+      const doc = (await get(url)).body;
+      const patch =
+        doc.paths["/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{name}"].patch;
+      assert.deepEqual(patch["x-kubernetes-group-version-kind"], {
+        group: "coordination.k8s.io",
+        version: "v1",
+        kind: "Lease",
+      });
+      assert.ok(
+        patch.parameters.some((p: { name: string; in: string }) =>
+          p.name === "fieldValidation" && p.in === "query"
+        ),
+      );
+      // a new CRD shows up in discovery and OpenAPI at once
+      await kc.makeApiClient(k8s.ApiextensionsV1Api).createCustomResourceDefinition({
+        body: {
+          metadata: { name: "gadgets.tern.example.com" },
+          spec: {
+            group: "tern.example.com",
+            scope: "Namespaced",
+            names: { plural: "gadgets", kind: "Gadget", shortNames: ["gd"] },
+            versions: [
+              {
+                name: "v1",
+                served: true,
+                storage: true,
+                schema: { openAPIV3Schema: { type: "object" } },
+              },
+              {
+                name: "v1beta1",
+                served: true,
+                storage: false,
+                schema: { openAPIV3Schema: { type: "object" } },
+              },
+            ],
+          },
+        },
+      });
+      const g = (await get("/apis/tern.example.com")).body;
+      assert.deepEqual(g.versions.map((v: { version: string }) => v.version), ["v1", "v1beta1"]);
+      assert.equal(g.preferredVersion.version, "v1");
+      assert.ok((await get("/openapi/v3")).body.paths["apis/tern.example.com/v1beta1"]);
+      const crd = await kc.makeApiClient(k8s.ApiextensionsV1Api).readCustomResourceDefinition({
+        name: "gadgets.tern.example.com",
+      });
+      assert.ok(
+        crd.status?.conditions?.some((c) => c.type === "Established" && c.status === "True"),
+      );
+      const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+      await custom.createNamespacedCustomObject({
+        group: "tern.example.com",
+        version: "v1beta1",
+        namespace: "default",
+        plural: "gadgets",
+        body: { apiVersion: "tern.example.com/v1beta1", kind: "Gadget", metadata: { name: "g" } },
+      });
+      const asV1 = await custom.getNamespacedCustomObject({
+        group: "tern.example.com",
+        version: "v1",
+        namespace: "default",
+        plural: "gadgets",
+        name: "g",
+      });
+      assert.equal(
+        (asV1 as { apiVersion: string }).apiVersion,
+        "tern.example.com/v1",
+        "served in every version",
+      );
+    });
+  },
+);

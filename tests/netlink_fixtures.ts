@@ -79,10 +79,34 @@ export function routes(
   return ipJson<IpRoute[]>(ns, args);
 }
 
-/** Number of open file descriptors of this process. */
+const libc = Deno.dlopen("libc.so.6", {
+  getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
+});
+
+/** True when `fd` is a netlink socket (`SO_DOMAIN` is `AF_NETLINK`). */
+function isNetlinkSocket(fd: number): boolean {
+  const val = new Uint8Array(4);
+  const len = new Uint8Array(4);
+  new DataView(len.buffer).setUint32(0, 4, true);
+  if (libc.symbols.getsockopt(fd, 1, 39, val, len) !== 0) return false; // SOL_SOCKET, SO_DOMAIN
+  return new DataView(val.buffer).getInt32(0, true) === 16; // AF_NETLINK
+}
+
+/**
+ * Number of open netlink sockets and eventfds of this process: what the netlink code creates
+ * (Deno's own cache files and socket pairs, opened lazily, are left out).
+ */
 export function openFds(): number {
   let n = 0;
-  for (const _ of Deno.readDirSync("/proc/self/fd")) n++;
+  for (const e of Deno.readDirSync("/proc/self/fd")) {
+    try {
+      const target = Deno.readLinkSync(`/proc/self/fd/${e.name}`);
+      if (target === "anon_inode:[eventfd]") n++;
+      else if (target.startsWith("socket:") && isNetlinkSocket(Number(e.name))) n++;
+    } catch {
+      // closed while listing (the directory's own fd)
+    }
+  }
   return n;
 }
 

@@ -225,3 +225,24 @@ export function validateValue(value: unknown, schema: JsonSchema, path = ""): Sc
       return [];
   }
 }
+
+/**
+ * A copy of `value` with the schema's defaults filled in, as the API server does before
+ * validating (defaults apply to absent object properties, recursively).
+ */
+export function applyDefaults(value: unknown, schema: JsonSchema): unknown {
+  if (Array.isArray(value)) {
+    return schema.items ? value.map((v) => applyDefaults(v, schema.items!)) : value;
+  }
+  if (value === null || typeof value !== "object" || schema.type !== "object") return value;
+  const out: Record<string, unknown> = { ...(value as Record<string, unknown>) };
+  if (schema.properties) {
+    for (const [k, sub] of Object.entries(schema.properties)) {
+      if (out[k] === undefined && sub.default !== undefined) out[k] = structuredClone(sub.default);
+      if (out[k] !== undefined) out[k] = applyDefaults(out[k], sub);
+    }
+  } else if (schema.additionalProperties) {
+    for (const k of Object.keys(out)) out[k] = applyDefaults(out[k], schema.additionalProperties);
+  }
+  return out;
+}

@@ -94,8 +94,9 @@ function formatV4(v: bigint): string {
 function formatV6(v: bigint): string {
   // IPv4-mapped addresses (::ffff:0:0/96) keep the dotted quad, as RFC 5952 section 5 recommends.
   if (v >> 32n === 0xffffn) return `::ffff:${formatV4(v & 0xffffffffn)}`;
+  const digits = v.toString(16).padStart(32, "0");
   const h: number[] = [];
-  for (let i = 7; i >= 0; i--) h.push(Number((v >> BigInt(i * 16)) & 0xffffn));
+  for (let i = 0; i < 32; i += 4) h.push(parseInt(digits.slice(i, i + 4), 16));
   // Longest run of two or more zero groups; the first one on a tie (RFC 5952 4.2.2, 4.2.3).
   let bestStart = -1, bestLen = 1;
   for (let i = 0; i < 8;) {
@@ -131,6 +132,7 @@ export class IpAddress {
   readonly family: IpFamily;
   /** The address as an unsigned integer. */
   readonly value: bigint;
+  #text: string | undefined;
 
   private constructor(family: IpFamily, value: bigint) {
     this.family = family;
@@ -172,7 +174,7 @@ export class IpAddress {
 
   /** Canonical text: dotted quad, or RFC 5952 for IPv6. */
   toString(): string {
-    return this.family === 4 ? formatV4(this.value) : formatV6(this.value);
+    return this.#text ??= this.family === 4 ? formatV4(this.value) : formatV6(this.value);
   }
 
   /** JSON form: the canonical text. */

@@ -36,6 +36,7 @@ export class Cidr {
   readonly network: IpAddress;
   /** The prefix length. */
   readonly length: number;
+  #text: string | undefined;
 
   private constructor(network: IpAddress, length: number) {
     this.network = network;
@@ -132,7 +133,7 @@ export class Cidr {
 
   /** Canonical text `network/length`. */
   toString(): string {
-    return `${this.network.toString()}/${this.length}`;
+    return this.#text ??= `${this.network.toString()}/${this.length}`;
   }
 
   /** JSON form: the canonical text. */

@@ -19,3 +19,6 @@ export * from "./address_allocator.ts";
 export * from "./service_allocator.ts";
 export * from "./annotations.ts";
 export * from "./consistency.ts";
+export * from "./service_request.ts";
+export * from "./lb_decision.ts";
+export * from "./pool_status.ts";

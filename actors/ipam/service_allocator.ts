@@ -174,6 +174,8 @@ export class ServiceAllocator {
   #holders = new Map<string, Holder>();
   #used: Record<IpFamily, IntervalSet> = { 4: new IntervalSet(), 6: new IntervalSet() };
   #services = new Map<string, { request: ServiceRequest; addresses: IpAddress[] }>();
+  /** Sharing key → canonical addresses held by at least one Service with that key. */
+  #byKey = new Map<string, Set<string>>();
 
   constructor(pools: Iterable<Pool> = []) {
     this.setPools(pools);
@@ -357,10 +359,10 @@ export class ServiceAllocator {
     }
     // Sharing: join a compatible Service with the same key in a candidate pool.
     if (req.sharingKey) {
-      for (const h of this.#holders.values()) {
+      for (const k of this.#byKey.get(req.sharingKey) ?? []) {
+        const h = this.#holders.get(k)!;
         if (h.address.family !== family) continue;
         if (!candidates.some((p) => p.contains(h.address))) continue;
-        if (![...h.services.values()].some((s) => s.sharingKey === req.sharingKey)) continue;
         if (this.#compatible(h.address, req) === undefined) return h.address;
       }
     }
@@ -453,18 +455,36 @@ export class ServiceAllocator {
       this.#holders.set(k, h);
       this.#used[a.family].add(a.value);
     }
+    const old = h.services.get(req.key);
     h.services.set(req.key, req);
+    if (old?.sharingKey && old.sharingKey !== req.sharingKey) this.#unindex(h, k, old.sharingKey);
+    if (req.sharingKey) {
+      let set = this.#byKey.get(req.sharingKey);
+      if (!set) this.#byKey.set(req.sharingKey, set = new Set());
+      set.add(k);
+    }
+  }
+
+  /** Drops `k` from a sharing key's index when no holder of it carries that key any more. */
+  #unindex(h: Holder | undefined, k: string, sharingKey: string): void {
+    if (h && [...h.services.values()].some((s) => s.sharingKey === sharingKey)) return;
+    const set = this.#byKey.get(sharingKey);
+    if (!set) return;
+    set.delete(k);
+    if (set.size === 0) this.#byKey.delete(sharingKey);
   }
 
   #drop(a: IpAddress, key: string): void {
     const k = text(a);
     const h = this.#holders.get(k);
     if (!h) return;
+    const old = h.services.get(key);
     h.services.delete(key);
     if (h.services.size === 0) {
       this.#holders.delete(k);
       this.#used[a.family].delete(a.value);
     }
+    if (old?.sharingKey) this.#unindex(this.#holders.get(k), k, old.sharingKey);
   }
 
   /**

@@ -105,7 +105,11 @@ const specs: Spec[] = [
     kind: "Secret",
     plural: "secrets",
     namespaced: true,
-    columns: [{ name: "Type", type: "string", jsonPath: ".type" }, age],
+    columns: [
+      { name: "Type", type: "string", jsonPath: ".type" },
+      { name: "Data", type: "integer", jsonPath: ".data" },
+      age,
+    ],
   },
   {
     group: "",
@@ -114,6 +118,7 @@ const specs: Spec[] = [
     plural: "configmaps",
     namespaced: true,
     shortNames: ["cm"],
+    columns: [{ name: "Data", type: "integer", jsonPath: ".data" }, age],
   },
   {
     group: "",

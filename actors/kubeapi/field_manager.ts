@@ -132,11 +132,11 @@ function valueAt(obj: unknown, path: Path): { found: boolean; value?: unknown } 
 }
 
 function removeAt(obj: JsonObject, path: Path): void {
-  const parents: unknown[] = [];
+  const chain: Array<[unknown, string]> = [];
   let cur: unknown = obj;
   for (let i = 0; i < path.length - 1; i++) {
-    parents.push(cur);
     const seg = path[i];
+    chain.push([cur, seg]);
     if (seg.startsWith("f:") && isObject(cur)) cur = cur[seg.slice(2)];
     else if (seg.startsWith("k:") && Array.isArray(cur)) {
       const key = JSON.parse(seg.slice(2)) as JsonObject;
@@ -148,7 +148,7 @@ function removeAt(obj: JsonObject, path: Path): void {
   }
   const last = path[path.length - 1];
   if (last === ".") {
-    const list = parents[parents.length - 1];
+    const list = chain[chain.length - 1]?.[0];
     if (Array.isArray(list)) {
       const idx = list.indexOf(cur);
       if (idx >= 0) list.splice(idx, 1);
@@ -160,6 +160,13 @@ function removeAt(obj: JsonObject, path: Path): void {
     const want = JSON.parse(last.slice(2));
     const idx = cur.findIndex((x) => deepEqual(x, want));
     if (idx >= 0) cur.splice(idx, 1);
+  }
+  // maps emptied by the removal go too (as with the real server's field removal)
+  for (let i = chain.length - 1; i >= 0; i--) {
+    const [parent, seg] = chain[i];
+    const child = isObject(parent) && seg.startsWith("f:") ? parent[seg.slice(2)] : undefined;
+    if (!isObject(child) || Object.keys(child).length > 0 || !isObject(parent)) break;
+    delete parent[seg.slice(2)];
   }
 }
 

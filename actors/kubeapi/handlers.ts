@@ -72,6 +72,10 @@ function bearer(req: Request): string | undefined {
 async function readBody(req: Request): Promise<{ value: unknown; contentType: string }> {
   const contentType = (req.headers.get("content-type") ?? "application/json").split(";")[0].trim()
     .toLowerCase();
+  if (contentType.includes("protobuf") || contentType.includes("cbor")) {
+    await req.body?.cancel();
+    throw unsupportedMediaType(contentType);
+  }
   const text = await req.text();
   if (text.trim() === "") return { value: undefined, contentType };
   try {
@@ -480,12 +484,18 @@ export function createHandler(ctx: HandlerContext): (req: Request) => Promise<Re
     if (path === "/healthz" || path === "/livez" || path === "/readyz") {
       return new Response("ok", { status: 200, headers: { "content-type": "text/plain" } });
     }
-    if (path === "/api") {
+    if (path === "/api" || path === "/apis") {
       nonResource();
-      return json(200, discovery.coreVersions(ctx.serverAddress()));
-    }
-    if (path === "/apis") {
-      nonResource();
+      const accept = req.headers.get("accept") ?? "";
+      if (/g=apidiscovery\.k8s\.io;v=v2;as=APIGroupDiscoveryList/.test(accept)) {
+        const r = json(200, discovery.aggregated(store.registry, path === "/api"));
+        r.headers.set(
+          "content-type",
+          "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList",
+        );
+        return r;
+      }
+      if (path === "/api") return json(200, discovery.coreVersions(ctx.serverAddress()));
       return json(200, discovery.groupList(store.registry));
     }
     if (parts[0] === "openapi") {

@@ -58,6 +58,8 @@ export interface KubeApiServer {
   serviceAccountToken(namespace: string, name: string): string | undefined;
   /** Inject a fault (same commands as `POST /tern/faults`). */
   fault(cmd: FaultCommand): FaultState;
+  /** Current fault counters and pending faults. */
+  faultState(): FaultState;
   /** Save state to the state file now (no-op without one). */
   save(): Promise<void>;
   /** Close watches, stop listening, save state, remove a temporary kubeconfig. */
@@ -144,6 +146,7 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
     kubeconfigFor,
     serviceAccountToken: (ns, name) => store.serviceAccountToken(ns, name),
     fault: (cmd) => faults.apply(cmd),
+    faultState: () => faults.state(),
     save,
     async close() {
       if (closed) return;

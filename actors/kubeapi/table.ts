@@ -78,9 +78,38 @@ export function humanDuration(ms: number): string {
   return `${Math.floor(d / 365)}y`;
 }
 
-function cell(col: PrinterColumn, o: KubeObject, now: number): unknown {
+function builtinCell(t: ResourceType, col: PrinterColumn, o: KubeObject): unknown {
+  if (t.crd) return undefined;
+  if (col.name === "Data" && (t.plural === "configmaps" || t.plural === "secrets")) {
+    const count = (v: unknown) => isObject(v) ? Object.keys(v).length : 0;
+    return count(o.data) + count(o.binaryData);
+  }
+  if (t.group !== "" || t.plural !== "services") return undefined;
+  const spec = isObject(o.spec) ? o.spec : {};
+  if (col.name === "External-IP") {
+    const ips = evalJsonPath(o, ".status.loadBalancer.ingress[*]").map((i) =>
+      isObject(i) ? i.ip ?? i.hostname : undefined
+    ).filter((x) => x !== undefined);
+    if (ips.length > 0) return ips.join(",");
+    if (Array.isArray(spec.externalIPs) && spec.externalIPs.length > 0) {
+      return spec.externalIPs.join(",");
+    }
+    return spec.type === "LoadBalancer" ? "<pending>" : "<none>";
+  }
+  if (col.name === "Port(s)") {
+    const ports = Array.isArray(spec.ports) ? spec.ports.filter(isObject) : [];
+    if (ports.length === 0) return "<none>";
+    return ports.map((p) => `${p.port}${p.nodePort ? `:${p.nodePort}` : ""}/${p.protocol ?? "TCP"}`)
+      .join(",");
+  }
+  return undefined;
+}
+
+function cell(t: ResourceType, col: PrinterColumn, o: KubeObject, now: number): unknown {
+  const special = builtinCell(t, col, o);
+  if (special !== undefined) return special;
   const values = evalJsonPath(o, col.jsonPath);
-  if (values.length === 0) return null;
+  if (values.length === 0) return t.crd ? null : "<none>";
   const v = values.length === 1
     ? values[0]
     : values.map((x) => typeof x === "object" ? JSON.stringify(x) : String(x)).join(",");
@@ -129,7 +158,7 @@ export function toTable(
   ];
   const rows = objects.map((o) => {
     const row: JsonObject = {
-      cells: [o.metadata.name, ...columns.map((c) => cell(c, o, opts.now))],
+      cells: [o.metadata.name, ...columns.map((c) => cell(t, c, o, opts.now))],
     };
     if (opts.includeObject === "Object") row.object = o;
     else if (opts.includeObject === "Metadata") {

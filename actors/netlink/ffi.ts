@@ -36,6 +36,10 @@ export const POLLIN = 1;
 export const EAGAIN = 11;
 /** errno `EINTR`. */
 export const EINTR = 4;
+/** `MSG_DONTWAIT` for recv calls. */
+export const MSG_DONTWAIT = 0x40;
+/** `MSG_TRUNC` in `msg_flags`: the datagram was longer than the buffer. */
+export const MSG_TRUNC = 0x20;
 /** errno `ENOBUFS` (receive queue overrun: messages were lost). */
 export const ENOBUFS = 105;
 
@@ -67,6 +71,7 @@ const LIBC_SYMBOLS = {
     nonblocking: true,
   },
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
+  recvmmsg: { parameters: ["i32", "buffer", "u32", "i32", "pointer"], result: "i32" },
 } as const;
 
 /** The loaded libmnl symbols. */

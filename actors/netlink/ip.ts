@@ -21,11 +21,21 @@ export interface IpPrefix extends IpAddress {
 }
 
 function parseIpv4Into(text: string, out: Uint8Array, at: number): boolean {
+  return parseIpv4Range(text, 0, text.length, out, at);
+}
+
+function parseIpv4Range(
+  text: string,
+  start: number,
+  end: number,
+  out: Uint8Array,
+  at: number,
+): boolean {
   let part = 0;
   let digits = 0;
   let n = 0;
-  for (let i = 0; i <= text.length; i++) {
-    const c = i < text.length ? text.charCodeAt(i) : 46; // virtual trailing '.'
+  for (let i = start; i <= end; i++) {
+    const c = i < end ? text.charCodeAt(i) : 46; // virtual trailing '.'
     if (c === 46) {
       if (digits === 0 || part > 3) return false;
       out[at + part] = n;
@@ -100,9 +110,21 @@ export function tryParseAddress(text: string): IpAddress | null {
   return parseIpv4Into(text, b, 0) ? { family: AF_INET, bytes: b } : null;
 }
 
-/** Parses an IPv4 or IPv6 address or throws {@linkcode NetlinkInputError} (`invalid_address`). */
+const CACHE_MAX = 4096;
+const addressCache = new Map<string, IpAddress>();
+
+/**
+ * Parses an IPv4 or IPv6 address or throws {@linkcode NetlinkInputError} (`invalid_address`).
+ * Results are cached (gateways repeat across thousands of routes): treat them as read-only.
+ */
 export function parseAddress(text: string): IpAddress {
+  const hit = addressCache.get(text);
+  if (hit) return hit;
   const a = tryParseAddress(text);
+  if (a) {
+    if (addressCache.size >= CACHE_MAX) addressCache.clear();
+    addressCache.set(text, a);
+  }
   if (!a) {
     throw new NetlinkInputError(
       "invalid_address",
@@ -114,34 +136,64 @@ export function parseAddress(text: string): IpAddress {
 }
 
 /**
+ * Scans `ADDR/LEN` (a bare address means a host prefix) into the first 4 or 16 bytes of `out`
+ * without allocating (for hot paths) and returns `family << 8 | len`. With `strict` (the default)
+ * host bits must be zero, as the kernel requires for route destinations.
+ * Throws {@linkcode NetlinkInputError} (`invalid_prefix`).
+ */
+export function scanPrefix(text: string, out: Uint8Array, strict = true): number {
+  const bad = (why: string) =>
+    new NetlinkInputError("invalid_prefix", `Invalid prefix ${JSON.stringify(text)}: ${why}`, text);
+  if (typeof text !== "string") throw bad("not a string");
+  const slash = text.indexOf("/");
+  const addrEnd = slash === -1 ? text.length : slash;
+  let family: number;
+  let size: number;
+  const colon = text.indexOf(":");
+  if (colon !== -1 && colon < addrEnd) {
+    const b = parseIpv6(text.slice(0, addrEnd));
+    if (!b) throw bad("bad address");
+    out.set(b);
+    family = AF_INET6;
+    size = 16;
+  } else {
+    if (!parseIpv4Range(text, 0, addrEnd, out, 0)) throw bad("bad address");
+    family = AF_INET;
+    size = 4;
+  }
+  const max = size * 8;
+  let len = max;
+  if (slash !== -1) {
+    const digits = text.length - slash - 1;
+    if (digits < 1 || digits > 3) throw bad("bad length");
+    len = 0;
+    for (let i = slash + 1; i < text.length; i++) {
+      const c = text.charCodeAt(i) - 48;
+      if (c < 0 || c > 9 || (c === 0 && i === slash + 1 && digits > 1)) throw bad("bad length");
+      len = len * 10 + c;
+    }
+    if (len > max) throw bad(`length above ${max}`);
+  }
+  if (strict && !hostBitsZero(out, size, len)) throw bad("host bits set");
+  return (family << 8) | len;
+}
+
+/**
  * Parses `ADDR/LEN` (a bare address means a host prefix). With `strict` (the default) host bits
  * must be zero, as the kernel requires for route destinations.
  * Throws {@linkcode NetlinkInputError} (`invalid_prefix`).
  */
 export function parsePrefix(text: string, strict = true): IpPrefix {
-  const bad = (why: string) =>
-    new NetlinkInputError("invalid_prefix", `Invalid prefix ${JSON.stringify(text)}: ${why}`, text);
-  if (typeof text !== "string") throw bad("not a string");
-  const slash = text.indexOf("/");
-  const addrText = slash === -1 ? text : text.slice(0, slash);
-  const a = tryParseAddress(addrText);
-  if (!a) throw bad("bad address");
-  const max = a.bytes.length * 8;
-  let len = max;
-  if (slash !== -1) {
-    const l = text.slice(slash + 1);
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(l)) throw bad("bad length");
-    len = Number(l);
-    if (len > max) throw bad(`length above ${max}`);
-  }
-  if (strict && !hostBitsZero(a.bytes, len)) throw bad("host bits set");
-  return { family: a.family, bytes: a.bytes, len };
+  const out = new Uint8Array(16);
+  const r = scanPrefix(text, out, strict);
+  const family = r >> 8;
+  return { family, bytes: out.slice(0, family === AF_INET ? 4 : 16), len: r & 0xff };
 }
 
-function hostBitsZero(b: Uint8Array, len: number): boolean {
-  for (let i = 0; i < b.length; i++) {
-    const bitsHere = Math.max(0, Math.min(8, len - i * 8));
-    const mask = bitsHere === 8 ? 0 : 0xff >> bitsHere;
+function hostBitsZero(b: Uint8Array, size: number, len: number): boolean {
+  for (let i = len >> 3; i < size; i++) {
+    const bitsHere = len - i * 8;
+    const mask = bitsHere <= 0 ? 0xff : bitsHere >= 8 ? 0 : 0xff >> bitsHere;
     if ((b[i] & mask) !== 0) return false;
   }
   return true;

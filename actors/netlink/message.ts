@@ -204,6 +204,15 @@ export class MessageWriter {
     this.raw(payload);
   }
 
+  /** Appends an attribute whose payload is the first `len` bytes of `src` (no view allocated). */
+  attrBytesFrom(type: number, src: Uint8Array, len: number): void {
+    this.#attrHeader(type, len);
+    const padded = align4(len);
+    for (let i = 0; i < len; i++) this.#buf[this.#pos + i] = src[i];
+    for (let i = len; i < padded; i++) this.#buf[this.#pos + i] = 0;
+    this.#pos += padded;
+  }
+
   /** Appends an attribute holding one byte. */
   attrU8(type: number, v: number): void {
     this.#attrHeader(type, 1);

@@ -21,7 +21,9 @@ import {
   RTPROT,
 } from "./constants.ts";
 import { NetlinkDecodeError, NetlinkInputError } from "./errors.ts";
-import { formatAddress, type IpAddress, parseAddress, parsePrefix } from "./ip.ts";
+import { formatAddress, type IpAddress, parseAddress, scanPrefix } from "./ip.ts";
+
+const DST_SCRATCH = new Uint8Array(16);
 import {
   attrS32,
   attrU32,
@@ -184,8 +186,10 @@ export function writeRouteRequest(
   if (route === null || typeof route !== "object") {
     throw new NetlinkInputError("invalid_route", `Invalid route ${JSON.stringify(route)}`, route);
   }
-  const dst = parsePrefix(route.dst);
-  const family = dst.family;
+  const scanned = scanPrefix(route.dst, DST_SCRATCH);
+  const family = scanned >> 8;
+  const dstLen = scanned & 0xff;
+  const dstSize = family === AF_INET ? 4 : 16;
   const typeName = route.type ?? (msgType === RTM.DELROUTE ? "unspec" : "unicast");
   const rtType = TYPE_BY_NAME[typeName];
   if (rtType === undefined) {
@@ -255,7 +259,7 @@ export function writeRouteRequest(
   w.beginMessage(msgType, NLM_F.REQUEST | flags, seq);
   // struct rtmsg
   w.u8(family);
-  w.u8(dst.len);
+  w.u8(dstLen);
   w.u8(0); // src_len
   w.u8(0); // tos
   w.u8(table < 256 ? table : RT_TABLE.UNSPEC);
@@ -264,7 +268,7 @@ export function writeRouteRequest(
   w.u8(rtType);
   w.u32(route.onlink ? RTNH_F.ONLINK : 0);
   w.attrU32(RTA.TABLE, table);
-  w.attrBytes(RTA.DST, dst.bytes);
+  w.attrBytesFrom(RTA.DST, DST_SCRATCH, dstSize);
   if (priority !== undefined) w.attrU32(RTA.PRIORITY, priority);
   if (prefsrc) w.attrBytes(RTA.PREFSRC, prefsrc.bytes);
   if (gw) w.attrBytes(RTA.GATEWAY, gw.bytes);

@@ -5,9 +5,11 @@
  * @module
  */
 
-import { AF_INET6 } from "./constants.ts";
+import { AF_INET, AF_INET6 } from "./constants.ts";
 import { NetlinkInputError } from "./errors.ts";
-import { formatAddress, formatPrefix, parseAddress, parsePrefix } from "./ip.ts";
+import { formatAddress, formatPrefix, parseAddress, scanPrefix } from "./ip.ts";
+
+const SCRATCH = new Uint8Array(16);
 import type { NextHop, Route, RouteInfo } from "./route_codec.ts";
 
 /** Default route protocol number of tern's route tables.
@@ -62,8 +64,12 @@ export function checkDesired(r: DesiredRoute): CheckedRoute {
   if (r === null || typeof r !== "object") {
     throw new NetlinkInputError("invalid_route", `Invalid route ${JSON.stringify(r)}`, r);
   }
-  const p = parsePrefix(r.dst);
-  const dst = formatPrefix(p.bytes, p.len);
+  const scanned = scanPrefix(r.dst, SCRATCH);
+  const p = { family: scanned >> 8, len: scanned & 0xff };
+  // The IPv4 parser accepts only canonical dotted quads, so `A.B.C.D/LEN` is already canonical.
+  const dst = p.family === AF_INET && r.dst.includes("/")
+    ? r.dst
+    : formatPrefix(SCRATCH.slice(0, p.family === AF_INET ? 4 : 16), p.len);
   const type = r.type ?? "unicast";
   if (type !== "unicast") {
     if (type !== "blackhole" && type !== "unreachable" && type !== "prohibit") {
@@ -99,7 +105,7 @@ export function checkDesired(r: DesiredRoute): CheckedRoute {
           r,
         );
       }
-      out.gateway = formatAddress(a.bytes);
+      out.gateway = a.family === AF_INET ? nh.gateway : formatAddress(a.bytes);
     }
     if (nh.oif !== undefined) {
       if (!Number.isInteger(nh.oif) || nh.oif <= 0) {

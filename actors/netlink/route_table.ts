@@ -186,6 +186,8 @@ export function routeTable(options: RouteTableOptions = {}): ActorDef<RouteTable
       sub = Subscription.open(
         {
           groups: [RTNLGRP.IPV4_ROUTE, RTNLGRP.IPV6_ROUTE, RTNLGRP.LINK],
+          // our own changes are dropped in the kernel: only others' changes come back
+          ignorePortIds: [sock.portId],
           ...(options.netns === undefined ? {} : { netns: options.netns }),
         },
         (ev) => {
@@ -251,6 +253,7 @@ export function routeTable(options: RouteTableOptions = {}): ActorDef<RouteTable
         ops.push({ op: "delete", dst: x.dst, route: deletionOf(x), extra: true });
       }
       extras.length = 0;
+      const errnos = new Map<string, number>();
       const report: ReconcileReport = {
         kind,
         added: 0,
@@ -298,8 +301,7 @@ export function routeTable(options: RouteTableOptions = {}): ActorDef<RouteTable
               if (o.op === "add") report.added++;
               else report.replaced++;
             }
-            conflicts.delete(o.dst);
-            mChanges.inc({ ...labels, op: o.op });
+            if (conflicts.size) conflicts.delete(o.dst);
             continue;
           }
           if (o.op === "delete" && (err.errnoName === "ESRCH" || err.errnoName === "ENOENT")) {
@@ -307,10 +309,15 @@ export function routeTable(options: RouteTableOptions = {}): ActorDef<RouteTable
             continue;
           }
           report.failed++;
-          mErrors.inc({ ...labels, errno: err.errnoName });
+          errnos.set(err.errnoName, (errnos.get(err.errnoName) ?? 0) + 1);
           conflicts.set(o.dst, err.message);
         }
       }
+      // metrics once per run (label sets are costly per route)
+      for (const [errno, count] of errnos) mErrors.inc({ ...labels, errno }, count);
+      if (report.added) mChanges.inc({ ...labels, op: "add" }, report.added);
+      if (report.replaced) mChanges.inc({ ...labels, op: "replace" }, report.replaced);
+      if (report.deleted) mChanges.inc({ ...labels, op: "delete" }, report.deleted);
       report.installed = installed.size;
       report.durationMs = performance.now() - t0;
       return report;

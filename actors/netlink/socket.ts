@@ -20,7 +20,7 @@
  */
 
 import { setImmediate } from "node:timers";
-import { NETLINK_OPT, NETLINK_ROUTE, NLM_F, NLMSG } from "./constants.ts";
+import { NETLINK_OPT, NETLINK_ROUTE, NLM_F, NLMSG, NLMSG_HDRLEN } from "./constants.ts";
 import {
   NetlinkDecodeError,
   NetlinkError,
@@ -52,6 +52,7 @@ import {
   parseMessages,
 } from "./message.ts";
 import { withNetns } from "./netns.ts";
+import { MMSG_SLOT_BYTES, MultiReceiver } from "./mmsg.ts";
 
 /** Options of {@linkcode NetlinkSocket.open}. */
 export interface SocketOptions {
@@ -112,6 +113,7 @@ export class NetlinkSocket {
   #seq: number;
   #recvBuf = new Uint8Array(RECV_BUF);
   #writer = new MessageWriter(1024);
+  #multi: MultiReceiver | undefined;
   #rcvbuf: number;
   #sndbuf: number;
   /** Port id the kernel assigned to this socket. */
@@ -364,37 +366,69 @@ export class NetlinkSocket {
         j++;
       }
       const to = j < n ? starts[j] : bytes.length;
+      // Sequence numbers written by one writer are normally consecutive: index by arithmetic,
+      // fall back to a map otherwise.
+      const firstSeq = w.seqAt(starts[i]);
+      let consecutive = true;
       seqIndex.clear();
       for (let k = i; k < j; k++) {
         setAckFlag(bytes, starts[k]);
-        seqIndex.set(w.seqAt(starts[k]), k);
+        if (w.seqAt(starts[k]) !== ((firstSeq + (k - i)) >>> 0)) consecutive = false;
       }
+      if (!consecutive) { for (let k = i; k < j; k++) seqIndex.set(w.seqAt(starts[k]), k); }
+      const answered = new Uint8Array(j - i);
       this.#send(bytes.subarray(from, to));
       result.sends++;
       let pending = j - i;
+      const mr = this.#multi ??= new MultiReceiver(this.fd);
+      const dv = mr.view;
       while (pending > 0) {
-        const ms = this.#recv();
-        if (ms === null) {
+        const got = mr.receive();
+        if (got === 0) {
           throw new NetlinkSystemError(
             "recv_failed",
             `Batch: ${pending} of ${j - i} acknowledgements missing`,
             EAGAIN,
           );
         }
-        for (const m of ms) {
-          if (m.type !== NLMSG.ERROR) continue;
-          const k = seqIndex.get(m.seq);
-          if (k === undefined) continue;
-          seqIndex.delete(m.seq);
-          pending--;
-          const e = parseErrorMessage(m.payload, m.flags);
-          if (e.errno !== 0) {
-            outcomes[k] = new NetlinkError(
-              e.errno,
-              summarize(bytes, starts[k], subjects?.[k]),
-              e.extack,
-            );
-            result.failed++;
+        for (let d = 0; d < got; d++) {
+          const base = d * MMSG_SLOT_BYTES;
+          const len = Math.min(mr.length(d), MMSG_SLOT_BYTES);
+          let off = 0;
+          while (off + NLMSG_HDRLEN + 4 <= len) {
+            const mlen = dv.getUint32(base + off, HOST_LE);
+            if (mlen < NLMSG_HDRLEN) break;
+            const type = dv.getUint16(base + off + 4, HOST_LE);
+            const seq = dv.getUint32(base + off + 8, HOST_LE);
+            if (type === NLMSG.ERROR) {
+              const rel = consecutive ? ((seq - firstSeq) >>> 0) : (seqIndex.get(seq) ?? -1) - i;
+              if (rel >= 0 && rel < j - i && answered[rel] === 0) {
+                answered[rel] = 1;
+                pending--;
+                const err = dv.getInt32(base + off + NLMSG_HDRLEN, HOST_LE);
+                if (err !== 0) {
+                  const k = i + rel;
+                  let extack: string | undefined;
+                  try {
+                    const flags = dv.getUint16(base + off + 6, HOST_LE);
+                    const end = Math.min(base + off + mlen, base + len);
+                    extack = parseErrorMessage(
+                      mr.data.subarray(base + off + NLMSG_HDRLEN, end),
+                      flags,
+                    ).extack;
+                  } catch {
+                    // a truncated extended ACK: the errno is what matters
+                  }
+                  outcomes[k] = new NetlinkError(
+                    -err,
+                    summarize(bytes, starts[k], subjects?.[k]),
+                    extack,
+                  );
+                  result.failed++;
+                }
+              }
+            }
+            off += (mlen + 3) & ~3;
           }
         }
       }

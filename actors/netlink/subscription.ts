@@ -42,11 +42,54 @@ export interface SubscriptionOptions {
   groups: number[];
   /** Subscribe inside the network namespace at this path. */
   netns?: string;
-  /** Receive buffer in bytes (default 4 MiB). */
+  /**
+   * Port ids whose changes are not delivered (a classic BPF socket filter drops them in the
+   * kernel, before they are queued): pass the port id of your own request socket so that your
+   * own changes are not echoed back to you, as FRR's zebra does.
+   */
+  ignorePortIds?: number[];
+  /** Receive buffer in bytes (default 64 MiB, a limit, not an allocation). */
   rcvbuf?: number;
 }
 
 const RECV_BUF = 64 * 1024;
+const SO_ATTACH_FILTER = 26;
+
+function bswap32(v: number): number {
+  return (((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >>> 8) & 0xff00) | (v >>> 24)) >>> 0;
+}
+
+/**
+ * Attaches a classic BPF program that drops every datagram whose first `nlmsg_pid` (offset 12,
+ * host order; `BPF_ABS` loads read big-endian, hence the byte swap on little-endian hosts) is one
+ * of `pids`, and accepts everything else.
+ */
+function attachPortFilter(fd: number, pids: number[]): void {
+  // ld [12]; for each pid: jeq #pid → drop; ret #-1 (accept); ret #0 (drop)
+  const n = pids.length;
+  const prog = new Uint8Array(8 * (n + 3));
+  const v = new DataView(prog.buffer);
+  const put = (i: number, code: number, jt: number, jf: number, k: number) => {
+    v.setUint16(i * 8, code, HOST_LE);
+    v.setUint8(i * 8 + 2, jt);
+    v.setUint8(i * 8 + 3, jf);
+    v.setUint32(i * 8 + 4, k >>> 0, HOST_LE);
+  };
+  put(0, 0x20, 0, 0, 12); // BPF_LD | BPF_W | BPF_ABS
+  for (let i = 0; i < n; i++) {
+    const k = HOST_LE ? bswap32(pids[i]) : pids[i] >>> 0;
+    put(1 + i, 0x15, n - i, 0, k); // BPF_JMP | BPF_JEQ | BPF_K: equal → the drop at the end
+  }
+  put(n + 1, 0x06, 0, 0, 0xffffffff); // BPF_RET | BPF_K: accept
+  put(n + 2, 0x06, 0, 0, 0); // drop
+  const fprog = new Uint8Array(16); // struct sock_fprog { u16 len; struct sock_filter *filter; }
+  const fv = new DataView(fprog.buffer);
+  fv.setUint16(0, n + 3, HOST_LE);
+  fv.setBigUint64(8, BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(prog))), HOST_LE);
+  if (getLibc().setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, fprog, 16) !== 0) {
+    throw new NetlinkSystemError("socket_failed", "SO_ATTACH_FILTER failed", lastErrno());
+  }
+}
 const RECV_BUF_N = BigInt(RECV_BUF);
 
 /**
@@ -116,10 +159,11 @@ export class Subscription {
         throw new NetlinkSystemError("socket_failed", "mnl_socket_bind failed", lastErrno());
       }
       const fd = mnl.mnl_socket_get_fd(nl);
-      const size = intOpt(opts.rcvbuf ?? 4 << 20);
+      const size = intOpt(opts.rcvbuf ?? 64 << 20);
       if (libc.setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, size, 4) !== 0) {
         libc.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, size, 4);
       }
+      if (opts.ignorePortIds?.length) attachPortFilter(fd, opts.ignorePortIds);
       efd = libc.eventfd(0, EFD_FLAGS);
       if (efd < 0) throw new NetlinkSystemError("socket_failed", "eventfd failed", lastErrno());
       return new Subscription(nl, efd, onEvent);

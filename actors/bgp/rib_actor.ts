@@ -1,0 +1,442 @@
+/**
+ * The RIB actor: owns the Adj-RIBs-In and the Loc-RIB ({@link Rib}), runs the decision process,
+ * computes each established peer's exports and streams best-path changes to subscribers.
+ * Graceful restart (receiving side): a peer that goes down with graceful restart negotiated
+ * keeps its routes, marked stale, until its End-of-RIB or the restart timer.
+ * @module
+ */
+import { actor, type ActorRef, type ReplyTo } from "../../runtime/mod.ts";
+import type { OriginatedPrefix } from "./config.ts";
+import type { PathAttributes } from "./path_attributes.ts";
+import type { Family } from "./prefix.ts";
+import {
+  type BestChange,
+  type Export,
+  exportRoute,
+  type ExportTarget,
+  Rib,
+  type Route,
+  type RouteSource,
+} from "./rib.ts";
+
+/** What the RIB sends a peer: its Adj-RIB-Out changes (null = withdraw). */
+export interface ExportBatch {
+  /** Discriminator. */
+  readonly type: "export";
+  /** Prefix and what to send, or null to withdraw. */
+  readonly changes: readonly (readonly [string, Export | null])[];
+  /** This is the initial full table: send End-of-RIB after it. */
+  readonly full: boolean;
+}
+
+/** What subscribers receive. */
+export interface BestPathEvent {
+  /** Discriminator. */
+  readonly type: "bestPaths";
+  /** Changes in order. The first event after subscribing holds the whole table. */
+  readonly changes: readonly BestChange[];
+}
+
+/** A route announced by a peer. */
+export interface Announced {
+  /** Canonical prefix. */
+  readonly prefix: string;
+  /** Shared attributes. */
+  readonly attrs: PathAttributes;
+  /** Effective next hop. */
+  readonly nextHop: string;
+}
+
+/** Messages of the RIB actor. */
+export type RibMsg =
+  | {
+    readonly type: "peerUp";
+    readonly target: ExportTarget;
+    readonly ref: ActorRef<ExportBatch>;
+    readonly replyTo?: ReplyTo<void>;
+  }
+  | {
+    readonly type: "peerDown";
+    readonly peer: string;
+    /** Keep the routes stale for this long (graceful restart), else drop them. */
+    readonly retainMs?: number;
+    readonly replyTo?: ReplyTo<void>;
+  }
+  | {
+    readonly type: "routes";
+    readonly source: RouteSource;
+    /** Announcements and withdrawals (a bare prefix) in the order they were received. */
+    readonly ops: readonly (Announced | string)[];
+    /** Answered with the peer's Adj-RIB-In size after the change. */
+    readonly replyTo?: ReplyTo<number>;
+  }
+  | { readonly type: "endOfRib"; readonly peer: string; readonly family: Family }
+  | { readonly type: "staleTimeout"; readonly peer: string }
+  | {
+    readonly type: "originate";
+    readonly prefix: OriginatedPrefix;
+    readonly replyTo?: ReplyTo<void>;
+  }
+  | { readonly type: "unoriginate"; readonly prefix: string; readonly replyTo?: ReplyTo<boolean> }
+  | {
+    readonly type: "setOriginated";
+    readonly prefixes: readonly OriginatedPrefix[];
+    readonly replyTo?: ReplyTo<void>;
+  }
+  | {
+    readonly type: "subscribe";
+    readonly ref: ActorRef<BestPathEvent>;
+    readonly replyTo?: ReplyTo<void>;
+  }
+  | { readonly type: "unsubscribe"; readonly path: string }
+  | { readonly type: "dump"; readonly family?: Family; readonly replyTo: ReplyTo<RibEntryView[]> }
+  | {
+    readonly type: "lookup";
+    readonly prefix: string;
+    readonly replyTo: ReplyTo<RibEntryView | null>;
+  }
+  | { readonly type: "stats"; readonly replyTo: ReplyTo<RibStats> };
+
+/** JSON view of one path. */
+export interface PathView {
+  /** Peer address or `local`. */
+  readonly peer: string;
+  /** Next hop. */
+  readonly nextHop: string;
+  /** AS path as text (`{}` around sets). */
+  readonly asPath: string;
+  /** ORIGIN as igp/egp/incomplete. */
+  readonly origin: string;
+  /** LOCAL_PREF. */
+  readonly localPref?: number;
+  /** MED. */
+  readonly med?: number;
+  /** Communities as `a:b`. */
+  readonly communities?: string[];
+  /** Large communities as `a:b:c`. */
+  readonly largeCommunities?: string[];
+  /** Best path. */
+  readonly best: boolean;
+  /** Part of the ECMP set. */
+  readonly multipath: boolean;
+  /** Retained over a graceful restart. */
+  readonly stale: boolean;
+}
+
+/** JSON view of one prefix. */
+export interface RibEntryView {
+  /** Prefix. */
+  readonly prefix: string;
+  /** Candidates, best first. */
+  readonly paths: PathView[];
+}
+
+/** Counters of the RIB. */
+export interface RibStats {
+  /** Prefixes in the Loc-RIB. */
+  readonly prefixes: number;
+  /** Adj-RIB-In size per peer. */
+  readonly adjIn: Record<string, number>;
+  /** Peers receiving exports. */
+  readonly peersUp: number;
+  /** Subscribers. */
+  readonly subscribers: number;
+}
+
+const ORIGIN_NAMES = ["igp", "egp", "incomplete"];
+
+/** Formats an AS path. */
+export function formatAsPath(attrs: PathAttributes): string {
+  return (attrs.asPath ?? []).map((s) =>
+    s.type === 1 || s.type === 4 ? `{${s.asns.join(",")}}` : s.asns.join(" ")
+  ).join(" ");
+}
+
+function pathView(r: Route, best: boolean, multipath: boolean): PathView {
+  const a = r.attrs;
+  return {
+    peer: r.source.peer,
+    nextHop: r.nextHop,
+    asPath: formatAsPath(a),
+    origin: ORIGIN_NAMES[a.origin ?? 2] ?? String(a.origin),
+    ...(a.localPref !== undefined ? { localPref: a.localPref } : {}),
+    ...(a.med !== undefined ? { med: a.med } : {}),
+    ...(a.communities
+      ? { communities: a.communities.map((c) => `${c >>> 16}:${c & 0xffff}`) }
+      : {}),
+    ...(a.largeCommunities ? { largeCommunities: a.largeCommunities.map((c) => c.join(":")) } : {}),
+    best,
+    multipath,
+    stale: r.stale,
+  };
+}
+
+/** Settings of the RIB actor. */
+export interface RibActorOptions {
+  /** Our ASN. */
+  readonly asn: number;
+  /** Our BGP identifier. */
+  readonly routerId: string;
+  /** Build ECMP sets. */
+  readonly multipath: boolean;
+  /** LOCAL_PREF assumed for routes without one. */
+  readonly defaultLocalPref: number;
+  /** Initially originated prefixes. */
+  readonly prefixes: readonly OriginatedPrefix[];
+}
+
+interface PeerLink {
+  target: ExportTarget;
+  ref: ActorRef<ExportBatch>;
+  /** Exports per attributes object, one cache per family (next hops differ). */
+  cache4: WeakMap<PathAttributes, Export>;
+  cache6: WeakMap<PathAttributes, Export>;
+}
+
+/** The RIB actor definition. */
+export function ribActor(opts: RibActorOptions) {
+  return actor<RibMsg>("bgp-rib", (ctx) => {
+    const rib = new Rib({ multipath: opts.multipath, defaultLocalPref: opts.defaultLocalPref });
+    const links = new Map<string, PeerLink>();
+    const subscribers = new Map<string, ActorRef<BestPathEvent>>();
+    const originated = new Map<string, OriginatedPrefix>();
+    const staleSince = new Map<string, number>();
+    const local: RouteSource = {
+      peer: "local",
+      asn: opts.asn,
+      bgpId: opts.routerId,
+      ibgp: false,
+      local: true,
+    };
+    const prefixGauge = ctx.metrics.gauge("tern_bgp_rib_prefixes", "Prefixes in the Loc-RIB");
+    const changeCounter = ctx.metrics.counter(
+      "tern_bgp_best_path_changes_total",
+      "Best-path changes computed by the decision process",
+    );
+
+    const exportFor = (link: PeerLink, best: Route | null): Export | null => {
+      if (!best) return null;
+      if (best.source.peer === link.target.peer) return null;
+      // The cache is per attributes object; iBGP filtering depends on the source, so only
+      // eBGP-learned and local routes are cached.
+      const cache = best.prefix.includes(":") ? link.cache6 : link.cache4;
+      const cached = cache.get(best.attrs);
+      if (cached !== undefined && !best.source.ibgp) return cached;
+      const e = exportRoute(best, link.target);
+      if (e && !best.source.ibgp) cache.set(best.attrs, e);
+      return e;
+    };
+
+    const publish = (changes: BestChange[]) => {
+      if (changes.length === 0) return;
+      changeCounter.inc(undefined, changes.length);
+      prefixGauge.set(rib.size);
+      for (const link of links.values()) {
+        const out: [string, Export | null][] = [];
+        for (const c of changes) out.push([c.prefix, exportFor(link, c.best)]);
+        link.ref.tell({ type: "export", changes: out, full: false });
+      }
+      for (const s of subscribers.values()) s.tell({ type: "bestPaths", changes });
+    };
+
+    const originRoute = (p: OriginatedPrefix): Route => {
+      const attrs: { -readonly [K in keyof PathAttributes]: PathAttributes[K] } = {
+        origin: p.origin,
+        asPath: [],
+      };
+      if (p.med !== undefined) attrs.med = p.med;
+      if (p.localPref !== undefined) attrs.localPref = p.localPref;
+      if (p.communities?.length) attrs.communities = p.communities;
+      if (p.largeCommunities?.length) attrs.largeCommunities = p.largeCommunities;
+      return { prefix: p.prefix, source: local, attrs, nextHop: "", stale: false };
+    };
+    const sameOrigin = (a: OriginatedPrefix, b: OriginatedPrefix) =>
+      JSON.stringify(a) === JSON.stringify(b);
+
+    {
+      const changes: BestChange[] = [];
+      for (const p of opts.prefixes) {
+        originated.set(p.prefix, p);
+        rib.upsert(originRoute(p), changes);
+      }
+      prefixGauge.set(rib.size);
+    }
+
+    const view = (prefix: string): RibEntryView => {
+      const cands = rib.candidates(prefix);
+      const mp = new Set(rib.view(prefix).paths);
+      return { prefix, paths: cands.map((r, i) => pathView(r, i === 0, mp.has(r))) };
+    };
+
+    return {
+      receive(msg) {
+        switch (msg.type) {
+          case "peerUp": {
+            const link: PeerLink = {
+              target: msg.target,
+              ref: msg.ref,
+              cache4: new WeakMap(),
+              cache6: new WeakMap(),
+            };
+            links.set(msg.target.peer, link);
+            const out: [string, Export | null][] = [];
+            for (const e of rib.entries()) {
+              const x = exportFor(link, e.best);
+              if (x) out.push([e.prefix, x]);
+            }
+            msg.ref.tell({ type: "export", changes: out, full: true });
+            msg.replyTo?.reply();
+            break;
+          }
+          case "peerDown": {
+            links.delete(msg.peer);
+            const changes: BestChange[] = [];
+            if (msg.retainMs !== undefined && msg.retainMs > 0) {
+              const n = rib.markStale(msg.peer, changes);
+              if (n > 0) {
+                staleSince.set(msg.peer, ctx.clock.now());
+                ctx.timers.once(`stale:${msg.peer}`, msg.retainMs, {
+                  type: "staleTimeout",
+                  peer: msg.peer,
+                });
+                ctx.log.info("graceful restart: routes retained", {
+                  peer: msg.peer,
+                  routes: n,
+                  retainMs: msg.retainMs,
+                });
+              }
+            } else {
+              ctx.timers.cancel(`stale:${msg.peer}`);
+              rib.dropPeer(msg.peer, changes);
+            }
+            publish(changes);
+            msg.replyTo?.reply();
+            break;
+          }
+          case "routes": {
+            const changes: BestChange[] = [];
+            const peer = msg.source.peer;
+            for (const op of msg.ops) {
+              if (typeof op === "string") rib.remove(peer, op, changes);
+              else {
+                rib.upsert({
+                  prefix: op.prefix,
+                  source: msg.source,
+                  attrs: op.attrs,
+                  nextHop: op.nextHop,
+                  stale: false,
+                }, changes);
+              }
+            }
+            publish(changes);
+            msg.replyTo?.reply(rib.adjIn.get(peer)?.size ?? 0);
+            break;
+          }
+          case "endOfRib": {
+            const changes: BestChange[] = [];
+            const n = rib.sweepStale(msg.peer, changes, msg.family);
+            if (n > 0) {
+              ctx.log.info("stale routes swept at End-of-RIB", { peer: msg.peer, routes: n });
+            }
+            const adj = rib.adjIn.get(msg.peer);
+            if (!adj || ![...adj.values()].some((r) => r.stale)) {
+              ctx.timers.cancel(`stale:${msg.peer}`);
+              staleSince.delete(msg.peer);
+            }
+            publish(changes);
+            break;
+          }
+          case "staleTimeout": {
+            const changes: BestChange[] = [];
+            const n = rib.sweepStale(msg.peer, changes);
+            staleSince.delete(msg.peer);
+            ctx.log.info("graceful restart timer expired", { peer: msg.peer, routes: n });
+            publish(changes);
+            break;
+          }
+          case "originate": {
+            const old = originated.get(msg.prefix.prefix);
+            if (!old || !sameOrigin(old, msg.prefix)) {
+              originated.set(msg.prefix.prefix, msg.prefix);
+              const changes: BestChange[] = [];
+              rib.upsert(originRoute(msg.prefix), changes);
+              publish(changes);
+            }
+            msg.replyTo?.reply();
+            break;
+          }
+          case "unoriginate": {
+            const had = originated.delete(msg.prefix);
+            if (had) {
+              const changes: BestChange[] = [];
+              rib.remove("local", msg.prefix, changes);
+              publish(changes);
+            }
+            msg.replyTo?.reply(had);
+            break;
+          }
+          case "setOriginated": {
+            const changes: BestChange[] = [];
+            const wanted = new Map(msg.prefixes.map((p) => [p.prefix, p]));
+            for (const [prefix] of originated) {
+              if (!wanted.has(prefix)) {
+                originated.delete(prefix);
+                rib.remove("local", prefix, changes);
+              }
+            }
+            for (const [prefix, p] of wanted) {
+              const old = originated.get(prefix);
+              if (!old || !sameOrigin(old, p)) {
+                originated.set(prefix, p);
+                rib.upsert(originRoute(p), changes);
+              }
+            }
+            publish(changes);
+            msg.replyTo?.reply();
+            break;
+          }
+          case "subscribe": {
+            subscribers.set(msg.ref.path, msg.ref);
+            ctx.watch(msg.ref, (t) => ({ type: "unsubscribe", path: t.path }));
+            msg.ref.tell({ type: "bestPaths", changes: [...rib.entries()] });
+            msg.replyTo?.reply();
+            break;
+          }
+          case "unsubscribe":
+            subscribers.delete(msg.path);
+            break;
+          case "dump": {
+            const out: RibEntryView[] = [];
+            for (const e of rib.entries(msg.family)) out.push(view(e.prefix));
+            out.sort((a, b) => a.prefix < b.prefix ? -1 : a.prefix > b.prefix ? 1 : 0);
+            msg.replyTo.reply(out);
+            break;
+          }
+          case "lookup":
+            msg.replyTo.reply(rib.best(msg.prefix) ? view(msg.prefix) : null);
+            break;
+          case "stats": {
+            const adjIn: Record<string, number> = {};
+            for (const [p, m] of rib.adjIn) adjIn[p] = m.size;
+            msg.replyTo.reply({
+              prefixes: rib.size,
+              adjIn,
+              peersUp: links.size,
+              subscribers: subscribers.size,
+            });
+            break;
+          }
+        }
+      },
+      inspect() {
+        return {
+          prefixes: rib.size,
+          peersUp: [...links.keys()],
+          originated: originated.size,
+          subscribers: subscribers.size,
+          staleFrom: Object.fromEntries(staleSince),
+        };
+      },
+    };
+  });
+}

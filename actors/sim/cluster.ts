@@ -9,7 +9,7 @@
  */
 import { KubeClient, loadKubeEndpoint, Resources } from "../kube/mod.ts";
 import { run, waitFor } from "./exec.ts";
-import { makePlan, randomPrefix, type SimPlan } from "./plan.ts";
+import { makePlan, type NodePlan, randomPrefix, type SimPlan } from "./plan.ts";
 import { type ProcSpec, startProc, tailLog } from "./processes.ts";
 import { GOBGP_API_PORT, gobgpConfig } from "./standin.ts";
 import { buildNetwork, freeMgmtOctet, runDirOf, startSpine, teardown } from "./topology.ts";
@@ -48,7 +48,52 @@ export interface ClusterState {
 }
 
 /** Port of each tern process's inspection server on its own address. */
-export const INSPECT_PORTS = { agent: 9100, controller: 9101, runner: 9102 } as const;
+export const INSPECT_PORTS = {
+  agent: 9100,
+  controller: 9101,
+  runner: 9102,
+  speaker: 9103,
+} as const;
+
+/**
+ * The pod address blocks a node's agent serves (static block source, until the agent takes its
+ * blocks from AddressBlocks): a /25 of the default pool 198.18.0.0/16 and a /30 of the
+ * non-default pool 198.19.0.0/24.
+ */
+export function podBlocks(node: NodePlan): Array<{ pool: string; cidr: string }> {
+  return [
+    { pool: "default-pod-pool", cidr: `198.18.${node.index - 1}.0/25` },
+    { pool: "non-default-pod-pool", cidr: `198.19.0.${4 * (node.index - 1)}/30` },
+  ];
+}
+
+/** URL of a node's tern speaker control API. */
+export function speakerApiUrl(node: NodePlan): string {
+  return `http://${node.internalIP}:${INSPECT_PORTS.speaker}`;
+}
+
+/** The tern speaker configuration (YAML is a superset of JSON) of a node. */
+export function speakerConfig(plan: SimPlan, node: NodePlan): string {
+  return JSON.stringify(
+    {
+      asn: node.asn,
+      routerId: node.internalIP,
+      listen: { address: "0.0.0.0", port: 179 },
+      api: { address: node.internalIP, port: INSPECT_PORTS.speaker },
+      multipath: true,
+      peers: plan.spines.map((s) => ({
+        address: s.address,
+        asn: s.asn,
+        holdTime: 9,
+        keepaliveTime: 3,
+        connectRetryTime: 2,
+        families: ["ipv4"],
+      })),
+    },
+    null,
+    2,
+  );
+}
 
 /** The repository root. */
 export function defaultRepoRoot(): string {
@@ -274,30 +319,60 @@ async function startTernNodes(state: ClusterState, log: (l: string) => void): Pr
     await Deno.mkdir(`${dir}/net.d`, { recursive: true });
     state.cni[n.name] = { confDir: `${dir}/net.d`, cniPath: [bin, "/usr/lib/cni"] };
     const url = `http://${n.internalIP}:${INSPECT_PORTS.agent}`;
-    log(`starting the agent of ${n.name}`);
-    const spec: ProcSpec = {
+    log(`starting the agent and the speaker of ${n.name}`);
+    await startProc(runDir, {
       name: `agent-${n.name}`,
       ns: n.ns,
       argv: denoRole(root, "agent", "agent", [
         "--node",
         n.name,
-        "--kubeconfig",
-        state.kubeconfig,
         "--state-dir",
         `${dir}/state`,
         "--socket",
         `${dir}/cni.sock`,
         "--conflist-dir",
         `${dir}/net.d`,
+        ...podBlocks(n).flatMap((b) => ["--static-block", `${b.pool}=${b.cidr}`]),
+        "--auto-pool",
+        "default-pod-pool",
         "--inspect-address",
         `${n.internalIP}:${INSPECT_PORTS.agent}`,
       ]),
       env: { ...env, TERN_NODE_NAME: n.name },
       inspectUrl: url,
-    };
-    await startProc(runDir, spec);
+    });
     state.inspect[`agent-${n.name}`] = `${url}/debug/`;
+    await Deno.writeTextFile(`${dir}/speaker.yaml`, speakerConfig(plan, n));
+    await startProc(runDir, {
+      name: `speaker-${n.name}`,
+      ns: n.ns,
+      argv: denoRole(root, "speaker", "speaker", ["--config", `${dir}/speaker.yaml`]),
+      inspectUrl: speakerApiUrl(n),
+    });
+    state.inspect[`speaker-${n.name}`] = `${speakerApiUrl(n)}/debug/`;
   }
+  await waitFor("the agents' conflists and the speakers' APIs", async () => {
+    for (const n of plan.nodes) {
+      const r = await fetch(`${speakerApiUrl(n)}/api/bgp/neighbors`).catch(() => undefined);
+      await r?.body?.cancel();
+      if (!r?.ok) return undefined;
+      let found = false;
+      for await (const e of Deno.readDir(state.cni[n.name].confDir)) {
+        if (e.name.endsWith(".conflist")) found = true;
+      }
+      if (!found) return undefined;
+    }
+    return true;
+  }, 60_000).catch(async (e) => {
+    const logs = [];
+    for (const n of plan.nodes) {
+      logs.push(
+        await tailLog(runDir, `agent-${n.name}`, 8),
+        await tailLog(runDir, `speaker-${n.name}`, 8),
+      );
+    }
+    throw new Error(`${e.message}\n${logs.join("\n")}`);
+  });
 }
 
 async function startStandinNodes(state: ClusterState, log: (l: string) => void): Promise<void> {

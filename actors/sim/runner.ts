@@ -2,11 +2,12 @@
  * The node simulator runner's actor tree (run by `sim runner` as its own process): shared
  * informers for Pods, Services and EndpointSlices; the scheduler; the Service actor
  * (EndpointSlices and the kube-proxy stand-in); one node simulator per node; and, in stand-in
- * mode, the stand-in BGP announcer.
+ * the announcer (the agent-side BGP wiring: node speakers announce pod blocks and LoadBalancer
+ * addresses).
  *
  * ```
  * /sim
- *   scheduler, services, [standin-announcer], node-1 … node-N   (consumers, started first)
+ *   scheduler, services, announcer, node-1 … node-N   (consumers, started first)
  *   informers/{pods, services, slices}                          (rest_for_one: restarted after
  *                                                                any consumer, so it relists)
  * ```
@@ -20,7 +21,15 @@ import type { SimEndpointSlice, SimService } from "./endpoints.ts";
 import { nodeSimulator, type SimPod } from "./node_sim.ts";
 import { scheduler } from "./scheduler.ts";
 import { serviceSimulator } from "./service_sim.ts";
-import { standinAnnouncer, standinConflist } from "./standin.ts";
+import { procPid } from "./processes.ts";
+import {
+  announcer,
+  gobgpDriver,
+  standinConflist,
+  standinPodSubnet,
+  ternSpeakerDriver,
+} from "./standin.ts";
+import { podBlocks, speakerApiUrl } from "./cluster.ts";
 
 /** Reads the first `*.conflist` (by name) in a directory. */
 export async function readConflist(dir: string): Promise<NetConfList | undefined> {
@@ -65,7 +74,23 @@ export function runnerTree(
     children: [
       { id: "scheduler", def: scheduler(client, nodes.map((n) => n.name)) },
       { id: "services", def: serviceSimulator(client, nodes) },
-      ...(standin ? [{ id: "standin-announcer", def: standinAnnouncer(state.plan) }] : []),
+      {
+        id: "announcer",
+        def: standin
+          ? announcer(
+            state.plan,
+            (n) => [standinPodSubnet(n)],
+            gobgpDriver(async (n) => String(await procPid(state.runDir, `gobgpd-${n.name}`))),
+          )
+          : announcer(
+            state.plan,
+            (n) => podBlocks(n).map((b) => b.cidr),
+            ternSpeakerDriver(
+              speakerApiUrl,
+              async (n) => String(await procPid(state.runDir, `speaker-${n.name}`)),
+            ),
+          ),
+      },
       ...nodes.map((n) => ({
         id: n.name,
         def: nodeSimulator({
@@ -100,7 +125,7 @@ export function runnerTree(
                 resource: Resources.services,
                 deliver: (event: InformerEvent<SimService>) => {
                   tell("/sim/services", { type: "services", event });
-                  if (standin) tell("/sim/standin-announcer", { type: "services", event });
+                  tell("/sim/announcer", { type: "services", event });
                 },
               }),
             },
@@ -111,7 +136,7 @@ export function runnerTree(
                 resource: Resources.endpointSlices,
                 deliver: (event: InformerEvent<SimEndpointSlice>) => {
                   tell("/sim/services", { type: "slices", event });
-                  if (standin) tell("/sim/standin-announcer", { type: "slices", event });
+                  tell("/sim/announcer", { type: "slices", event });
                 },
               }),
             },

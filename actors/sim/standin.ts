@@ -71,13 +71,17 @@ export function gobgpConfig(plan: SimPlan, node: NodePlan): string {
   return lines.join("\n") + "\n";
 }
 
-/** The prefixes a node's stand-in speaker announces. Pure. */
-export function standinAnnouncements(
+/**
+ * The prefixes a node announces: its pod prefixes and the LoadBalancer addresses it should
+ * attract (every node for `Cluster`, the nodes with a ready endpoint for `Local`). Pure.
+ */
+export function nodeAnnouncements(
   node: NodePlan,
+  podPrefixes: string[],
   services: SimService[],
   slices: SimEndpointSlice[],
 ): string[] {
-  const out = new Set<string>([standinPodSubnet(node)]);
+  const out = new Set<string>(podPrefixes);
   for (const svc of services) {
     if (svc.spec?.type !== "LoadBalancer") continue;
     const ips = ingressAddresses(svc);
@@ -98,14 +102,77 @@ export function standinAnnouncements(
 export type AnnouncerMsg =
   | { type: "services"; event: InformerEvent<SimService> }
   | { type: "slices"; event: InformerEvent<SimEndpointSlice> }
-  | { type: "flush" };
+  | { type: "flush" }
+  | { type: "resync" };
 
-/** Defines the stand-in announcer: keeps every node's GoBGP RIB equal to its announcements. */
-export function standinAnnouncer(plan: SimPlan): ActorDef<AnnouncerMsg> {
-  return actor<AnnouncerMsg>("standin-announcer", (ctx) => {
+/** How the announcer reaches a node's speaker. */
+export interface SpeakerDriver {
+  /** Announces a prefix; resolves false on failure. */
+  add(node: NodePlan, prefix: string): Promise<boolean>;
+  /** Withdraws a prefix; resolves false on failure. */
+  del(node: NodePlan, prefix: string): Promise<boolean>;
+  /** Identifies the speaker's incarnation (e.g. its pid): a change means it starts empty. */
+  generation(node: NodePlan): Promise<string | undefined>;
+}
+
+/** Drives the stand-in GoBGP daemons through their CLI. */
+export const gobgpDriver = (generation: SpeakerDriver["generation"]): SpeakerDriver => ({
+  generation,
+  add: async (node, prefix) => (await gobgpCli(node, "global", "rib", "add", "-a", "ipv4", prefix)),
+  del: async (node, prefix) => (await gobgpCli(node, "global", "rib", "del", "-a", "ipv4", prefix)),
+});
+
+async function gobgpCli(node: NodePlan, ...args: string[]): Promise<boolean> {
+  const r = await run(["gobgp", "-u", "127.0.0.1", "-p", String(GOBGP_API_PORT), ...args], {
+    ns: node.ns,
+    check: false,
+  });
+  return r.code === 0;
+}
+
+/** Drives tern's BGP speaker (`roles/speaker.ts`) through its control API. */
+export function ternSpeakerDriver(
+  apiUrl: (node: NodePlan) => string,
+  generation: SpeakerDriver["generation"],
+): SpeakerDriver {
+  return {
+    generation,
+    async add(node, prefix) {
+      const r = await fetch(`${apiUrl(node)}/api/bgp/paths`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ prefix }),
+      }).catch(() => undefined);
+      await r?.body?.cancel();
+      return r?.ok ?? false;
+    },
+    async del(node, prefix) {
+      const r = await fetch(
+        `${apiUrl(node)}/api/bgp/paths?prefix=${encodeURIComponent(prefix)}`,
+        { method: "DELETE" },
+      ).catch(() => undefined);
+      await r?.body?.cancel();
+      return r !== undefined && (r.ok || r.status === 404);
+    },
+  };
+}
+
+/**
+ * Defines the announcer (agent-side BGP wiring of the simulated cluster): keeps every node's
+ * speaker announcing exactly {@link nodeAnnouncements}. It re-announces everything every
+ * `resyncMs` (a restarted speaker starts empty, as sart's agent notices and re-announces).
+ */
+export function announcer(
+  plan: SimPlan,
+  podPrefixes: (node: NodePlan) => string[],
+  driver: SpeakerDriver,
+  resyncMs = 2_000,
+): ActorDef<AnnouncerMsg> {
+  return actor<AnnouncerMsg>("announcer", (ctx) => {
     const services = new Map<string, SimService>();
     const slices = new Map<string, SimEndpointSlice>();
     const announced = new Map<string, Set<string>>();
+    const generations = new Map<string, string | undefined>();
     const synced = new Set<string>();
     const track = <T extends KubeObject>(m: Map<string, T>, ev: InformerEvent<T>) => {
       const k = (o: T) => `${o.metadata.namespace}/${o.metadata.name}`;
@@ -115,15 +182,25 @@ export function standinAnnouncer(plan: SimPlan): ActorDef<AnnouncerMsg> {
       } else if (ev.type === "deleted") m.delete(k(ev.object));
       else m.set(k(ev.object), ev.object);
     };
-    const gobgp = (node: NodePlan, ...args: string[]) =>
-      run(["gobgp", "-u", "127.0.0.1", "-p", String(GOBGP_API_PORT), ...args], {
-        ns: node.ns,
-        check: false,
-      });
+    ctx.timers.every("resync", resyncMs, { type: "resync" });
     return {
       async receive(msg) {
         if (msg.type === "services") track(services, msg.event);
         else if (msg.type === "slices") track(slices, msg.event);
+        if (msg.type === "resync") {
+          // A restarted speaker starts empty: announce everything to it again.
+          let changed = false;
+          for (const node of plan.nodes) {
+            const g = await driver.generation(node);
+            if (g !== generations.get(node.name)) {
+              generations.set(node.name, g);
+              announced.delete(node.name);
+              changed = true;
+            }
+          }
+          if (!changed) return;
+          msg = { type: "flush" };
+        }
         if (msg.type !== "flush") {
           if (msg.event.type === "synced") synced.add(msg.type);
           ctx.timers.once("flush", 50, { type: "flush" });
@@ -131,22 +208,22 @@ export function standinAnnouncer(plan: SimPlan): ActorDef<AnnouncerMsg> {
         }
         if (synced.size < 2) return;
         for (const node of plan.nodes) {
-          const want = new Set(standinAnnouncements(node, [...services.values()], [
-            ...slices.values(),
-          ]));
+          const want = new Set(
+            nodeAnnouncements(node, podPrefixes(node), [...services.values()], [
+              ...slices.values(),
+            ]),
+          );
           const have = announced.get(node.name) ?? new Set<string>();
           let ok = true;
           for (const p of want) {
             if (!have.has(p)) {
-              const r = await gobgp(node, "global", "rib", "add", "-a", "ipv4", p);
-              if (r.code === 0) have.add(p);
+              if (await driver.add(node, p)) have.add(p);
               else ok = false;
             }
           }
           for (const p of [...have]) {
             if (!want.has(p)) {
-              const r = await gobgp(node, "global", "rib", "del", "-a", "ipv4", p);
-              if (r.code === 0) have.delete(p);
+              if (await driver.del(node, p)) have.delete(p);
               else ok = false;
             }
           }

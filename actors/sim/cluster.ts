@@ -10,7 +10,7 @@
 import { KubeClient, loadKubeEndpoint, Resources } from "../kube/mod.ts";
 import { run, waitFor } from "./exec.ts";
 import { makePlan, type NodePlan, randomPrefix, type SimPlan } from "./plan.ts";
-import { type ProcSpec, startProc, tailLog } from "./processes.ts";
+import { startProc, tailLog } from "./processes.ts";
 import { GOBGP_API_PORT, gobgpConfig } from "./standin.ts";
 import { buildNetwork, freeMgmtOctet, runDirOf, startSpine, teardown } from "./topology.ts";
 

@@ -229,10 +229,11 @@ async function readPid(path: string): Promise<number | undefined> {
   }
 }
 
-function alive(pid: number): boolean {
+/** Whether a process exists and is not a zombie (detached processes may be reaped late). */
+export function alive(pid: number): boolean {
   try {
-    Deno.kill(pid, "SIGCONT");
-    return true;
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
   } catch {
     return false;
   }
@@ -274,18 +275,20 @@ export async function namespacesWithPrefix(prefix: string): Promise<string[]> {
  */
 export async function teardown(prefix: string, opts: { keepRunDir?: boolean } = {}): Promise<void> {
   const dir = runDirOf(prefix);
-  // 1. Processes the run recorded (daemons, agents, controller, API server).
+  // 1. Processes the run recorded (daemons, agents, controller, API server), all at once.
+  const pids: number[] = [];
   for (const pidFile of await findPidFiles(dir)) {
     const pid = await readPid(pidFile);
-    if (pid !== undefined) await killAndWait(pid);
+    if (pid !== undefined) pids.push(pid);
   }
+  await Promise.all(pids.map((p) => killAndWait(p)));
   // 2. Anything still running inside the run's namespaces.
   const nss = await namespacesWithPrefix(prefix);
   for (const ns of nss) {
     const r = await run(["ip", "netns", "pids", ns], { check: false });
-    for (const p of r.stdout.split(/\s+/).filter(Boolean).map(Number)) {
-      if (Number.isInteger(p) && p > 1 && p !== Deno.pid) await killAndWait(p);
-    }
+    const left = r.stdout.split(/\s+/).filter(Boolean).map(Number)
+      .filter((p) => Number.isInteger(p) && p > 1 && p !== Deno.pid);
+    await Promise.all(left.map((p) => killAndWait(p)));
   }
   // 3. Namespaces (their veth ends go with them), then the root-namespace bridge and veths.
   for (const ns of nss) await run(["ip", "netns", "del", ns], { check: false });

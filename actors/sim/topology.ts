@@ -30,6 +30,8 @@ async function sysctls(ns: string): Promise<void> {
     "net.ipv4.conf.all.rp_filter=0",
     "net.ipv4.conf.default.rp_filter=0",
     "net.ipv6.conf.all.forwarding=1",
+    // ECMP by 5-tuple, so the client's connections spread over every next hop.
+    "net.ipv4.fib_multipath_hash_policy=1",
   ], { ns });
 }
 

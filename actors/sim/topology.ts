@@ -317,3 +317,32 @@ async function findPidFiles(dir: string): Promise<string[]> {
   await walk(dir);
   return out;
 }
+
+/** nftables table that isolates a node (its failure, as the network sees it). */
+const ISOLATE_TABLE = "tern_sim_isolate";
+
+/**
+ * Makes a node fail as the fabric sees it: every packet on its uplinks is dropped (links stay
+ * up, so only BGP's hold timer notices), until {@link restoreNode}.
+ */
+export async function isolateNode(plan: SimPlan, nodeName: string): Promise<void> {
+  const node = plan.nodes.find((n) => n.name === nodeName);
+  if (!node) throw new CommandError(["isolate", nodeName], 1, `no node ${nodeName}`);
+  const ifs = node.uplinks.map((u) => `"${u.b.ifname}"`).join(", ");
+  await run(["nft", "-f", "-"], {
+    ns: node.ns,
+    stdin: `table inet ${ISOLATE_TABLE} {
+  chain iso_in { type filter hook input priority -300; policy accept; iifname { ${ifs} } drop; }
+  chain iso_fwd { type filter hook forward priority -300; policy accept; iifname { ${ifs} } drop; oifname { ${ifs} } drop; }
+  chain iso_out { type filter hook output priority -300; policy accept; oifname { ${ifs} } drop; }
+}
+`,
+  });
+}
+
+/** Undoes {@link isolateNode}. */
+export async function restoreNode(plan: SimPlan, nodeName: string): Promise<void> {
+  const node = plan.nodes.find((n) => n.name === nodeName);
+  if (!node) throw new CommandError(["restore", nodeName], 1, `no node ${nodeName}`);
+  await run(["nft", "delete", "table", "inet", ISOLATE_TABLE], { ns: node.ns, check: false });
+}

@@ -256,3 +256,34 @@ export async function assignAddress(
 export function assertAll(rec: Record<string, string>, want: RegExp, what: string): void {
   for (const [k, v] of Object.entries(rec)) assert.match(v, want, `${what}: ${k} is ${v}`);
 }
+
+/** A spine's whole BGP-learned kernel table: prefix → node names (sorted). */
+export async function spineTable(
+  s: ClusterState,
+  spineIndex: number,
+): Promise<Map<string, string[]>> {
+  const spine = s.plan.spines[spineIndex];
+  const r = await run(["ip", "-j", "-n", spine.ns, "route", "show"]);
+  const routes = JSON.parse(r.stdout || "[]") as Array<
+    { dst: string; gateway?: string; nexthops?: Array<{ gateway: string }> }
+  >;
+  const out = new Map<string, string[]>();
+  for (const rt of routes) {
+    const gws = rt.nexthops ? rt.nexthops.map((h) => h.gateway) : rt.gateway ? [rt.gateway] : [];
+    const nodes = gws.map((gw) =>
+      s.plan.nodes.find((n) => n.uplinks[spineIndex].b.address === gw)?.name
+    ).filter((n): n is string => !!n);
+    if (nodes.length) out.set(rt.dst.includes("/") ? rt.dst : `${rt.dst}/32`, nodes.sort());
+  }
+  return out;
+}
+
+/** Runs `fn` over `items` with at most `limit` at a time. */
+export async function pool<T>(items: T[], limit: number, fn: (t: T) => Promise<void>) {
+  let i = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (i < items.length) await fn(items[i++]);
+    }),
+  );
+}

@@ -139,8 +139,10 @@ export async function clientGet(
   s: ClusterState,
   ip: string,
   port = 80,
+  timeoutS = 3,
 ): Promise<{ pod: string; node: string; ip: string } | undefined> {
-  const r = await run(["curl", "-s", "-m", "3", `http://${ip}:${port}/`], {
+  const t = String(timeoutS);
+  const r = await run(["curl", "-s", "-m", t, "--connect-timeout", t, `http://${ip}:${port}/`], {
     ns: s.plan.client.ns,
     check: false,
   });

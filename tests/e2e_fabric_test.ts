@@ -1,6 +1,7 @@
 /**
- * End to end: the fabric. Every node's tern speaker is Established with the FRR spine and the
- * BIRD spine (seen on both sides); pods on every node get addresses from the node's default-pool
+ * End to end: the fabric. Every node's tern speaker (run by the agent's BGP wiring from its
+ * NodeBGP and BGPPeer objects) is Established with the FRR spine and the BIRD spine, seen on both
+ * spines and in every BGPPeer's status; pod block advertisements are Advertised; pods on every node get addresses from the node's default-pool
  * block through the tern CNI plugin and agent; a pod pings a pod on every other node through the
  * spines and answers HTTP with its own name and address; a deleted pod's namespace and address
  * are released.
@@ -11,12 +12,12 @@ import { podIdentity } from "../actors/sim/node_sim.ts";
 import { Resources } from "../actors/kube/mod.ts";
 import {
   assertAll,
+  bgpPeerStates,
   birdSessions,
   createNamespace,
   createPod,
   frrSessions,
   run,
-  speakerNeighbors,
   waitFor,
   waitNextHops,
   waitPodsRunning,
@@ -37,13 +38,41 @@ Deno.test("e2e fabric: sessions, pod addresses, pod-to-pod through the spines", 
       await waitSessionsEstablished(state);
       assertAll(await frrSessions(state), /^Established$/, "FRR");
       assertAll(await birdSessions(state), /^Established/, "BIRD");
-      for (let i = 0; i < state.plan.nodes.length; i++) {
-        const ns = await speakerNeighbors(state, i);
+      // …and every BGPPeer says so in its status (written by the agent's BGP wiring).
+      const peers = await waitFor("every BGPPeer Established in its status", async () => {
+        const m = await bgpPeerStates(client);
+        const all = [...m.values()];
+        return all.length === 2 * state.plan.nodes.length &&
+            all.every((p) => p.state === "Established" && p.condition === "True")
+          ? m
+          : undefined;
+      }, 30_000);
+      for (const n of state.plan.nodes) {
         assert.deepEqual(
-          ns.map((n) => `${n.address} ${n.state}`).sort(),
-          ["192.0.2.1 Established", "192.0.2.2 Established"],
+          [...peers.values()].filter((p) => p.node === n.name).map((p) => p.addr).sort(),
+          ["192.0.2.1", "192.0.2.2"],
         );
       }
+    });
+
+    await t.step("each pod block advertisement is Advertised to its node's peers", async () => {
+      await waitFor("advertisement statuses", async () => {
+        const { items } = await client.listAll<
+          & {
+            spec: { cidr: string; peers?: string[] };
+            status?: { peers?: Record<string, string> };
+          }
+          & {
+            metadata: { name?: string };
+          }
+        >(Resources.bgpAdvertisements, { namespace: "tern-system" });
+        const ok = items.length === 2 * state.plan.nodes.length &&
+          items.every((a) =>
+            (a.spec.peers ?? []).length === 2 &&
+            (a.spec.peers ?? []).every((p) => a.status?.peers?.[p] === "Advertised")
+          );
+        return ok ? true : undefined;
+      }, 30_000);
     });
 
     await t.step("both spines route every node's pod block to that node", async () => {

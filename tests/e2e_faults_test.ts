@@ -1,6 +1,7 @@
 /**
  * End to end: faults, and convergence after each with nothing lost and nothing given twice.
- * - a node's BGP speaker killed: the spines withdraw its routes, then it comes back;
+ * - a node's BGP speaker (the agent's BGP wiring process) killed: the spines withdraw its
+ *   routes, then it comes back, configured again from its objects;
  * - a node failed (its uplinks black-holed): the spines withdraw its routes within the hold time;
  * - a node's agent killed and restarted: pod addresses unchanged, new pods get fresh addresses;
  * - each spine restarted: sessions and routes come back;
@@ -69,11 +70,11 @@ Deno.test("e2e faults: speaker, node, agent, spines, API watches, kubelet", asyn
     assertUnique(before);
 
     await t.step("speaker killed: spines withdraw the node's routes; restarted: back", async () => {
-      await stopProc(state.runDir, "speaker-node-1", true);
+      await stopProc(state.runDir, "agent-bgp-node-1", true);
       await waitNextHops(state, `${VIP}/32`, ["node-2", "node-3"], 20_000);
       await waitNextHops(state, podBlocks(state.plan.nodes[0])[0].cidr, [], 20_000);
       await reachable(e);
-      await restartProc(state.runDir, "speaker-node-1");
+      await restartProc(state.runDir, "agent-bgp-node-1");
       await waitNextHops(state, `${VIP}/32`, ALL, 30_000);
       await waitNextHops(state, podBlocks(state.plan.nodes[0])[0].cidr, ["node-1"], 30_000);
       await waitSessionsEstablished(state);

@@ -4,12 +4,8 @@
  * addresses from the client. Every wait has a timeout.
  */
 import assert from "node:assert/strict";
-import {
-  clusterClient,
-  type ClusterState,
-  clusterUp,
-  speakerApiUrl,
-} from "../actors/sim/cluster.ts";
+import { clusterClient, type ClusterState, clusterUp } from "../actors/sim/cluster.ts";
+import type { BGPPeerObject } from "../actors/agent_bgp/desired.ts";
 import { run, waitFor } from "../actors/sim/exec.ts";
 import { randomPrefix } from "../actors/sim/plan.ts";
 import { birdc, teardown, vtysh } from "../actors/sim/topology.ts";
@@ -124,14 +120,17 @@ export async function waitNextHops(
   });
 }
 
-/** The tern speaker's neighbor states of a node. */
-export async function speakerNeighbors(
-  s: ClusterState,
-  node: number,
-): Promise<Array<{ address: string; state: string }>> {
-  const r = await fetch(`${speakerApiUrl(s.plan.nodes[node])}/api/bgp/neighbors`);
-  const body = await r.json() as { neighbors: Array<{ address: string; state: string }> };
-  return body.neighbors;
+/** BGPPeer objects with their status: name → [node, address, sessionState, condition]. */
+export async function bgpPeerStates(
+  c: KubeClient,
+): Promise<Map<string, { node: string; addr: string; state?: string; condition?: string }>> {
+  const { items } = await c.listAll<BGPPeerObject>(Resources.bgpPeers);
+  return new Map(items.map((p) => [p.metadata.name!, {
+    node: p.spec.node,
+    addr: p.spec.addr,
+    state: p.status?.sessionState,
+    condition: p.status?.conditions?.find((x) => x.type === "Established")?.status,
+  }]));
 }
 
 /** An HTTP GET from the client namespace; the parsed answer or undefined. */

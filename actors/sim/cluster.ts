@@ -9,7 +9,7 @@
  */
 import { KubeClient, loadKubeEndpoint, Resources } from "../kube/mod.ts";
 import { run, waitFor } from "./exec.ts";
-import { makePlan, type NodePlan, randomPrefix, type SimPlan } from "./plan.ts";
+import { makePlan, type NodePlan, randomPrefix, type SimPlan, type SpinePlan } from "./plan.ts";
 import { startProc, tailLog } from "./processes.ts";
 import { GOBGP_API_PORT, gobgpConfig } from "./standin.ts";
 import { buildNetwork, freeMgmtOctet, runDirOf, startSpine, teardown } from "./topology.ts";
@@ -67,7 +67,7 @@ export function podBlocks(node: NodePlan): Array<{ pool: string; cidr: string }>
   ];
 }
 
-/** URL of a node's tern speaker control API. */
+/** URL of a node's BGP wiring process (inspection server). */
 export function speakerApiUrl(node: NodePlan): string {
   return `http://${node.internalIP}:${INSPECT_PORTS.speaker}`;
 }
@@ -312,7 +312,8 @@ async function startTernNodes(state: ClusterState, log: (l: string) => void): Pr
     state.controller = true;
     state.inspect.controller = `${url}/debug/`;
   } else {
-    log("roles/controller.ts is not there yet: no controller");
+    log("roles/controller.ts is not there yet: the sim writes NodeBGPs, BGPPeers, advertisements");
+    await bootstrapBgpObjects(state);
   }
   for (const n of plan.nodes) {
     const dir = `${runDir}/${n.name}`;
@@ -342,25 +343,38 @@ async function startTernNodes(state: ClusterState, log: (l: string) => void): Pr
       inspectUrl: url,
     });
     state.inspect[`agent-${n.name}`] = `${url}/debug/`;
-    await Deno.writeTextFile(`${dir}/speaker.yaml`, speakerConfig(plan, n));
+    const bgpUrl = `http://${n.internalIP}:${INSPECT_PORTS.speaker}`;
     await startProc(runDir, {
-      name: `speaker-${n.name}`,
+      name: `agent-bgp-${n.name}`,
       ns: n.ns,
-      argv: denoRole(root, "speaker", "speaker", ["--config", `${dir}/speaker.yaml`]),
-      inspectUrl: speakerApiUrl(n),
+      argv: denoRole(root, "sim", "sim", [
+        "agent-bgp",
+        "--prefix",
+        state.prefix,
+        "--node",
+        n.name,
+        "--inspect-address",
+        `${n.internalIP}:${INSPECT_PORTS.speaker}`,
+      ]),
+      env: { TMPDIR: Deno.env.get("TMPDIR") ?? "/tmp" },
+      inspectUrl: bgpUrl,
     });
-    state.inspect[`speaker-${n.name}`] = `${speakerApiUrl(n)}/debug/`;
+    state.inspect[`agent-bgp-${n.name}`] = `${bgpUrl}/debug/`;
   }
-  await waitFor("the agents' conflists and the speakers' APIs", async () => {
+  let lastProbe = "";
+  await waitFor("the agents' conflists and BGP wiring", async () => {
     for (const n of plan.nodes) {
-      const r = await fetch(`${speakerApiUrl(n)}/api/bgp/neighbors`).catch(() => undefined);
-      await r?.body?.cancel();
+      const r = await fetch(`${speakerApiUrl(n)}/readyz`).catch(() => undefined);
+      lastProbe = `${n.name} BGP wiring /readyz: ${r ? `${r.status} ${await r.text()}` : "no answer"}`;
       if (!r?.ok) return undefined;
       let found = false;
       for await (const e of Deno.readDir(state.cni[n.name].confDir)) {
         if (e.name.endsWith(".conflist")) found = true;
       }
-      if (!found) return undefined;
+      if (!found) {
+        lastProbe = `${n.name}: no conflist yet`;
+        return undefined;
+      }
     }
     return true;
   }, 60_000).catch(async (e) => {
@@ -368,11 +382,61 @@ async function startTernNodes(state: ClusterState, log: (l: string) => void): Pr
     for (const n of plan.nodes) {
       logs.push(
         await tailLog(runDir, `agent-${n.name}`, 8),
-        await tailLog(runDir, `speaker-${n.name}`, 8),
+        await tailLog(runDir, `agent-bgp-${n.name}`, 8),
       );
     }
-    throw new Error(`${e.message}\n${logs.join("\n")}`);
+    throw new Error(`${e.message} (${lastProbe})\n${logs.join("\n")}`);
   });
+}
+
+/** BGPPeer name of a node's session with a spine (sart's `<template>-<node>-<asn>-<addr>`). */
+export function bgpPeerName(spine: SpinePlan, node: NodePlan): string {
+  return `${spine.id}-${node.name}-${spine.asn}-${spine.address}`;
+}
+
+/**
+ * What the controller makes from the sample ClusterBGPs (every node peers with both spines),
+ * written directly while the controller role is not on main: a NodeBGP and two BGPPeers per node.
+ */
+export async function bootstrapBgpObjects(state: ClusterState): Promise<void> {
+  const client = clusterClient(state);
+  try {
+    for (const n of state.plan.nodes) {
+      await client.create(Resources.nodeBGPs, {
+        apiVersion: "tern.dev/v1alpha1",
+        kind: "NodeBGP",
+        metadata: { name: n.name, labels: { "bgp": "a" } },
+        spec: {
+          asn: n.asn,
+          routerId: n.internalIP,
+          peers: state.plan.spines.map((s) => ({
+            name: bgpPeerName(s, n),
+            asn: s.asn,
+            addr: s.address,
+          })),
+        },
+      });
+      for (const s of state.plan.spines) {
+        await client.create(Resources.bgpPeers, {
+          apiVersion: "tern.dev/v1alpha1",
+          kind: "BGPPeer",
+          metadata: { name: bgpPeerName(s, n), labels: { "tern.dev/node": n.name } },
+          spec: {
+            node: n.name,
+            asn: s.asn,
+            addr: s.address,
+            holdTime: 9,
+            keepaliveTime: 3,
+            connectRetryTime: 2,
+            families: ["ipv4-unicast"],
+            groups: [`to-${s.id}`],
+          },
+        });
+      }
+    }
+  } finally {
+    client.close();
+  }
 }
 
 async function startStandinNodes(state: ClusterState, log: (l: string) => void): Promise<void> {

@@ -2,12 +2,12 @@
  * The node simulator runner's actor tree (run by `sim runner` as its own process): shared
  * informers for Pods, Services and EndpointSlices; the scheduler; the Service actor
  * (EndpointSlices and the kube-proxy stand-in); one node simulator per node; and, in stand-in
- * the announcer (the agent-side BGP wiring: node speakers announce pod blocks and LoadBalancer
- * addresses).
+ * the advertiser (tern mode without a controller: the BGPAdvertisements the controller would
+ * write; stand-in mode: the GoBGP announcer).
  *
  * ```
  * /sim
- *   scheduler, services, announcer, node-1 … node-N   (consumers, started first)
+ *   scheduler, services, advertiser, node-1 … node-N   (consumers, started first)
  *   informers/{pods, services, slices}                          (rest_for_one: restarted after
  *                                                                any consumer, so it relists)
  * ```
@@ -22,14 +22,9 @@ import { nodeSimulator, type SimPod } from "./node_sim.ts";
 import { scheduler } from "./scheduler.ts";
 import { serviceSimulator } from "./service_sim.ts";
 import { procPid } from "./processes.ts";
-import {
-  announcer,
-  gobgpDriver,
-  standinConflist,
-  standinPodSubnet,
-  ternSpeakerDriver,
-} from "./standin.ts";
-import { podBlocks, speakerApiUrl } from "./cluster.ts";
+import { announcer, gobgpDriver, standinConflist, standinPodSubnet } from "./standin.ts";
+import { podBlocks } from "./cluster.ts";
+import { advertiser } from "./advertiser.ts";
 
 /** Reads the first `*.conflist` (by name) in a directory. */
 export async function readConflist(dir: string): Promise<NetConfList | undefined> {
@@ -74,23 +69,16 @@ export function runnerTree(
     children: [
       { id: "scheduler", def: scheduler(client, nodes.map((n) => n.name)) },
       { id: "services", def: serviceSimulator(client, nodes) },
-      {
-        id: "announcer",
+      ...(!standin && state.controller ? [] : [{
+        id: "advertiser",
         def: standin
           ? announcer(
             state.plan,
             (n) => [standinPodSubnet(n)],
             gobgpDriver(async (n) => String(await procPid(state.runDir, `gobgpd-${n.name}`))),
           )
-          : announcer(
-            state.plan,
-            (n) => podBlocks(n).map((b) => b.cidr),
-            ternSpeakerDriver(
-              speakerApiUrl,
-              async (n) => String(await procPid(state.runDir, `speaker-${n.name}`)),
-            ),
-          ),
-      },
+          : advertiser(state.plan, client, (n) => podBlocks(n).map((b) => b.cidr)),
+      }]),
       ...nodes.map((n) => ({
         id: n.name,
         def: nodeSimulator({
@@ -125,7 +113,7 @@ export function runnerTree(
                 resource: Resources.services,
                 deliver: (event: InformerEvent<SimService>) => {
                   tell("/sim/services", { type: "services", event });
-                  tell("/sim/announcer", { type: "services", event });
+                  tell("/sim/advertiser", { type: "services", event });
                 },
               }),
             },
@@ -136,7 +124,7 @@ export function runnerTree(
                 resource: Resources.endpointSlices,
                 deliver: (event: InformerEvent<SimEndpointSlice>) => {
                   tell("/sim/services", { type: "slices", event });
-                  tell("/sim/announcer", { type: "slices", event });
+                  tell("/sim/advertiser", { type: "slices", event });
                 },
               }),
             },

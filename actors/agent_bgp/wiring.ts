@@ -116,6 +116,8 @@ export function wiringActor(opts: AgentBgpOptions): ActorDef<WiringMsg> {
         running = undefined;
       }
       if (!running) {
+        // A subtree left by an earlier incarnation of this actor is replaced.
+        await parent().terminateChild("bgp").catch(() => {});
         await parent().startChild({ id: "bgp", def: bgpSupervisor(root, config) });
         running = { asn: config.asn, routerId: config.routerId };
       } else {

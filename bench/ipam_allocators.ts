@@ -7,8 +7,9 @@
  *    `host-local` (containernetworking-plugins), which runs as one process per ADD and keeps its
  *    state in files. This compares allocator cores only: a tern CNI ADD also pays the plugin's
  *    start and the agent round trip (issue 7 measures the whole ADD).
- * 3. LoadBalancer allocation of a 10,000 Service burst and a restore of the same 10,000 after a
- *    restart (tern only: no reference tool here has an in-process LoadBalancer allocator).
+ * 3. Pod blocks for 1,000 nodes (both families) and their restore; LoadBalancer allocation of a
+ *    10,000 Service burst and a restore of the same 10,000 after a restart (tern only: no
+ *    reference tool here has an in-process block or LoadBalancer allocator).
  *
  * Run: `deno run -A bench/ipam_allocators.ts [--quick]`. Prints a table with ratios.
  *
@@ -235,6 +236,44 @@ function benchServices(rows: Row[]): void {
   });
 }
 
+function benchBlocks(rows: Row[]): void {
+  const nodes = 1_000;
+  const pool = Pool.from({
+    name: "pods",
+    type: "pod",
+    cidrs: ["198.18.0.0/15", "fd00:10::/96"],
+    blockSize: 26,
+    blockSizeV6: 122,
+  });
+  const blocks = new BlockAllocator(pool);
+  const tCut = time(() => {
+    for (let i = 0; i < nodes; i++) {
+      blocks.allocate({ node: `node-${i}`, family: 4, request: `pods-node-${i}-4` });
+      blocks.allocate({ node: `node-${i}`, family: 6, request: `pods-node-${i}-6` });
+    }
+  });
+  rows.push({
+    what: `pod blocks, ${nodes} nodes x 2 families`,
+    tern: tCut / (2 * nodes),
+    ops: 2 * nodes,
+  });
+  const existing = blocks.list().map((b) => ({
+    name: b.name,
+    cidr: b.cidr.toString(),
+    node: b.node,
+  }));
+  const tRestore = time(() => {
+    const fresh = new BlockAllocator(pool);
+    const rep = fresh.restore(existing);
+    if (rep.conflicts.length) throw new Error("block restore found conflicts");
+  });
+  rows.push({
+    what: `pod block restore, ${existing.length} blocks`,
+    tern: tRestore / existing.length,
+    ops: existing.length,
+  });
+}
+
 function fmt(ms: number): string {
   if (ms < 0.001) return `${(ms * 1e6).toFixed(0)} ns`;
   if (ms < 1) return `${(ms * 1e3).toFixed(2)} µs`;
@@ -245,6 +284,7 @@ if (import.meta.main) {
   const rows: Row[] = [];
   benchMath(rows);
   await benchPods(rows);
+  benchBlocks(rows);
   benchServices(rows);
   const header = ["benchmark", "ops", "tern / op", "reference / op", "reference", "ref ÷ tern"];
   const lines = rows.map((r) => [

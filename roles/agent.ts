@@ -5,16 +5,17 @@
  * ```
  * /agent                 rest_for_one
  * ├── store              allocation records, atomic group-committed writes
- * ├── blocks             block source (static: --static-block POOL=CIDR)
+ * ├── blocks             block source: static (--static-block) or Kubernetes (--kubeconfig)
  * ├── wiring             veth pairs, addresses, routes (netlink)
  * ├── ipam               one_for_one
+ * │   ├── pools          pool manager: starts a pool's actor when it is first needed
  * │   └── pool-<name>    node IPAM of one pool
  * ├── cni                CNI socket server
  * ├── gc                 garbage collector
  * └── conflist           writes the conflist once the socket listens
  * ```
  */
-import { runRole, supervisor, takeCommonFlags } from "../runtime/mod.ts";
+import { type ActorDef, runRole, supervisor, takeCommonFlags } from "../runtime/mod.ts";
 import { agentApi } from "../actors/agent/api.ts";
 import { AttachmentService, type ServiceFactory } from "../actors/agent/attachments.ts";
 import { staticBlockSource } from "../actors/agent/block_source.ts";
@@ -23,36 +24,49 @@ import { parseAgentFlags } from "../actors/agent/config.ts";
 import { conflistWriter } from "../actors/agent/conflist.ts";
 import { garbageCollector } from "../actors/agent/gc.ts";
 import { KeyedQueue } from "../actors/agent/keyed_queue.ts";
-import { nodeIpam } from "../actors/agent/node_ipam.ts";
+import { kubeBlockSource } from "../actors/agent/kube_block_source.ts";
+import { kubeMetadata } from "../actors/agent/kube_metadata.ts";
 import {
   BLOCKS_PATH,
   CNI_SERVER_PATH,
-  poolChildId,
+  POOL_MANAGER_PATH,
   STORE_PATH,
   WIRING_PATH,
 } from "../actors/agent/paths.ts";
-import { NO_METADATA } from "../actors/agent/pool_choice.ts";
+import { NO_METADATA, type PodMetadataSource } from "../actors/agent/pool_choice.ts";
+import { poolManager } from "../actors/agent/pool_manager.ts";
 import { allocationStore } from "../actors/agent/store.ts";
 import { podWiring } from "../actors/agent/wiring.ts";
+import { KubeClient, loadKubeEndpoint } from "../actors/kube/mod.ts";
 
 const { common, rest } = takeCommonFlags(Deno.args);
 let config;
+let client: KubeClient | undefined;
 try {
   config = parseAgentFlags(rest, Deno.hostname().toLowerCase());
+  if (config.source === "kube") {
+    client = new KubeClient(loadKubeEndpoint(config.kubeconfig), { userAgent: "tern-agent" });
+  }
 } catch (e) {
   console.error((e as Error).message);
   Deno.exit(2);
 }
 const cfg = config;
 const queue = new KeyedQueue();
+const metadata: PodMetadataSource = client ? kubeMetadata(client) : NO_METADATA;
+// deno-lint-ignore no-explicit-any
+const blocks: ActorDef<any> = client
+  ? kubeBlockSource({ client, node: cfg.node })
+  : staticBlockSource(cfg.pools);
 const service: ServiceFactory = (lookup, log) =>
   new AttachmentService({
     lookup,
     storePath: STORE_PATH,
     wiringPath: WIRING_PATH,
     blocksPath: BLOCKS_PATH,
+    poolsPath: POOL_MANAGER_PATH,
     queue,
-    metadata: NO_METADATA,
+    metadata,
     mtu: cfg.mtu,
     log,
   });
@@ -60,28 +74,26 @@ const service: ServiceFactory = (lookup, log) =>
 await runRole({
   name: "agent",
   common,
-  required: [STORE_PATH, WIRING_PATH, CNI_SERVER_PATH],
+  required: [STORE_PATH, BLOCKS_PATH, WIRING_PATH, POOL_MANAGER_PATH, CNI_SERVER_PATH],
   root: supervisor("agent", {
     strategy: "rest_for_one",
     intensity: { maxRestarts: 5, withinMs: 30_000 },
     children: [
       { id: "store", def: allocationStore(cfg.stateDir, cfg.node) },
-      { id: "blocks", def: staticBlockSource(cfg.pools) },
+      { id: "blocks", def: blocks },
       { id: "wiring", def: podWiring(), mailbox: { capacity: 4096, overflow: "fail_sender" } },
       {
         id: "ipam",
         def: supervisor("ipam", {
           strategy: "one_for_one",
-          children: cfg.pools.map((p) => ({
-            id: poolChildId(p.name),
-            def: nodeIpam({
-              pool: p.name,
+          children: [{
+            id: "pools",
+            def: poolManager({
               storePath: STORE_PATH,
               sourcePath: BLOCKS_PATH,
               blockGraceMs: cfg.blockGraceMs,
             }),
-            mailbox: { capacity: 4096, overflow: "fail_sender" as const },
-          })),
+          }],
         }),
       },
       { id: "cni", def: cniServer({ socket: cfg.socket, service }) },
@@ -93,13 +105,13 @@ await runRole({
           service,
           storePath: STORE_PATH,
           wiringPath: WIRING_PATH,
-          metadata: NO_METADATA,
+          metadata,
         }),
       },
       { id: "conflist", def: conflistWriter(cfg) },
     ],
   }),
-  routes: (system) => agentApi(system, cfg.pools.map((p) => p.name)),
+  routes: (system) => agentApi(system),
   onStarted: ({ inspectUrl }) => {
     console.log(JSON.stringify({ level: "info", msg: "agent ready", inspect: inspectUrl }));
   },

@@ -5,11 +5,14 @@
  *   deno run -P=apiserver roles/apiserver.ts --listen 127.0.0.1 --port 6443 --tls \
  *     --kubeconfig /tmp/tern.kubeconfig --state /tmp/tern-api.json
  *
- * Prints one JSON line `{"url": …, "kubeconfig": …}` once listening; saves state and exits on
- * SIGINT/SIGTERM.
+ * Runs under the actor runtime (`--inspect-address`, `--log-level` as every role; the inspection
+ * page shows the server's URL, resourceVersion and watches). Prints one JSON line
+ * `{"msg": "apiserver listening", "url": …, "kubeconfig": …}` on stdout once listening; saves state
+ * and exits 0 on SIGINT/SIGTERM.
  */
 
-import { startKubeApiServer } from "../actors/kubeapi/mod.ts";
+import { type KubeApiMsg, kubeApiServerActor } from "../actors/kubeapi/server_actor.ts";
+import { type CommonFlags, runRole, supervisor, takeCommonFlags } from "../runtime/mod.ts";
 
 /** Parsed command-line flags. */
 export interface ApiServerFlags {
@@ -101,35 +104,53 @@ export function parseFlags(args: string[]): ApiServerFlags {
 
 async function main(): Promise<void> {
   let flags: ApiServerFlags;
+  let common: CommonFlags;
   try {
-    flags = parseFlags(Deno.args);
+    const taken = takeCommonFlags(Deno.args);
+    common = taken.common;
+    flags = parseFlags(taken.rest);
   } catch (e) {
     console.error(e instanceof Error ? e.message : String(e));
     Deno.exit(2);
   }
-  const server = await startKubeApiServer({
-    hostname: flags.listen,
-    port: flags.port,
-    tls: flags.tls,
-    kubeconfigPath: flags.kubeconfig,
-    stateFile: flags.state,
-    adminToken: flags.adminToken,
-    bookmarkIntervalMs: flags.bookmarkIntervalMs,
-  });
-  console.log(
-    JSON.stringify({
-      msg: "apiserver listening",
-      url: server.url,
-      kubeconfig: server.kubeconfigPath,
-      state: flags.state ?? null,
+  await runRole({
+    name: "apiserver",
+    common,
+    required: ["/apiserver/kubeapi"],
+    root: supervisor("apiserver", {
+      strategy: "one_for_one",
+      intensity: { maxRestarts: 3, withinMs: 60_000 },
+      children: [{
+        id: "kubeapi",
+        def: kubeApiServerActor({
+          hostname: flags.listen,
+          port: flags.port,
+          tls: flags.tls,
+          kubeconfigPath: flags.kubeconfig,
+          stateFile: flags.state,
+          adminToken: flags.adminToken,
+          bookmarkIntervalMs: flags.bookmarkIntervalMs,
+        }),
+      }],
     }),
-  );
-  const stop = async () => {
-    await server.close();
-    Deno.exit(0);
-  };
-  Deno.addSignalListener("SIGINT", stop);
-  Deno.addSignalListener("SIGTERM", stop);
+    onStarted: ({ system, inspectUrl }) => {
+      const ref = system.lookup<KubeApiMsg>("/apiserver/kubeapi");
+      if (!ref) return;
+      ref.ask<{ url: string; kubeconfigPath: string }>((replyTo) => ({ type: "info", replyTo }), {
+        timeoutMs: 5000,
+      })
+        .then((info) => {
+          console.log(JSON.stringify({
+            msg: "apiserver listening",
+            url: info.url,
+            kubeconfig: info.kubeconfigPath,
+            state: flags.state ?? null,
+            inspect: `${inspectUrl}/debug/`,
+          }));
+        })
+        .catch((e) => console.error(`apiserver: ${e instanceof Error ? e.message : String(e)}`));
+    },
+  });
 }
 
 if (import.meta.main) await main();

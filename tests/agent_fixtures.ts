@@ -87,6 +87,7 @@ export class TestNode {
   readonly socket: string;
   readonly conflistDir: string;
   readonly stateDir: string;
+  readonly conflist: string;
   readonly pods: string[] = [];
   agent: Deno.ChildProcess | undefined;
   agentLog = "";
@@ -98,6 +99,7 @@ export class TestNode {
     this.socket = `${dir}/cni.sock`;
     this.conflistDir = `${dir}/net.d`;
     this.stateDir = `${dir}/state`;
+    this.conflist = `${dir}/net.d/10-tern.conflist`;
     this.#flags = flags;
   }
 
@@ -118,9 +120,11 @@ export class TestNode {
 
   /** Starts (or restarts) the agent process and waits for its socket. */
   async startAgent(): Promise<void> {
-    try {
-      Deno.removeSync(this.socket);
-    } catch { /* none */ }
+    for (const f of [this.socket, this.conflist]) {
+      try {
+        Deno.removeSync(f);
+      } catch { /* none */ }
+    }
     this.agent = new Deno.Command("ip", {
       args: [
         "netns",
@@ -152,9 +156,10 @@ export class TestNode {
       for await (const c of s) this.agentLog += d.decode(c);
     };
     this.#logDone = Promise.all([drain(child.stdout), drain(child.stderr)]).then(() => {});
+    // The conflist is written last, once the socket listens: the runtime's readiness signal.
     await waitFor(
-      "the agent's socket",
-      () => exists(this.socket) || this.agentLog.includes("exiting"),
+      "the agent's conflist",
+      () => exists(this.conflist) || this.agentLog.includes("exiting"),
     );
     if (!exists(this.socket)) throw new Error(`agent did not start:\n${this.agentLog}`);
   }
@@ -243,7 +248,8 @@ export class TestNode {
   /** GET on the agent's API (inside the node namespace). */
   // deno-lint-ignore no-explicit-any
   async api(path: string): Promise<any> {
-    const m = /"url":"(http:\/\/127\.0\.0\.1:\d+)\/debug\/"/.exec(this.agentLog);
+    const all = [...this.agentLog.matchAll(/"url":"(http:\/\/127\.0\.0\.1:\d+)\/debug\/"/g)];
+    const m = all[all.length - 1]; // the latest incarnation of the agent
     if (!m) throw new Error("the agent's inspection URL is not in its log");
     const r = await run("ip", ["netns", "exec", this.netns, "curl", "-sf", `${m[1]}${path}`]);
     return JSON.parse(r.stdout);

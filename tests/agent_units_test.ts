@@ -4,6 +4,7 @@ import { renderConflist } from "../actors/agent/conflist.ts";
 import { KeyedQueue } from "../actors/agent/keyed_queue.ts";
 import { choosePool } from "../actors/agent/pool_choice.ts";
 import { decodeState, encodeState, StateFileError } from "../actors/agent/records.ts";
+import { loadState } from "../actors/agent/store.ts";
 import { hostIfnameFor } from "../actors/agent/wiring.ts";
 import { BadAnnotationError } from "../actors/ipam/mod.ts";
 
@@ -157,4 +158,18 @@ Deno.test("conflist: tern first, then the chained plugins, in the configured ver
   assert.equal(l.name, "tern");
   assert.deepEqual(l.plugins.map((p) => p.type), ["tern", "portmap", "bandwidth", "tuning"]);
   assert.deepEqual(l.plugins[0], { type: "tern", socket: "/run/tern/cni.sock", mtu: 1450 });
+});
+
+Deno.test("state file: another node's file or a damaged one is refused, none is empty", () => {
+  const dir = Deno.makeTempDirSync({ prefix: "tn-agent-state-" });
+  try {
+    assert.deepEqual(loadState(dir, "n1"), []);
+    Deno.writeTextFileSync(`${dir}/allocations.json`, encodeState("n2", []));
+    assert.throws(() => loadState(dir, "n1"), StateFileError);
+    assert.deepEqual(loadState(dir, "n2"), []);
+    Deno.writeTextFileSync(`${dir}/allocations.json`, '{"format":1,"node":"n1","alloc');
+    assert.throws(() => loadState(dir, "n1"), StateFileError);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
 });

@@ -760,3 +760,69 @@ neighbor ${o.neighbor} {
 }
 `;
 }
+
+/** Driver of `tests/bgp_raw_peer.ts` running in a namespace. */
+export class RawPeer {
+  #proc: Deno.ChildProcess;
+  #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #reader: ReadableStreamDefaultReader<string>;
+  #buf = "";
+  private constructor(proc: Deno.ChildProcess) {
+    this.#proc = proc;
+    this.#writer = proc.stdin.getWriter();
+    this.#reader = proc.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  }
+  /** Starts the raw peer in `ns` aimed at `host:port`. */
+  static start(lab: Lab, ns: string, host: string, port = 179): RawPeer {
+    const proc = new Deno.Command("ip", {
+      args: [
+        "netns",
+        "exec",
+        ns,
+        DENO,
+        "run",
+        "-A",
+        `${ROOT}tests/bgp_raw_peer.ts`,
+        host,
+        String(port),
+      ],
+      cwd: ROOT,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    lab.track(proc);
+    return new RawPeer(proc);
+  }
+  /** Sends one command and returns its JSON answer. */
+  async cmd(line: string): Promise<any> {
+    await this.#writer.write(new TextEncoder().encode(line + "\n"));
+    for (;;) {
+      const i = this.#buf.indexOf("\n");
+      if (i >= 0) {
+        const l = this.#buf.slice(0, i);
+        this.#buf = this.#buf.slice(i + 1);
+        return JSON.parse(l);
+      }
+      const { value, done } = await this.#reader.read();
+      if (done) throw new Error("raw peer exited");
+      this.#buf += value;
+    }
+  }
+  /** Ends the raw peer. */
+  async stop(): Promise<void> {
+    try {
+      await this.#writer.close();
+    } catch { /* closed */ }
+    const t = setTimeout(() => {
+      try {
+        this.#proc.kill("SIGKILL");
+      } catch { /* gone */ }
+    }, 3000);
+    await this.#proc.status;
+    clearTimeout(t);
+    try {
+      while (!(await this.#reader.read()).done) { /* drain */ }
+    } catch { /* closed */ }
+  }
+}

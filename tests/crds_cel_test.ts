@@ -248,7 +248,16 @@ Deno.test("crds cel: bad objects are rejected with the rule's message", () => {
       `${JSON.stringify(obj.spec)}: want ${want}, got ${JSON.stringify(problems)}`,
     );
   }
-  // And the good twins pass.
+  // And the good twins pass (holdTime alone is enough: keepalive defaults to a third of it).
+  assert.deepEqual(
+    admit({
+      apiVersion: "tern.dev/v1alpha1",
+      kind: "BGPPeerTemplate",
+      metadata: { name: "t" },
+      spec: { asn: 64512, addr: "192.0.2.1", holdTime: 9 },
+    }),
+    [],
+  );
   assert.deepEqual(
     admit(pool({ type: "pod", cidrs: ["198.18.0.0/16", "fd00:10::/64"], blockSize: 26 })),
     [],

@@ -109,6 +109,11 @@ Deno.test("crds: the structural check itself catches broken schemas", () => {
         type: "string",
         "x-kubernetes-validations": [{ rule: "self.size() > (1", message: "m" }],
       },
+      f: {
+        type: "object",
+        properties: { g: { type: "string" } },
+        "x-kubernetes-validations": [{ rule: "true", message: "m", fieldPath: ".nope" }],
+      },
     },
     required: ["zz"],
   };
@@ -119,6 +124,7 @@ Deno.test("crds: the structural check itself catches broken schemas", () => {
   assert.ok(msgs.includes("d: map key k must be required or defaulted"));
   assert.ok(msgs.some((m) => m.startsWith("e: rule") && m.endsWith("unclosed (")));
   assert.ok(msgs.includes("<root>: required field zz is not a property"));
+  assert.ok(msgs.includes("f: fieldPath .nope is not a field of this object"), msgs.join("\n"));
   assert.equal(celShapeProblem("self.a = 1"), "single '=' (use '==')");
   assert.equal(celShapeProblem("self.a == 'x=y'"), undefined);
 });

@@ -4,6 +4,13 @@ import { IpAddress } from "../actors/ipam/address.ts";
 import { aggregate, Cidr, summarize } from "../actors/ipam/cidr.ts";
 import { AddressRange } from "../actors/ipam/range.ts";
 import {
+  parseLoadBalancerIPs,
+  parsePeerGroups,
+  parsePodPool,
+  parseServicePools,
+  parseSharingKey,
+} from "../actors/ipam/annotations.ts";
+import {
   InvalidAddressError,
   InvalidBlockSizeError,
   InvalidCidrError,
@@ -276,4 +283,53 @@ Deno.test("ipam range: parse, size, cidr decomposition", () => {
     assert.equal(next, r.last.value + 1n);
     assert.ok(AddressRange.parse(r.toString()).first.equals(r.first));
   }));
+});
+
+Deno.test("ipam parsers: arbitrary text only ever gets typed errors", () => {
+  const text = fc.oneof(
+    fc.string({ maxLength: 60 }),
+    fc.array(fc.constantFrom("1", "9", "0", ".", ":", "/", "-", ",", " ", "a", "f", "::"), {
+      maxLength: 30,
+    })
+      .map((xs) => xs.join("")),
+  );
+  fc.assert(
+    fc.property(text, (s) => {
+      for (
+        const f of [
+          () => AddressRange.parse(s),
+          () => Cidr.parse(s, { strict: false }),
+          () => parseLoadBalancerIPs({ "tern.dev/loadBalancerIPs": s }),
+          () => parseServicePools({ "tern.dev/addresspool": s }),
+          () => parseSharingKey({ "tern.dev/allow-shared-ip": s }),
+          () => parsePeerGroups({ "tern.dev/peer-groups": s }),
+          () => parsePodPool({ "tern.dev/addresspool": s }),
+        ]
+      ) {
+        try {
+          f();
+        } catch (e) {
+          assert.ok(e instanceof IpamError, `${JSON.stringify(s)}: ${e}`);
+          assert.ok(
+            e.message.includes(JSON.stringify(e.value)) || e.message.includes(e.value),
+            e.message,
+          );
+        }
+      }
+    }),
+    { numRuns: 300 },
+  );
+});
+
+Deno.test("ipam address: cached text is the canonical text", () => {
+  fc.assert(fc.property(cidrArb, (c) => {
+    const text = c.toString();
+    const again = Cidr.parse(text);
+    assert.equal(again.toString(), text);
+    assert.equal(again.network.toString(), c.network.toString());
+    // Non-canonical input never leaks into the output.
+    if (c.family === 6) assert.equal(Cidr.parse(text.toUpperCase()).toString(), text);
+  }));
+  assert.equal(Cidr.parse("198.18.0.1/16", { strict: false }).toString(), "198.18.0.0/16");
+  assert.equal(IpAddress.parse("198.51.100.7").toString(), "198.51.100.7");
 });

@@ -44,7 +44,10 @@ Deno.test("ipam blocks: lowest free block, correct stride, idempotent requests",
   // Releasing the lowest block makes it the next one given.
   b.release(r1.block.name);
   assert.equal(b.allocate({ node: "n3", family: 4 }).block.cidr.toString(), "198.18.0.0/29");
+  assert.deepEqual(b.nodes(), ["n1", "n2", "n3"]);
+  assert.deepEqual(b.blocksOfGoneNodes(new Set(["n2", "n3"])).map((x) => x.node), ["n1"]);
   assert.deepEqual(b.releaseNode("n1").map((x) => x.cidr.toString()), ["198.18.0.16/29"]);
+  assert.deepEqual(b.blocksOfGoneNodes(new Set(["n2", "n3"])), []);
   assert.throws(() => b.release("nope"), UnknownBlockError);
   assert.equal(b.blockContaining(IpAddress.parse("198.18.0.12"))?.node, "n2");
   assert.equal(b.blockContaining(IpAddress.parse("198.18.0.20")), undefined);

@@ -154,6 +154,20 @@ Deno.test("ipam lb decision: user errors become Warning Events and False conditi
   ]);
 });
 
+Deno.test("ipam lb decision: the deprecated spec.loadBalancerIP is honoured, the annotation wins", () => {
+  const a = alloc();
+  const legacy = svc("legacy");
+  legacy.spec!.loadBalancerIP = "203.0.113.77";
+  assert.deepEqual(decideService(a, "test/legacy", legacy).writeIngress?.map((i) => i.ip), [
+    "203.0.113.77",
+  ]);
+  const both = svc("both", { annotations: { "tern.dev/loadBalancerIPs": "203.0.113.78" } });
+  both.spec!.loadBalancerIP = "203.0.113.79";
+  assert.deepEqual(decideService(a, "test/both", both).writeIngress?.map((i) => i.ip), [
+    "203.0.113.78",
+  ]);
+});
+
 Deno.test("ipam lb decision: dual-stack and PreferDualStack partial success", () => {
   const a = alloc();
   const d = decideService(
@@ -218,10 +232,23 @@ Deno.test("ipam lb decision: advertised prefixes honour the pool's aggregation l
   decideService(a, "test/two", svc("two"));
   decideService(a, "test/six", svc("six", { families: ["IPv6"] }));
   decideService(a, "test/r", svc("r", { annotations: { "tern.dev/addresspool": "small" } }));
-  assert.deepEqual(servicePrefixes(a).map((p) => `${p.cidr}:${p.pool}:${p.services.join("+")}`), [
-    "198.51.100.10/32:small:test/r",
-    "203.0.113.0/24:auto:test/one+test/two",
-    "fd00:203::/128:auto:test/six",
+  const local = svc("loc");
+  local.spec!.externalTrafficPolicy = "Local";
+  decideService(a, "test/loc", local);
+  const show = () =>
+    servicePrefixes(a).map((p) => `${p.cidr}:${p.pool}:${p.trafficPolicy}:${p.services.join("+")}`);
+  assert.deepEqual(show(), [
+    "198.51.100.10/32:small:Cluster:test/r",
+    "203.0.113.0/24:auto:Cluster:test/one+test/two",
+    "203.0.113.2/32:auto:Local:test/loc", // Local: never aggregated
+    "fd00:203::/128:auto:Cluster:test/six",
+  ]);
+  decideService(a, "test/loc", undefined);
+  decideService(a, "test/one", undefined);
+  decideService(a, "test/two", undefined);
+  assert.deepEqual(show(), [
+    "198.51.100.10/32:small:Cluster:test/r",
+    "fd00:203::/128:auto:Cluster:test/six",
   ]);
   assert.ok(IpAddress.parse("203.0.113.0"));
 });

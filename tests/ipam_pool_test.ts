@@ -55,6 +55,7 @@ Deno.test("ipam pool: validation with typed errors", () => {
       InvalidPoolError,
     ],
     [{ name: "x", type: "other" as "pod", cidrs: ["203.0.113.0/24"] }, InvalidPoolError],
+    [{ name: "x", type: "pod", cidrs: ["198.18.0.0/24"], allocType: "random" }, InvalidPoolError],
   ];
   for (const [input, cls] of bad) assert.throws(() => Pool.from(input), cls, JSON.stringify(input));
 });

@@ -9,6 +9,7 @@ import {
   parsePeerGroups,
   parseServicePools,
   parseSharingKey,
+  parseSharingNamespaces,
 } from "../actors/ipam/annotations.ts";
 import {
   AddressOutsidePoolsError,
@@ -374,4 +375,150 @@ Deno.test("ipam annotations: parsing with typed errors", () => {
       return true;
     });
   }
+});
+
+Deno.test("ipam services: stability property: no operation on one Service moves another", () => {
+  const ops = fc.array(
+    fc.oneof(
+      fc.record({
+        op: fc.constant("assign" as const),
+        n: fc.integer({ min: 0, max: 20 }),
+        pool: fc.constantFrom(undefined, "tiny", "non-default-lb-pool", "default-lb-pool"),
+        exact: fc.option(fc.integer({ min: 0, max: 15 }), { nil: undefined }),
+        dual: fc.boolean(),
+      }),
+      fc.record({ op: fc.constant("release" as const), n: fc.integer({ min: 0, max: 20 }) }),
+      fc.record({ op: fc.constant("pools" as const), drop: fc.boolean() }),
+    ),
+    { maxLength: 120 },
+  );
+  fc.assert(fc.property(ops, (list) => {
+    const a = allocator();
+    const all = resolvePools(POOLS).accepted;
+    for (const o of list) {
+      const before = new Map(
+        a.assignments().map((s) => [s.key, JSON.stringify(s.addresses.map((x) => `${x.address}`))]),
+      );
+      let touched: string | undefined;
+      if (o.op === "assign") {
+        touched = `test/s${o.n}`;
+        const req = svc(`s${o.n}`, {
+          ...(o.pool ? { pools: [o.pool] } : {}),
+          ...(o.exact !== undefined ? { addresses: [ip(`198.51.100.${o.exact}`)] } : {}),
+          ...(o.dual && o.exact === undefined
+            ? { families: [4, 6] as (4 | 6)[], familyPolicy: "PreferDualStack" as const }
+            : {}),
+        });
+        const snapshot = JSON.stringify(a.assignments());
+        try {
+          const r1 = a.assign(req);
+          // Idempotent: the same request again changes nothing.
+          const r2 = a.assign(req);
+          assert.deepEqual(r2.added, []);
+          assert.deepEqual(r2.removed, []);
+          assert.deepEqual(r2.assignment, r1.assignment);
+        } catch (e) {
+          assert.ok(e instanceof Error && "code" in e, String(e));
+          assert.equal(JSON.stringify(a.assignments()), snapshot, "a failed assign changed state");
+        }
+      } else if (o.op === "release") {
+        touched = `test/s${o.n}`;
+        a.release(touched);
+      } else {
+        // Pools change (the non-default pool deleted or restored): nobody moves.
+        a.setPools([...all.values()].filter((p) => !(o.drop && p.name === "non-default-lb-pool")));
+      }
+      for (const s of a.assignments()) {
+        if (s.key === touched) continue;
+        assert.equal(
+          JSON.stringify(s.addresses.map((x) => `${x.address}`)),
+          before.get(s.key),
+          `${s.key} moved`,
+        );
+      }
+      // No address is held by two Services (no sharing keys here).
+      const seen = new Set<string>();
+      for (const s of a.assignments()) {
+        for (const x of s.addresses) {
+          assert.ok(!seen.has(`${x.address}`), `${x.address} given twice`);
+          seen.add(`${x.address}`);
+        }
+      }
+    }
+  }));
+});
+
+Deno.test("ipam services: sharing across namespaces needs both sides to allow it", () => {
+  const a = allocator();
+  const other = (
+    name: string,
+    ns: string,
+    extra: Partial<ServiceRequest> = {},
+  ): ServiceRequest => ({
+    key: `${ns}/${name}`,
+    namespace: ns,
+    sharingKey: "dns",
+    ...extra,
+  });
+  const first = a.assign(other("udp", "team-a", { ports: [{ protocol: "UDP", port: 53 }] }));
+  const shared = first.assignment.addresses[0]!.address;
+  // Another namespace with the same key: not shared (no takeover by guessing the key).
+  const stranger = a.assign(other("tcp", "team-b", { ports: [{ protocol: "TCP", port: 53 }] }));
+  assert.ok(!stranger.assignment.addresses[0]!.address.equals(shared));
+  assert.throws(
+    () =>
+      a.assign(
+        other("tcp2", "team-b", { ports: [{ protocol: "TCP", port: 853 }], addresses: [shared] }),
+      ),
+    AddressTakenError,
+  );
+  // Only one side allowing is not enough either.
+  assert.throws(
+    () =>
+      a.assign(other("tcp3", "team-c", {
+        ports: [{ protocol: "TCP", port: 5353 }],
+        addresses: [shared],
+        sharingNamespaces: ["team-a"],
+      })),
+    AddressTakenError,
+  );
+  // Both sides allowing: shared.
+  a.assign(
+    other("udp", "team-a", {
+      ports: [{ protocol: "UDP", port: 53 }],
+      sharingNamespaces: ["team-c"],
+    }),
+  );
+  const ok = a.assign(other("tcp3", "team-c", {
+    ports: [{ protocol: "TCP", port: 5353 }],
+    addresses: [shared],
+    sharingNamespaces: ["*"],
+  }));
+  assert.ok(ok.assignment.addresses[0]!.address.equals(shared));
+  assert.deepEqual(a.holdersOf(shared), ["team-a/udp", "team-c/tcp3"]);
+  // Withdrawing the permission moves only the Service whose annotation changed; the other keeps
+  // the address.
+  assert.equal(
+    a.assign(other("udp", "team-a", { ports: [{ protocol: "UDP", port: 53 }] })).added.length,
+    1,
+    "team-a/udp no longer allows team-c: it is the one that must move off the shared address",
+  );
+  assert.deepEqual(a.holdersOf(shared), ["team-c/tcp3"]);
+});
+
+Deno.test("ipam annotations: allow-shared-ip-namespaces", () => {
+  assert.deepEqual(parseSharingNamespaces({ "tern.dev/allow-shared-ip-namespaces": "a, b,a" }), [
+    "a",
+    "b",
+  ]);
+  assert.deepEqual(parseSharingNamespaces({ "tern.dev/allow-shared-ip-namespaces": "*" }), ["*"]);
+  assert.equal(parseSharingNamespaces({}), undefined);
+  assert.throws(
+    () => parseSharingNamespaces({ "tern.dev/allow-shared-ip-namespaces": "Bad" }),
+    BadAnnotationError,
+  );
+  assert.throws(
+    () => parseSharingNamespaces({ "tern.dev/allow-shared-ip-namespaces": "," }),
+    BadAnnotationError,
+  );
 });

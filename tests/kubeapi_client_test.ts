@@ -49,6 +49,26 @@ const kinds: Array<
     namespaced: true,
     body: { addressType: "IPv4", endpoints: [{ addresses: ["192.0.2.11"] }] },
   },
+  ...["Deployment", "DaemonSet", "ReplicaSet", "StatefulSet"].map((kind) => ({
+    apiVersion: "apps/v1",
+    kind,
+    namespaced: true,
+    body: {
+      spec: {
+        selector: { matchLabels: { app: "x" } },
+        template: {
+          metadata: { labels: { app: "x" } },
+          spec: { containers: [{ name: "c", image: "x:1" }] },
+        },
+      },
+    },
+  })),
+  {
+    apiVersion: "policy/v1",
+    kind: "PodDisruptionBudget",
+    namespaced: true,
+    body: { spec: { minAvailable: 1, selector: { matchLabels: { app: "x" } } } },
+  },
   {
     apiVersion: "coordination.k8s.io/v1",
     kind: "Lease",
@@ -699,3 +719,59 @@ Deno.test(
     });
   },
 );
+
+Deno.test("kubeapi client: core and events.k8s.io Events share storage", opts, async () => {
+  await withServer(async (_api, kc) => {
+    const events = kc.makeApiClient(k8s.EventsV1Api);
+    const core = kc.makeApiClient(k8s.CoreV1Api);
+    await events.createNamespacedEvent({
+      namespace: "default",
+      body: {
+        metadata: { name: "e1" },
+        eventTime: new Date("2026-01-01T00:00:00Z"),
+        reportingController: "tern.example.com/controller",
+        reportingInstance: "ctl-1",
+        action: "Allocate",
+        reason: "Allocated",
+        note: "allocated 198.18.0.5",
+        type: "Normal",
+        regarding: { kind: "Pod", name: "p", namespace: "default", uid: "u1" },
+      },
+    });
+    const seen = await core.listNamespacedEvent({
+      namespace: "default",
+      fieldSelector: "involvedObject.name=p,involvedObject.kind=Pod",
+    });
+    assert.equal(seen.items.length, 1);
+    assert.equal(seen.items[0].message, "allocated 198.18.0.5");
+    assert.equal(seen.items[0].reportingComponent, "tern.example.com/controller");
+    await core.createNamespacedEvent({
+      namespace: "default",
+      body: {
+        metadata: { name: "e2" },
+        involvedObject: { kind: "Node", name: "n" },
+        reason: "R",
+        message: "core",
+        type: "Warning",
+      },
+    });
+    const viaNew = await events.listNamespacedEvent({
+      namespace: "default",
+      fieldSelector: "regarding.name=n",
+    });
+    assert.deepEqual(viaNew.items.map((e) => [e.metadata?.name, e.note, e.type]), [[
+      "e2",
+      "core",
+      "Warning",
+    ]]);
+    const patched = await events.patchNamespacedEvent(
+      { namespace: "default", name: "e1", body: { note: "changed" } },
+      k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
+    );
+    assert.equal(patched.note, "changed");
+    assert.equal(
+      (await core.readNamespacedEvent({ namespace: "default", name: "e1" })).message,
+      "changed",
+    );
+  });
+});

@@ -15,6 +15,7 @@ import {
 import { strategicMergePatch } from "../actors/kubeapi/strategic_merge.ts";
 import { evalJsonPath, humanDuration } from "../actors/kubeapi/table.ts";
 import { compareVersions } from "../actors/kubeapi/discovery.ts";
+import { decodeKubeProtobuf } from "../actors/kubeapi/protobuf_decode.ts";
 import { Store } from "../actors/kubeapi/store.ts";
 import type { KubeObject } from "../actors/kubeapi/types.ts";
 
@@ -357,4 +358,102 @@ Deno.test("kubeapi store: history bound, 410 on compaction, no-op writes keep th
   store.update(cm, "default", "c4", { ...before, data: { a: "b" } });
   assert.deepEqual(events.slice(3), ["MODIFIED:c4"]);
   w.stop();
+});
+
+Deno.test("kubeapi store: dryRun on update, patch and delete changes nothing; sendInitialEvents ends with a bookmark", () => {
+  const store = new Store();
+  store.bootstrap();
+  const cm = store.registry.get("", "v1", "configmaps")!;
+  store.create(cm, "default", { metadata: { name: "d" }, data: { a: "1" } });
+  const rv = store.resourceVersion;
+  const cur = store.get(cm, "default", "d");
+  const upd = store.update(cm, "default", "d", { ...cur, data: { a: "2" } }, { dryRun: true });
+  assert.equal((upd.object.data as { a: string }).a, "2", "dry run returns the would-be object");
+  store.patch(cm, "default", "d", "merge", { data: { a: "3" } }, { dryRun: true });
+  assert.equal(store.delete(cm, "default", "d", { dryRun: true }).gone, true);
+  assert.equal(store.resourceVersion, rv, "nothing was written");
+  assert.deepEqual(store.get(cm, "default", "d").data, { a: "1" });
+  const events: Array<[string, unknown]> = [];
+  const w = store.watch(cm, "default", {
+    sendInitialEvents: true,
+    allowWatchBookmarks: true,
+    resourceVersion: "",
+  }, {
+    send: (e) =>
+      events.push([
+        e.type,
+        e.type === "BOOKMARK"
+          ? (e.object as KubeObject).metadata.annotations
+          : (e.object as KubeObject).metadata.name,
+      ]),
+    close() {},
+  });
+  w.stop();
+  assert.deepEqual(events, [["ADDED", "d"], ["BOOKMARK", { "k8s.io/initial-events-end": "true" }]]);
+});
+
+Deno.test("kubeapi protobuf: decodes a ConfigMap envelope; malformed and unsupported bodies are typed errors", () => {
+  const enc = new TextEncoder();
+  const varint = (n: number) => {
+    const out: number[] = [];
+    while (n > 127) {
+      out.push((n & 127) | 128);
+      n >>>= 7;
+    }
+    out.push(n);
+    return out;
+  };
+  const field = (
+    num: number,
+    bytes: Uint8Array | number[],
+  ) => [...varint((num << 3) | 2), ...varint(bytes.length), ...bytes];
+  const str = (num: number, s: string) => field(num, enc.encode(s));
+  const entry = (k: string, v: string) => new Uint8Array([...str(1, k), ...str(2, v)]);
+  const meta = new Uint8Array([
+    ...str(1, "cfg"),
+    ...str(3, "demo"),
+    ...field(11, entry("app", "x")),
+  ]);
+  const cm = new Uint8Array([
+    ...field(1, meta),
+    ...field(2, entry("a", "b")),
+    ...field(2, entry("c", "d")),
+    ...varint((4 << 3) | 0),
+    1,
+  ]);
+  const typeMeta = new Uint8Array([...str(1, "v1"), ...str(2, "ConfigMap")]);
+  const body = new Uint8Array([0x6b, 0x38, 0x73, 0, ...field(1, typeMeta), ...field(2, cm)]);
+  assert.deepEqual(decodeKubeProtobuf(body), {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name: "cfg", namespace: "demo", labels: { app: "x" } },
+    data: { a: "b", c: "d" },
+    immutable: true,
+  });
+  assert.throws(
+    () => decodeKubeProtobuf(body.subarray(0, body.length - 3)),
+    (e: unknown) => e instanceof ApiError && e.code === 400,
+  );
+  assert.throws(
+    () => decodeKubeProtobuf(enc.encode("{}")),
+    (e: unknown) => e instanceof ApiError && e.code === 400,
+  );
+  const podType = new Uint8Array([...str(1, "v1"), ...str(2, "Pod")]);
+  assert.throws(
+    () =>
+      decodeKubeProtobuf(
+        new Uint8Array([0x6b, 0x38, 0x73, 0, ...field(1, podType), ...field(2, [])]),
+      ),
+    (e: unknown) => e instanceof ApiError && e.code === 415,
+  );
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 64 }), (junk) => {
+      try {
+        decodeKubeProtobuf(new Uint8Array([0x6b, 0x38, 0x73, 0, ...junk]));
+      } catch (e) {
+        assert.ok(e instanceof ApiError, `only typed errors: ${e}`);
+      }
+    }),
+    { numRuns: 300 },
+  );
 });

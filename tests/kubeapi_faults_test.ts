@@ -174,6 +174,16 @@ Deno.test("kubeapi faults: the admin endpoint is admin-only", opts, async () => 
     });
     assert.equal(failed.status, 500);
     assert.equal((await failed.json()).reason, "InternalError");
+    const huge = await fetch(`${api.url}/api/v1/namespaces/default/configmaps`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${api.adminToken}`, "content-type": "application/json" },
+      body: JSON.stringify({
+        metadata: { name: "huge" },
+        data: { x: "y".repeat(4 * 1024 * 1024) },
+      }),
+    });
+    assert.equal(huge.status, 413);
+    assert.equal((await huge.json()).reason, "RequestEntityTooLarge");
     const bad = await fetch(`${api.url}/tern/faults`, {
       method: "POST",
       headers: { authorization: `Bearer ${api.adminToken}` },
@@ -182,4 +192,24 @@ Deno.test("kubeapi faults: the admin endpoint is admin-only", opts, async () => 
     assert.equal(bad.status, 400);
     await bad.body?.cancel();
   }, { anonymousIsAdmin: false });
+});
+
+Deno.test("kubeapi faults: a watch client that stops reading is cut off", opts, async () => {
+  await withServer(async (api) => {
+    const r = await fetch(`${api.url}/api/v1/namespaces/default/configmaps?watch=true`);
+    try {
+      assert.equal(r.status, 200);
+      assert.equal(api.store.watchCount, 1);
+      const cm = api.store.registry.get("", "v1", "configmaps")!;
+      const pad = "x".repeat(16 * 1024);
+      let i = 0;
+      while (api.store.watchCount > 0 && i < 5000) {
+        api.store.create(cm, "default", { metadata: { name: `c${i++}` }, data: { pad } });
+        if (i % 100 === 0) await new Promise((res) => setTimeout(res, 1));
+      }
+      assert.equal(api.store.watchCount, 0, `still watching after ${i} events`);
+    } finally {
+      await r.body?.cancel();
+    }
+  }, { watchQueueLimit: 100 });
 });

@@ -158,6 +158,18 @@ Deno.test(
         ], pool("pool-b", "  cidr: 198.19.0.0/24\n  blockSize: 31")),
         "forced",
       );
+      const owners = ok(
+        await run([
+          "get",
+          "ipp",
+          "pool-b",
+          "--show-managed-fields",
+          "-o",
+          "jsonpath={range .metadata.managedFields[*]}{.manager}:{.operation} {end}",
+        ]),
+        "managedFields",
+      );
+      assert.deepEqual(owners.trim().split(" ").sort(), ["kubectl:Apply", "other:Apply"]);
       // removing a field from the applied config removes it from the object
       ok(
         await run(
@@ -337,6 +349,71 @@ data: {a: "1"}
     }
     assert.match(seen, /cfg\s+1\s+\d+s/);
     assert.match(seen, /cfg\s+2\s+\d+s/);
+    const workloads = (image: string) =>
+      `apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec: {hostNetwork: true, containers: [{name: agent, image: "${image}"}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ctl}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: ctl}}
+  template:
+    metadata: {labels: {app: ctl}}
+    spec: {containers: [{name: ctl, image: "${image}"}]}
+`;
+    ok(await run(["apply", "-f", "-"], workloads("tern:1")), "apply workloads");
+    const rolled = ok(await run(["apply", "-f", "-"], workloads("tern:2")), "re-apply workloads");
+    assert.match(rolled, /daemonset.apps\/agent configured/);
+    assert.match(rolled, /deployment.apps\/ctl configured/);
+    assert.match(
+      ok(await run(["get", "deploy", "ctl"]), "get deploy"),
+      /ctl\s+0\/2\s+0\s+0\s+\d+s/,
+    );
+    assert.equal(
+      ok(
+        await run([
+          "get",
+          "ds",
+          "agent",
+          "-o",
+          "jsonpath={.spec.template.spec.containers[0].image} {.metadata.generation}",
+        ]),
+        "ds",
+      ),
+      "tern:2 2",
+    );
+    assert.match(
+      ok(await run(["scale", "deployment", "ctl", "--replicas=5"]), "scale"),
+      /deployment.apps\/ctl scaled/,
+    );
+    assert.equal(
+      ok(await run(["get", "deploy", "ctl", "-o", "jsonpath={.spec.replicas}"]), "replicas"),
+      "5",
+    );
+    ok(await run(["rollout", "restart", "deployment", "ctl"]), "rollout restart");
+    assert.match(
+      ok(
+        await run(["get", "deploy", "ctl", "-o", "jsonpath={.spec.template.metadata.annotations}"]),
+        "restartedAt",
+      ),
+      /kubectl.kubernetes.io\/restartedAt/,
+    );
+    const mismatch = await run(
+      ["apply", "-f", "-"],
+      workloads("x:1").replace("labels: {app: ctl}", "labels: {app: other}"),
+    );
+    assert.match(
+      mismatch.stderr,
+      /spec.template.metadata.labels: Invalid value: .*`selector` does not match template `labels`/,
+    );
     ok(await run(["label", "pod", "web-1", "ready=yes"]), "label pod");
     assert.match(
       ok(
@@ -354,3 +431,119 @@ data: {a: "1"}
     assert.match((await run(["get", "pod", "web-1"])).stderr, /NotFound/);
   });
 });
+
+Deno.test(
+  "kubeapi kubectl: imperative create (protobuf bodies), create token, auth can-i, impersonation",
+  opts,
+  async () => {
+    await withKubectl(async (run, api) => {
+      ok(await run(["create", "namespace", "demo"]), "create ns");
+      ok(
+        await run([
+          "-n",
+          "demo",
+          "create",
+          "configmap",
+          "cfg",
+          "--from-literal=a=b",
+          "--from-literal=c=d",
+        ]),
+        "create cm",
+      );
+      ok(
+        await run(["-n", "demo", "create", "secret", "generic", "s", "--from-literal=pw=hunter2"]),
+        "create secret",
+      );
+      ok(await run(["-n", "demo", "create", "serviceaccount", "bot"]), "create sa");
+      ok(
+        await run([
+          "-n",
+          "demo",
+          "create",
+          "role",
+          "reader",
+          "--verb=get,list,watch",
+          "--resource=configmaps",
+        ]),
+        "create role",
+      );
+      ok(
+        await run([
+          "-n",
+          "demo",
+          "create",
+          "rolebinding",
+          "bot-reads",
+          "--role=reader",
+          "--serviceaccount=demo:bot",
+        ]),
+        "create rb",
+      );
+      ok(
+        await run(["create", "clusterrole", "node-get", "--verb=get", "--resource=nodes"]),
+        "create cr",
+      );
+      ok(
+        await run([
+          "create",
+          "clusterrolebinding",
+          "alice-nodes",
+          "--clusterrole=node-get",
+          "--user=alice",
+        ]),
+        "create crb",
+      );
+      assert.equal(
+        ok(
+          await run(["-n", "demo", "get", "cm", "cfg", "-o", "jsonpath={.data.a}{.data.c}"]),
+          "cm data",
+        ),
+        "bd",
+      );
+      assert.equal(
+        atob(
+          ok(
+            await run(["-n", "demo", "get", "secret", "s", "-o", "jsonpath={.data.pw}"]),
+            "secret data",
+          ),
+        ),
+        "hunter2",
+      );
+      assert.equal(
+        ok(
+          await run([
+            "-n",
+            "demo",
+            "get",
+            "rolebinding",
+            "bot-reads",
+            "-o",
+            "jsonpath={.roleRef.name} {.subjects[0].name}",
+          ]),
+          "rb",
+        ),
+        "reader bot",
+      );
+      const token = ok(await run(["-n", "demo", "create", "token", "bot"]), "create token").trim();
+      assert.equal(token, api.serviceAccountToken("demo", "bot"));
+      const can = async (args: string[]) => (await run(["auth", "can-i", ...args])).stdout.trim();
+      const bot = "--as=system:serviceaccount:demo:bot";
+      assert.equal(await can(["list", "configmaps", "-n", "demo", bot]), "yes");
+      assert.equal(await can(["create", "configmaps", "-n", "demo", bot]), "no");
+      assert.equal(await can(["list", "configmaps", "-n", "default", bot]), "no");
+      assert.equal(await can(["get", "nodes", "--as=alice"]), "yes");
+      assert.equal(await can(["delete", "nodes", "--as=alice"]), "no");
+      assert.equal(await can(["*", "*"]), "yes");
+      assert.equal(
+        ok(await run(["-n", "demo", "get", "cm", "-o", "name", bot]), "impersonated get"),
+        "configmap/cfg\n",
+      );
+      const denied = await run(["-n", "default", "get", "cm", bot]);
+      assert.notEqual(denied.code, 0);
+      assert.match(
+        denied.stderr,
+        /Error from server \(Forbidden\): configmaps is forbidden: User "system:serviceaccount:demo:bot" cannot list resource "configmaps" in API group "" in the namespace "default"/,
+      );
+    });
+  },
+);

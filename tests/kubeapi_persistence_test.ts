@@ -65,6 +65,24 @@ Deno.test(
             body: { metadata: { name: "keeper" } },
           });
           token = api.serviceAccountToken("default", "keeper")!;
+          const owner = await core.createNamespacedConfigMap({
+            namespace: "default",
+            body: { metadata: { name: "owner" } },
+          });
+          await core.createNamespacedSecret({
+            namespace: "default",
+            body: {
+              metadata: {
+                name: "owned",
+                ownerReferences: [{
+                  apiVersion: "v1",
+                  kind: "ConfigMap",
+                  name: "owner",
+                  uid: owner.metadata!.uid!,
+                }],
+              },
+            },
+          });
           rv = api.store.resourceVersion;
         } finally {
           await api.close();
@@ -92,6 +110,12 @@ Deno.test(
           body: { metadata: { name: "after" } },
         });
         assert.ok(Number(cm.metadata!.resourceVersion) > rv, "resourceVersion continues");
+        await core.deleteNamespacedConfigMap({ namespace: "default", name: "owner" });
+        const owned = await core.listNamespacedSecret({
+          namespace: "default",
+          fieldSelector: "metadata.name=owned",
+        });
+        assert.equal(owned.items.length, 0, "owner references survive a restart and still cascade");
         const names = (await core.listNamespace()).items.map((n) => n.metadata!.name);
         assert.deepEqual(names.sort(), [
           "default",
@@ -166,6 +190,11 @@ Deno.test("kubeapi role: flags, and the server as a process reached by kubectl",
       "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: from-kubectl, namespace: default}\ndata: {a: b}\n",
     );
     assert.equal(r.code, 0, r.stderr);
+    const inspect = String(line.inspect).replace(/\/debug\/$/, "");
+    const tree = await (await fetch(`${inspect}/debug/supervision`)).text();
+    assert.match(tree, /kubeapi-server/, "the server actor shows in the supervision tree");
+    const metrics = await (await fetch(`${inspect}/metrics`)).text();
+    assert.match(metrics, /tern_kubeapi_resource_version/);
     child.kill("SIGTERM");
     const status = await child.status;
     assert.equal(status.code, 0, await errText);

@@ -4,6 +4,7 @@ import {
   type DesiredRoute,
   NetlinkInputError,
   type ReconcileReport,
+  type RouteInfo,
   routeTable,
   type RouteTableMsg,
   type RouteTableOptions,
@@ -26,7 +27,7 @@ async function withTable(
     strategy: "one_for_one",
     children: [{
       id: "routes",
-      def: routeTable({ netns: nsPath(ns), protocol: PROTO, ...opts }),
+      def: routeTable({ netns: nsPath(ns), protocol: PROTO, retainStaleMs: 0, ...opts }),
       restart: "permanent",
     }],
   }));
@@ -109,6 +110,10 @@ Deno.test("netlink route table: installs, merges ECMP from sources, withdraws, l
       assert.deepEqual(await routes(ns, { v6: true, proto: PROTO }), []);
       v = await view(ref);
       assert.equal(v.installed, 1);
+      const listed = await ref.ask<RouteInfo[]>((replyTo) => ({ type: "routes", replyTo }));
+      assert.deepEqual(listed.map((r) => [r.dst, r.gateway, r.protocol]), [
+        ["198.51.100.0/24", "192.0.2.2", PROTO],
+      ]);
       assert.ok(v.runs.full >= 2 && v.runs.incremental >= 3, JSON.stringify(v.runs));
       // metrics and inspection
       const metrics = system.metrics.render();
@@ -122,6 +127,37 @@ Deno.test("netlink route table: installs, merges ECMP from sources, withdraws, l
     });
     // the actor's routes stay after it stops (a restart must not blackhole traffic)
     assert.equal((await routes(ns, { proto: PROTO })).length, 1);
+  });
+});
+
+Deno.test("netlink route table: IPv6 next hops from two sources become one multipath route", async () => {
+  await withNamespaces(1, async ([ns]) => {
+    await basicLinks(ns);
+    await withTable(ns, { table: 300 }, async (ref) => {
+      await set(ref, "peer-a", [{ dst: "fd00:5::/64", nexthops: [{ gateway: "fd00:db8::2" }] }]);
+      await set(ref, "peer-b", [{ dst: "fd00:5::/64", nexthops: [{ gateway: "fd00:db8::3" }] }]);
+      const rep = await sync(ref);
+      assert.equal(rep.failed, 0, JSON.stringify(await view(ref)));
+      const r6 = await routes(ns, { v6: true, table: 300 });
+      assert.equal(r6.length, 1);
+      assert.equal(r6[0].dst, "fd00:5::/64");
+      assert.deepEqual(r6[0].nexthops?.map((h) => h.gateway).sort(), [
+        "fd00:db8::2",
+        "fd00:db8::3",
+      ]);
+      // a full reconcile sees the kernel's multipath route as what is wanted: nothing to do
+      const again = await sync(ref, true);
+      assert.deepEqual([again.added, again.replaced, again.deleted], [0, 0, 0]);
+      await ref.ask<number>((replyTo) => ({
+        type: "withdraw",
+        source: "peer-a",
+        dsts: ["fd00:5::/64"],
+        replyTo,
+      }));
+      await sync(ref);
+      const single = await routes(ns, { v6: true, table: 300 });
+      assert.deepEqual(single.map((r) => [r.dst, r.gateway]), [["fd00:5::/64", "fd00:db8::3"]]);
+    });
   });
 });
 
@@ -176,6 +212,50 @@ Deno.test("netlink route table: a route of ours deleted by someone else comes ba
           !(await routes(ns, { proto: PROTO })).some((r) => r.dst === "198.51.100.128/25"),
         "the stray route of our protocol to be removed",
       );
+    });
+  });
+});
+
+Deno.test("netlink route table: routes the kernel drops with a downed link come back when it is up", async () => {
+  await withNamespaces(1, async ([ns]) => {
+    await basicLinks(ns);
+    await withTable(ns, { resyncDelayMs: 20 }, async (ref) => {
+      await set(ref, "pods", [{ dst: "198.51.100.0/24", nexthops: [{ gateway: "192.0.2.2" }] }]);
+      await sync(ref);
+      assert.equal((await routes(ns, { proto: PROTO })).length, 1);
+      // IPv4 routes of a link that goes down vanish without an RTM_DELROUTE notification
+      await ip(ns, ["link", "set", "va", "down"]);
+      await waitFor(async () => (await routes(ns, { proto: PROTO })).length === 0, "routes gone");
+      await waitFor(
+        async () => (await view(ref)).conflicts["198.51.100.0/24"] !== undefined,
+        "the re-add to be refused while the link is down",
+      );
+      await ip(ns, ["link", "set", "va", "up"]);
+      await waitFor(
+        async () => (await routes(ns, { proto: PROTO })).length === 1,
+        "the route to come back with the link",
+      );
+      assert.deepEqual((await view(ref)).conflicts, {});
+    });
+  });
+});
+
+Deno.test("netlink route table: routes of a previous run are kept for a while after start", async () => {
+  await withNamespaces(1, async ([ns]) => {
+    await basicLinks(ns);
+    const old = ["198.51.100.0/25", "198.51.100.128/25"];
+    for (const d of old) await ip(ns, ["route", "add", d, "via", "192.0.2.2", "proto", `${PROTO}`]);
+    await withTable(ns, { retainStaleMs: 300 }, async (ref) => {
+      // a source states one of them again right away; the other is stale
+      await set(ref, "pods", [{ dst: "198.51.100.0/25", nexthops: [{ gateway: "192.0.2.2" }] }]);
+      await sync(ref, true);
+      assert.deepEqual((await routes(ns, { proto: PROTO })).map((r) => r.dst).sort(), old);
+      assert.notEqual((await view(ref)).retainingStaleUntil, null);
+      await waitFor(
+        async () => (await routes(ns, { proto: PROTO })).length === 1,
+        "the stale route to go once the grace period is over",
+      );
+      assert.equal((await routes(ns, { proto: PROTO }))[0].dst, "198.51.100.0/25");
     });
   });
 });

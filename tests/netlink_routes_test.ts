@@ -178,6 +178,36 @@ Deno.test("netlink routes: a batch matches every ACK and error to its request", 
   });
 });
 
+Deno.test("netlink routes: exchanges on one socket never read each other's replies", async () => {
+  await withNamespaces(1, async ([ns]) => {
+    await basicLinks(ns);
+    const sock = NetlinkSocket.open({ netns: nsPath(ns) });
+    try {
+      const w = new MessageWriter(1 << 20);
+      for (let i = 0; i < 20_000; i++) {
+        writeRouteRequest(w, RTM.NEWROUTE, NLM_F.CREATE | NLM_F.EXCL, sock.nextSeq(), {
+          dst: `198.18.${(i >> 8) & 255}.${i & 255}/32`,
+          gateway: "192.0.2.2",
+          protocol: PROTO,
+        });
+      }
+      // the batch yields between chunks; requests and dumps started meanwhile wait their turn
+      const batch = sock.batch(w);
+      assert.throws(() => sock.requestSync(() => {}), { code: "socket_busy" });
+      const [res, link, list] = await Promise.all([
+        batch,
+        getLink(sock, "va"),
+        listRoutes(sock, { protocol: PROTO }),
+      ]);
+      assert.deepEqual([res.sent, res.failed], [20_000, 0]);
+      assert.equal(link.name, "va");
+      assert.equal(list.length, 20_000, "the dump ran after the batch");
+    } finally {
+      sock.close();
+    }
+  });
+});
+
 Deno.test("netlink routes: invalid input gives typed errors and changes nothing", async () => {
   await withNamespaces(1, async ([ns]) => {
     await basicLinks(ns);

@@ -8,7 +8,8 @@
 
 import type { ActorSystem } from "../../runtime/mod.ts";
 import type { BlockUsage, NodeIpamMsg } from "./node_ipam.ts";
-import { poolPath, STORE_PATH } from "./paths.ts";
+import { BLOCKS_PATH, poolPath, STORE_PATH } from "./paths.ts";
+import type { BlockSourceMsg, PoolInfo } from "./block_source.ts";
 import type { AllocationRecord } from "./records.ts";
 import type { StoreMsg } from "./store.ts";
 
@@ -20,13 +21,19 @@ function json(v: unknown, status = 200): Response {
 }
 
 /** Route handler for the agent's API. */
-export function agentApi(system: ActorSystem, pools: string[]) {
+export function agentApi(system: ActorSystem) {
   return async (req: Request, url: URL): Promise<Response | undefined> => {
     if (!url.pathname.startsWith("/api/ipam/")) return undefined;
     if (req.method !== "GET") return json({ error: "method not allowed" }, 405);
     try {
       if (url.pathname === "/api/ipam/blocks") {
         const out: BlockUsage[] = [];
+        const source = system.lookup<BlockSourceMsg>(BLOCKS_PATH);
+        const pools = source
+          ? (await source.ask<PoolInfo[]>((replyTo) => ({ type: "pools", replyTo }))).map((p) =>
+            p.name
+          )
+          : [];
         for (const p of pools) {
           const ref = system.lookup<NodeIpamMsg>(poolPath(p));
           if (!ref) continue;

@@ -21,6 +21,7 @@ import { IpamError } from "../ipam/mod.ts";
 import { BlockSourceError, type BlockSourceMsg, type PoolInfo } from "./block_source.ts";
 import type { KeyedQueue } from "./keyed_queue.ts";
 import type { NodeIpamMsg } from "./node_ipam.ts";
+import type { PoolManagerMsg } from "./pool_manager.ts";
 import { poolPath } from "./paths.ts";
 import { choosePool, type PodMetadataSource } from "./pool_choice.ts";
 import { type AllocationRecord, attachmentKey, type RecordAddress } from "./records.ts";
@@ -41,6 +42,8 @@ export interface AttachmentDeps {
   storePath: string;
   wiringPath: string;
   blocksPath: string;
+  /** The pool manager (starts a pool's actor on first use). */
+  poolsPath: string;
   queue: KeyedQueue;
   metadata: PodMetadataSource;
   /** Default MTU of pod interfaces. */
@@ -193,6 +196,12 @@ export class AttachmentService {
     }
     if (existing) await this.#release(a.containerId, a.ifname, "add_failed");
     const pool = await this.#choose(a);
+    if (!this.#d.lookup(poolPath(pool))) {
+      await this.#ref<PoolManagerMsg>(this.#d.poolsPath).ask<void>(
+        (replyTo) => ({ type: "ensure", pool, replyTo }),
+        ASK,
+      );
+    }
     const ipam = this.#ref<NodeIpamMsg>(poolPath(pool));
     const addresses = await ipam.ask<RecordAddress[]>(
       (replyTo) => ({ type: "allocate", owner: key, replyTo }),
@@ -382,9 +391,13 @@ export function toCniError(e: unknown): CniError {
       : new CniError(CNI_ERROR.INVALID_ENV, "CNI_NETNS is not a network namespace", e.message);
   }
   if (e instanceof BlockSourceError) {
-    return e.code === "pool_exhausted"
-      ? new CniError(CNI_ERROR.POOL_EXHAUSTED, "The address pool is exhausted", e.message)
-      : new CniError(CNI_ERROR.INVALID_CONFIG, "Unknown address pool", e.message);
+    if (e.code === "pool_exhausted") {
+      return new CniError(CNI_ERROR.POOL_EXHAUSTED, "The address pool is exhausted", e.message);
+    }
+    if (e.code === "no_answer") {
+      return new CniError(CNI_ERROR.TRY_AGAIN_LATER, "No address block yet", e.message);
+    }
+    return new CniError(CNI_ERROR.INVALID_CONFIG, "Unknown address pool", e.message);
   }
   if (e instanceof IpamError) {
     return new CniError(CNI_ERROR.POOL_EXHAUSTED, "Address allocation failed", e.message);

@@ -23,7 +23,7 @@ export interface PoolInfo {
 export class BlockSourceError extends Error {
   override readonly name = "BlockSourceError";
   constructor(
-    readonly code: "unknown_pool" | "pool_exhausted" | "unknown_block",
+    readonly code: "unknown_pool" | "pool_exhausted" | "unknown_block" | "no_answer",
     readonly value: string,
     detail: string,
   ) {
@@ -36,6 +36,8 @@ export type BlockSourceMsg =
   | { type: "pools"; replyTo: ReplyTo<PoolInfo[]> }
   | { type: "acquire"; pool: string; family: IpFamily; replyTo: ReplyTo<string> }
   | { type: "claim"; pool: string; blocks: string[]; replyTo: ReplyTo<void> }
+  /** Blocks the source already gave this node (e.g. before a crash), used or not. */
+  | { type: "owned"; pool: string; replyTo: ReplyTo<string[]> }
   | { type: "release"; pool: string; block: string };
 
 /** The static block source: hands out the configured blocks of each pool, in order. */
@@ -83,6 +85,10 @@ export function staticBlockSource(pools: StaticPool[]) {
             msg.replyTo.reply(free.toString());
             break;
           }
+          case "owned":
+            // Static blocks are only "given" while in use, which the records say.
+            msg.replyTo.reply([]);
+            break;
           case "claim": {
             const h = held.get(msg.pool);
             if (!h) {

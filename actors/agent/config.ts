@@ -36,6 +36,12 @@ export interface AgentConfig {
   gcGraceMs: number;
   /** How long a block must stay empty before it is returned. */
   blockGraceMs: number;
+  /**
+   * Where pools, blocks and pod annotations come from: `static` (the `--static-block` flags) or
+   * `kube` (the API, through `kubeconfig` or the in-cluster ServiceAccount when it is empty).
+   */
+  source: "static" | "kube";
+  kubeconfig?: string;
 }
 
 /** A flag the agent cannot use. */
@@ -70,7 +76,8 @@ function absPath(flag: string, v: string): string {
  * `--node`, `--state-dir`, `--socket`, `--conflist-dir`, `--conflist-name`, `--network`,
  * `--cni-version`, `--chain a,b`, `--mtu`, `--static-block POOL=CIDR` (repeatable; a pool may
  * hold IPv4 and IPv6 blocks), `--auto-pool NAME` (default: the first pool), `--gc-interval-ms`,
- * `--gc-grace-ms`, `--block-grace-ms`.
+ * `--gc-grace-ms`, `--block-grace-ms`, `--kubeconfig PATH` or `--in-cluster` (pools, blocks and
+ * annotations from the Kubernetes API instead of static blocks).
  */
 export function parseAgentFlags(args: string[], hostname: string): AgentConfig {
   const c: AgentConfig = {
@@ -87,6 +94,7 @@ export function parseAgentFlags(args: string[], hostname: string): AgentConfig {
     gcIntervalMs: 30_000,
     gcGraceMs: 60_000,
     blockGraceMs: 300_000,
+    source: "static",
   };
   let auto: string | undefined;
   const pools = new Map<string, StaticPool>();
@@ -178,6 +186,13 @@ export function parseAgentFlags(args: string[], hostname: string): AgentConfig {
         pools.set(name, p);
         break;
       }
+      case "--kubeconfig":
+        c.kubeconfig = absPath(flag, value());
+        c.source = "kube";
+        break;
+      case "--in-cluster":
+        c.source = "kube";
+        break;
       case "--auto-pool":
         auto = value();
         break;
@@ -195,6 +210,13 @@ export function parseAgentFlags(args: string[], hostname: string): AgentConfig {
     }
   }
   c.pools = [...pools.values()];
+  if (c.source === "kube" && c.pools.length > 0) {
+    throw new AgentConfigError(
+      "--static-block",
+      c.pools[0]!.blocks[0]!.toString(),
+      "static blocks and the Kubernetes API cannot be used together",
+    );
+  }
   if (c.pools.length > 0) {
     const name = auto ?? c.pools[0]!.name;
     const p = pools.get(name);

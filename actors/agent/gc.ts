@@ -24,6 +24,8 @@ export interface GcReport {
   freed: { key: string; addresses: string[]; why: string }[];
   orphanLinksRemoved: string[];
   routesRestored: number;
+  /** Records whose host side is there but incomplete (left by a crash mid-ADD). */
+  broken: string[];
 }
 
 /** Messages of the collector. */
@@ -85,6 +87,7 @@ export function garbageCollector(o: GcOptions) {
         freed: [],
         orphanLinksRemoved: [],
         routesRestored: 0,
+        broken: [],
       };
       const records = await store.ask<AllocationRecord[]>((replyTo) => ({ type: "list", replyTo }));
       const seen = new Set<string>();
@@ -99,19 +102,32 @@ export function garbageCollector(o: GcOptions) {
         }
         if (!why) {
           if (first) {
-            const ok = await wiring.ask<boolean>((replyTo) => ({
-              type: "ensure_routes",
-              hostIfname: r.hostIfname,
-              addresses: r.addresses.map((a) => a.address),
-              replyTo,
-            }));
-            if (ok) report.routesRestored += r.addresses.length;
+            // A pod left half-wired by a crash (veth down, no route) is not fatal: its ADD
+            // failed, so the runtime will DEL it; log it and go on.
+            try {
+              const ok = await wiring.ask<boolean>((replyTo) => ({
+                type: "ensure_routes",
+                hostIfname: r.hostIfname,
+                addresses: r.addresses.map((a) => a.address),
+                replyTo,
+              }));
+              if (ok) report.routesRestored += r.addresses.length;
+            } catch (e) {
+              report.broken.push(key);
+              ctx.log.warn("pod network incomplete after restart", { key, error: String(e) });
+            }
           }
           continue;
         }
         seen.add(key);
         if (!overdue(key, now)) continue;
-        const freed = await service.releaseQueued(r.containerId, r.ifname, "gc");
+        let freed: string[];
+        try {
+          freed = await service.releaseQueued(r.containerId, r.ifname, "gc");
+        } catch (e) {
+          ctx.log.warn("garbage collector could not release", { key, error: String(e) });
+          continue;
+        }
         suspects.delete(key);
         report.freed.push({ key, addresses: freed, why });
         freedTotal.inc({ pool: r.pool }, freed.length);
@@ -126,7 +142,12 @@ export function garbageCollector(o: GcOptions) {
         const key = `link:${l}`;
         seen.add(key);
         if (!overdue(key, now)) continue;
-        await wiring.ask<boolean>((replyTo) => ({ type: "unwire", hostIfname: l, replyTo }));
+        try {
+          await wiring.ask<boolean>((replyTo) => ({ type: "unwire", hostIfname: l, replyTo }));
+        } catch (e) {
+          ctx.log.warn("garbage collector could not remove a veth", { link: l, error: String(e) });
+          continue;
+        }
         suspects.delete(key);
         report.orphanLinksRemoved.push(l);
         ctx.log.info("garbage collector removed an orphan veth", { link: l });

@@ -11,7 +11,7 @@
 
 import { actor, type ReplyTo } from "../../runtime/mod.ts";
 import { BlockAddressAllocator, Cidr, IpAddress, type IpFamily } from "../ipam/mod.ts";
-import type { BlockSourceMsg, PoolInfo } from "./block_source.ts";
+import { BlockSourceError, type BlockSourceMsg, type PoolInfo } from "./block_source.ts";
 import type { RecordAddress } from "./records.ts";
 import type { StoreMsg } from "./store.ts";
 import { attachmentKey } from "./records.ts";
@@ -54,8 +54,12 @@ export function nodeIpam(o: NodeIpamOptions) {
     const source = ctx.lookup<BlockSourceMsg>(o.sourcePath);
     if (!store || !source) throw new Error("node-ipam needs the store and the block source");
     const pools = await source.ask<PoolInfo[]>((replyTo) => ({ type: "pools", replyTo }));
-    const info = pools.find((p) => p.name === o.pool);
-    if (!info) throw new Error(`pool ${o.pool} is not known to the block source`);
+    // A pool deleted from the cluster keeps its actor until its pods are gone: it releases,
+    // but hands out nothing more.
+    const info: PoolInfo = pools.find((p) => p.name === o.pool) ??
+      { name: o.pool, auto: false, families: [] };
+    const gone = !pools.some((p) => p.name === o.pool);
+    if (gone) ctx.log.warn("the pool is not known to the block source", { pool: o.pool });
     const blocks = new Map<string, BlockAddressAllocator>();
     const emptySince = new Map<string, number>();
     const allocated = ctx.metrics.counter(
@@ -91,6 +95,14 @@ export function nodeIpam(o: NodeIpamOptions) {
         if (rep.restored.length) emptySince.delete(a.block);
       }
     }
+    // Blocks the source gave this node but no record uses (a crash between getting a block and
+    // using it) are taken back too, so they are used or returned, not leaked.
+    const owned = await source.ask<string[]>((replyTo) => ({
+      type: "owned",
+      pool: o.pool,
+      replyTo,
+    }));
+    for (const b of owned) if (!blocks.has(Cidr.parse(b).toString())) addBlock(b);
     if (blocks.size) {
       await source.ask<void>((replyTo) => ({
         type: "claim",
@@ -148,6 +160,10 @@ export function nodeIpam(o: NodeIpamOptions) {
       async receive(msg) {
         switch (msg.type) {
           case "allocate": {
+            if (gone) {
+              msg.replyTo.fail(new BlockSourceError("unknown_pool", o.pool, "No such pool"));
+              break;
+            }
             const out: RecordAddress[] = [];
             try {
               for (const f of info.families) out.push(await allocateFamily(msg.owner, f));

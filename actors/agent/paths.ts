@@ -14,6 +14,8 @@ export const BLOCKS_PATH = "/agent/blocks";
 export const WIRING_PATH = "/agent/wiring";
 /** The supervisor of the node IPAM actors. */
 export const IPAM_PATH = "/agent/ipam";
+/** The pool manager (under the IPAM supervisor). */
+export const POOL_MANAGER_PATH = "/agent/ipam/pools";
 /** The CNI server. */
 export const CNI_SERVER_PATH = "/agent/cni";
 /** The garbage collector. */

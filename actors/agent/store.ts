@@ -122,7 +122,17 @@ export function allocationStore(stateDir: string, node: string) {
             break;
         }
       },
-      inspect: () => ({ allocations: records.size, writes: writesDone, writing }),
+      inspect: () => ({
+        allocations: records.size,
+        writes: writesDone,
+        writing,
+        // The first 50, for the live page; `GET /api/ipam/pods` has them all.
+        pods: [...records.values()].slice(0, 50).map((r) =>
+          `${r.pod ? `${r.pod.namespace}/${r.pod.name}` : r.containerId.slice(0, 12)} ${r.ifname} ${
+            r.addresses.map((a) => a.address).join(",")
+          }`
+        ),
+      }),
     };
   });
 }

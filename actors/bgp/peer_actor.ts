@@ -885,6 +885,9 @@ export function peerActor(opts: PeerActorOptions) {
           prefixesReceived,
           messagesReceived: received,
           backoffMs: fsm.backoff.current,
+          timers: (["connectRetry", "hold", "keepalive", "idleHold"] as const).filter((t) =>
+            ctx.timers.has(t)
+          ),
         };
       },
     };

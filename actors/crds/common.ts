@@ -155,10 +155,10 @@ export const peerSettings = {
     validations: [{ rule: "self == 0 || self >= 3", message: "holdTime must be 0 or at least 3" }],
   }),
   keepaliveTime: int({
-    description: "Keepalive interval in seconds (usually a third of the hold time).",
+    description: "Keepalive interval in seconds; when absent, a third of the negotiated hold " +
+      "time (RFC 4271 10), so changing holdTime alone is enough.",
     minimum: 1,
     maximum: 21845,
-    default: 30,
   }),
   connectRetryTime: int({
     description: "Seconds between connection attempts (RFC 4271 ConnectRetryTimer).",

@@ -108,7 +108,8 @@ and status. Samples: \`manifests/samples/\`.
 | \`${names.ANNOTATION_ADDRESS_POOL}\` | Pod, Namespace | The pod pool to use (one name); the pod's wins over its namespace's, then the auto pool. |
 | \`${names.ANNOTATION_ADDRESS_POOL}\` | Service | Service pools to take the address from, comma-separated, tried in order. |
 | \`${names.ANNOTATION_LOAD_BALANCER_IPS}\` | Service | Exact addresses, comma-separated, at most one per IP family; may lie in different pools. |
-| \`${names.ANNOTATION_ALLOW_SHARED_IP}\` | Service | Sharing key: Services with the same key share an address when no protocol/port pair clashes and both use \`externalTrafficPolicy: Cluster\` (or have the same pod selector). |
+| \`${names.ANNOTATION_ALLOW_SHARED_IP}\` | Service | Sharing key: Services of one namespace with the same key share an address when no protocol/port pair clashes and both use \`externalTrafficPolicy: Cluster\` (or have the same pod selector). |
+| \`${names.ANNOTATION_SHARED_IP_NAMESPACES}\` | Service | Namespaces (comma-separated, or \`*\`) whose Services may share this Service's address; both sides must allow each other, so no namespace can take over another's address by guessing its key. |
 | \`${names.ANNOTATION_PEER_GROUPS}\` | Service | Peer groups to advertise the Service's addresses to (default: every peer). |
 | \`${names.LABEL_POOL}\`, \`${names.LABEL_NODE}\` | AddressBlock, BlockRequest, BGPPeer | Pool and node, for selecting. |
 | \`${names.LABEL_CLUSTER_BGP}\` | NodeBGP, BGPPeer | The ClusterBGP that made the object. |
@@ -135,6 +136,28 @@ controller's flag, when it is unset). Finalizers are only put on tern's own obje
   has one (or of the auto pool); exact addresses are checked against every pool. An address a
   Service holds is kept as long as it still satisfies the Service's annotations: deleting other
   Services, adding pools or restarting the controller never moves it.
+- Addresses of Services with \`externalTrafficPolicy: Local\` are announced as host prefixes
+  (only from nodes with ready endpoints); others may be announced as the pool's aggregate.
+
+## Samples
+
+\`manifests/samples/\` mirrors sart's walkthrough on test addresses (pods 198.18.0.0/15, Services
+203.0.113.0/24 and 198.51.100.0/24, IPv6 in fd00::/8, ASNs 64512 to 65534):
+
+| File | What it shows |
+|---|---|
+| \`peer_templates.yaml\` | Two spine routers as BGPPeerTemplates, with groups. |
+| \`cluster_bgp_spine0.yaml\`, \`cluster_bgp_spine1.yaml\` | Nodes labelled \`bgp=a\` peer with both spines; ASN from the node label, router id from the InternalIP. |
+| \`cluster_bgp_inline.yaml\` | A second ClusterBGP with a fixed ASN, router id from a label, an inline peer with fast timers, both families, a prefix limit and a TCP-MD5 password from a Secret. |
+| \`pod_pools.yaml\` | The default dual-stack pod pool (/26 and /122 blocks) and a non-default pool of single-address blocks. |
+| \`test_pods.yaml\` | Pods on the default pool, on the non-default pool by pod annotation and by namespace annotation. |
+| \`service_pools.yaml\` | The auto service pool (dual-stack, avoiding .0 and .255), a pool of a prefix plus a range announced as a /24 aggregate, and a pool limited to the namespaces of team a. |
+| \`lb_services.yaml\` | LoadBalancer Services: auto with Cluster and Local policies, a pool by annotation with an exact address, a dual-stack Service with exact addresses from two pools, two Services sharing one address, one advertised to spine0's group only, and a hand-written BGPAdvertisement with communities. |
+
+Applied to the pools above, the Services get: app-svc-cluster 203.0.113.1, app-svc-local
+203.0.113.2, app-svc-cluster2 198.51.100.20, app-svc-dual 198.51.100.210 and fd00:203::10,
+dns-udp and dns-tcp both 198.51.100.128, app-svc-spine0-only 203.0.113.3 (checked by
+\`tests/crds_samples_test.ts\`).
 `;
   return [head, ...defs.map(section)].join("\n");
 }

@@ -34,6 +34,11 @@ export const ANNOTATION_ADDRESS_POOL = "tern.dev/addresspool";
 export const ANNOTATION_LOAD_BALANCER_IPS = "tern.dev/loadBalancerIPs";
 /** Service annotation: Services with the same key may share an address if ports do not clash. */
 export const ANNOTATION_ALLOW_SHARED_IP = "tern.dev/allow-shared-ip";
+/**
+ * Service annotation: other namespaces (comma-separated, or `*`) whose Services may share this
+ * Service's address. Without it, sharing stays within the namespace; both sides must allow it.
+ */
+export const ANNOTATION_SHARED_IP_NAMESPACES = "tern.dev/allow-shared-ip-namespaces";
 /** Service annotation: comma-separated peer groups to advertise to (none: every peer). */
 export const ANNOTATION_PEER_GROUPS = "tern.dev/peer-groups";
 

@@ -82,6 +82,13 @@ export function structuralProblems(schema: JsonSchema, path = ""): SchemaProblem
     const problem = celShapeProblem(v.rule);
     if (problem) out.push({ path: at, message: `rule ${JSON.stringify(v.rule)}: ${problem}` });
     if (!v.message) out.push({ path: at, message: "rule without message" });
+    if (v.fieldPath !== undefined) {
+      let node: JsonSchema | undefined = schema;
+      for (const part of v.fieldPath.split(".").slice(1)) node = node?.properties?.[part];
+      if (!v.fieldPath.startsWith(".") || !node) {
+        out.push({ path: at, message: `fieldPath ${v.fieldPath} is not a field of this object` });
+      }
+    }
   }
   for (const [k, v] of Object.entries(schema.properties ?? {})) {
     out.push(...structuralProblems(v, path ? `${path}.${k}` : k));

@@ -154,7 +154,11 @@ export class IpAddress {
   static parse(text: string): IpAddress {
     if (typeof text !== "string") throw new InvalidAddressError(String(text), "not a string");
     if (text.includes(":")) return new IpAddress(6, parseV6Value(text));
-    if (text.includes(".")) return new IpAddress(4, parseV4Value(text, text));
+    if (text.includes(".")) {
+      const a = new IpAddress(4, parseV4Value(text, text));
+      a.#text = text; // strict dotted quads (no leading zeros) are already canonical
+      return a;
+    }
     throw new InvalidAddressError(text, "neither an IPv4 nor an IPv6 address");
   }
 

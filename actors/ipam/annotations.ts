@@ -10,6 +10,7 @@ import {
   ANNOTATION_ALLOW_SHARED_IP,
   ANNOTATION_LOAD_BALANCER_IPS,
   ANNOTATION_PEER_GROUPS,
+  ANNOTATION_SHARED_IP_NAMESPACES,
 } from "../crds/names.ts";
 import { IpAddress } from "./address.ts";
 import { BadAnnotationError, IpamError } from "./errors.ts";
@@ -117,6 +118,29 @@ export function parseSharingKey(annotations: Annotations): string | undefined {
     );
   }
   return key;
+}
+
+/**
+ * `tern.dev/allow-shared-ip-namespaces`: namespaces (or `*`) whose Services may share this
+ * Service's address; undefined when absent (same namespace only).
+ */
+export function parseSharingNamespaces(annotations: Annotations): string[] | undefined {
+  const value = annotations[ANNOTATION_SHARED_IP_NAMESPACES];
+  if (value === undefined) return undefined;
+  const names = list(value);
+  if (names.length === 0) {
+    throw new BadAnnotationError(ANNOTATION_SHARED_IP_NAMESPACES, value, "no namespace given");
+  }
+  for (const n of names) {
+    if (n !== "*" && !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(n)) {
+      throw new BadAnnotationError(
+        ANNOTATION_SHARED_IP_NAMESPACES,
+        value,
+        `${JSON.stringify(n)} is neither a namespace name nor "*"`,
+      );
+    }
+  }
+  return [...new Set(names)];
 }
 
 /** `tern.dev/peer-groups`: group names, or undefined when absent (every peer). */

@@ -259,6 +259,16 @@ export class BlockAllocator {
     return block;
   }
 
+  /** The nodes holding blocks, sorted. */
+  nodes(): string[] {
+    return [...new Set([...this.#byName.values()].map((b) => b.node))].sort();
+  }
+
+  /** Blocks held by nodes that no longer exist (to free: the node was deleted). */
+  blocksOfGoneNodes(liveNodes: ReadonlySet<string>): BlockRecord[] {
+    return this.list().filter((b) => !liveNodes.has(b.node));
+  }
+
   /** Frees every block of a node (a deleted node); returns them. */
   releaseNode(node: string): BlockRecord[] {
     const blocks = this.listNode(node);

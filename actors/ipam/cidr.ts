@@ -77,6 +77,11 @@ export class Cidr {
         );
       }
     }
+    if ((addr.value & mask) === 0n) {
+      const c = new Cidr(addr, length);
+      if (addr.family === 4) c.#text = text; // strict IPv4 input is canonical text already
+      return c;
+    }
     return new Cidr(IpAddress.of(addr.family, addr.value & ~mask), length);
   }
 

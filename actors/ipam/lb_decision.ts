@@ -207,6 +207,11 @@ export interface ServicePrefix {
   family: IpFamily;
   /** The pool (undefined for orphans, always announced as host prefixes). */
   pool?: string;
+  /**
+   * Cluster: announced from every node (aggregates are always Cluster). Local: a host prefix
+   * to announce only from nodes with ready endpoints of its Services.
+   */
+  trafficPolicy: "Cluster" | "Local";
   /** The Services behind it, sorted. */
   services: string[];
 }
@@ -214,13 +219,18 @@ export interface ServicePrefix {
 /**
  * The prefixes to announce for every assigned address: one host prefix each, or, for pools
  * with an aggregation length, the covering prefix of that length (announced once for all the
- * pool's addresses inside it).
+ * pool's addresses inside it). Addresses of Services with `externalTrafficPolicy: Local` are
+ * never aggregated: their host prefix must come only from the nodes that serve them, as
+ * MetalLB also requires.
  */
 export function servicePrefixes(alloc: ServiceAllocator): ServicePrefix[] {
   const out = new Map<string, ServicePrefix>();
   for (const a of alloc.assignments()) {
     for (const { address, pool } of a.addresses) {
-      const p = pool === undefined ? undefined : alloc.pools.get(pool);
+      const local = alloc.holdersOf(address).some((k) =>
+        alloc.requestOf(k)?.trafficPolicy === "Local"
+      );
+      const p = pool === undefined || local ? undefined : alloc.pools.get(pool);
       const [cidr] = aggregate(
         [address],
         p?.aggregationLength ?? 32,
@@ -229,7 +239,12 @@ export function servicePrefixes(alloc: ServiceAllocator): ServicePrefix[] {
       const k = cidr!.toString();
       let entry = out.get(k);
       if (!entry) {
-        entry = { cidr: cidr!, family: address.family, services: [] };
+        entry = {
+          cidr: cidr!,
+          family: address.family,
+          trafficPolicy: local ? "Local" : "Cluster",
+          services: [],
+        };
         if (pool !== undefined) entry.pool = pool;
         out.set(k, entry);
       }

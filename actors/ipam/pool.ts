@@ -40,6 +40,8 @@ export interface PoolInput {
   cidrs?: string[];
   /** Explicit inclusive ranges `first-last` (service pools only). */
   ranges?: string[];
+  /** Allocation method; only `bit` (lowest free first) exists. */
+  allocType?: string;
   /** Prefix length of IPv4 pod blocks (default 26, or the CIDR's own length if longer). */
   blockSize?: number;
   /** Prefix length of IPv6 pod blocks (default 122, or the CIDR's own length if longer). */
@@ -134,6 +136,12 @@ export class Pool {
       throw new InvalidPoolError(
         input.name,
         `type ${JSON.stringify(input.type)} is not pod or service`,
+      );
+    }
+    if (input.allocType !== undefined && input.allocType !== "bit") {
+      throw new InvalidPoolError(
+        input.name,
+        `allocType ${JSON.stringify(input.allocType)} is not supported (only "bit")`,
       );
     }
     const cidrs = (input.cidrs ?? []).map((c) => Cidr.parse(c));

@@ -67,6 +67,11 @@ export interface ServiceRequest {
   addresses?: IpAddress[];
   /** Sharing key from `tern.dev/allow-shared-ip`. */
   sharingKey?: string;
+  /**
+   * Other namespaces (or `*`) allowed to share this Service's address, from
+   * `tern.dev/allow-shared-ip-namespaces`. Without it sharing stays in the namespace.
+   */
+  sharingNamespaces?: string[];
   /** The Service's ports. */
   ports?: ServicePort[];
   /** `spec.externalTrafficPolicy` (default Cluster). */
@@ -128,9 +133,18 @@ interface Holder {
 
 const text = (a: IpAddress) => a.toString();
 
-/** True when two Services may share an address (same key, no port clash, compatible policy). */
+/**
+ * True when two Services may share an address: the same key, the same namespace (or each
+ * allowing the other's namespace), no (protocol, port) clash, and both with Cluster traffic
+ * policy or the same pod selector.
+ */
 export function canShare(a: ServiceRequest, b: ServiceRequest): boolean {
   if (!a.sharingKey || a.sharingKey !== b.sharingKey) return false;
+  if (a.namespace !== b.namespace) {
+    const allows = (x: ServiceRequest, ns: string) =>
+      (x.sharingNamespaces ?? []).some((n) => n === "*" || n === ns);
+    if (!allows(a, b.namespace) || !allows(b, a.namespace)) return false;
+  }
   for (const p of a.ports ?? []) {
     for (const q of b.ports ?? []) {
       if (p.port === q.port && p.protocol.toUpperCase() === q.protocol.toUpperCase()) return false;
@@ -211,6 +225,11 @@ export class ServiceAllocator {
     const s = this.#services.get(key);
     if (!s) return undefined;
     return { key, addresses: s.addresses.map((a) => this.#assigned(a)) };
+  }
+
+  /** The request a Service was last assigned (or restored) with. */
+  requestOf(key: string): ServiceRequest | undefined {
+    return this.#services.get(key)?.request;
   }
 
   /** Every assignment, ordered by key. */

@@ -5,9 +5,14 @@
  * @module
  */
 
-import { LOAD_BALANCER_CLASS } from "../crds/names.ts";
+import { ANNOTATION_LOAD_BALANCER_IPS, LOAD_BALANCER_CLASS } from "../crds/names.ts";
 import type { IpFamily } from "./address.ts";
-import { parseLoadBalancerIPs, parseServicePools, parseSharingKey } from "./annotations.ts";
+import {
+  parseLoadBalancerIPs,
+  parseServicePools,
+  parseSharingKey,
+  parseSharingNamespaces,
+} from "./annotations.ts";
 import { BadAnnotationError } from "./errors.ts";
 import type { Labels } from "./label_selector.ts";
 import type { IpFamilyPolicy, ServiceAssignment, ServiceRequest } from "./service_allocator.ts";
@@ -28,6 +33,7 @@ export interface ServiceObject {
   spec?: {
     type?: string;
     loadBalancerClass?: string;
+    loadBalancerIP?: string;
     ipFamilies?: string[];
     ipFamilyPolicy?: string;
     externalTrafficPolicy?: string;
@@ -110,7 +116,13 @@ export function serviceRequest(svc: ServiceObject, namespaceLabels: Labels = {})
   }
   const pools = parseServicePools(annotations);
   if (pools) req.pools = pools;
-  const addresses = parseLoadBalancerIPs(annotations);
+  // The annotation wins; the deprecated spec.loadBalancerIP is honoured when it is absent.
+  const legacy = svc.spec?.loadBalancerIP;
+  const addresses = parseLoadBalancerIPs(
+    annotations[ANNOTATION_LOAD_BALANCER_IPS] === undefined && legacy
+      ? { [ANNOTATION_LOAD_BALANCER_IPS]: legacy }
+      : annotations,
+  );
   if (addresses) {
     req.addresses = addresses;
     // Dual-stack by annotation: with two families requested, both are wanted.
@@ -119,6 +131,8 @@ export function serviceRequest(svc: ServiceObject, namespaceLabels: Labels = {})
   }
   const sharing = parseSharingKey(annotations);
   if (sharing) req.sharingKey = sharing;
+  const sharingNamespaces = parseSharingNamespaces(annotations);
+  if (sharingNamespaces) req.sharingNamespaces = sharingNamespaces;
   const sel = selectorKey(svc.spec?.selector);
   if (sel) req.selectorKey = sel;
   return req;

@@ -1,5 +1,6 @@
 /** The built-in resource types the server serves, with their default printer columns. */
 
+import { eventFromCore, eventToCore } from "./event_conversion.ts";
 import { type PrinterColumn, type ResourceType, storageKeyOf } from "./resource_types.ts";
 
 const age: PrinterColumn = { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" };
@@ -15,6 +16,8 @@ interface Spec {
   status?: boolean;
   columns?: PrinterColumn[];
   extraSubresources?: string[];
+  convert?: ResourceType["convert"];
+  storageKey?: string;
 }
 
 const specs: Spec[] = [
@@ -63,8 +66,9 @@ const specs: Spec[] = [
     categories: ["all"],
     status: true,
     columns: [
+      { name: "Ready", type: "string", jsonPath: ".status.containerStatuses" },
       { name: "Status", type: "string", jsonPath: ".status.phase" },
-      { name: "Restarts", type: "integer", jsonPath: ".status.containerStatuses[0].restartCount" },
+      { name: "Restarts", type: "integer", jsonPath: ".status.containerStatuses[*].restartCount" },
       age,
       { name: "IP", type: "string", jsonPath: ".status.podIP", priority: 1 },
       { name: "Node", type: "string", jsonPath: ".spec.nodeName", priority: 1 },
@@ -172,6 +176,8 @@ const specs: Spec[] = [
     plural: "events",
     namespaced: true,
     shortNames: ["ev"],
+    storageKey: "/events",
+    convert: { toStorage: eventToCore, fromStorage: eventFromCore },
     columns: [
       { name: "Type", type: "string", jsonPath: ".type" },
       { name: "Reason", type: "string", jsonPath: ".reason" },
@@ -211,6 +217,85 @@ const specs: Spec[] = [
     columns: [{ name: "Role", type: "string", jsonPath: ".roleRef.name" }, age],
   },
   {
+    group: "apps",
+    version: "v1",
+    kind: "Deployment",
+    plural: "deployments",
+    namespaced: true,
+    shortNames: ["deploy"],
+    categories: ["all"],
+    status: true,
+    extraSubresources: ["scale"],
+    columns: [
+      { name: "Ready", type: "string", jsonPath: ".status.readyReplicas" },
+      { name: "Up-to-date", type: "integer", jsonPath: ".status.updatedReplicas" },
+      { name: "Available", type: "integer", jsonPath: ".status.availableReplicas" },
+      age,
+    ],
+  },
+  {
+    group: "apps",
+    version: "v1",
+    kind: "DaemonSet",
+    plural: "daemonsets",
+    namespaced: true,
+    shortNames: ["ds"],
+    categories: ["all"],
+    status: true,
+    columns: [
+      { name: "Desired", type: "integer", jsonPath: ".status.desiredNumberScheduled" },
+      { name: "Current", type: "integer", jsonPath: ".status.currentNumberScheduled" },
+      { name: "Ready", type: "integer", jsonPath: ".status.numberReady" },
+      { name: "Up-to-date", type: "integer", jsonPath: ".status.updatedNumberScheduled" },
+      { name: "Available", type: "integer", jsonPath: ".status.numberAvailable" },
+      age,
+    ],
+  },
+  {
+    group: "apps",
+    version: "v1",
+    kind: "ReplicaSet",
+    plural: "replicasets",
+    namespaced: true,
+    shortNames: ["rs"],
+    categories: ["all"],
+    status: true,
+    extraSubresources: ["scale"],
+    columns: [
+      { name: "Desired", type: "integer", jsonPath: ".spec.replicas" },
+      { name: "Current", type: "integer", jsonPath: ".status.replicas" },
+      { name: "Ready", type: "integer", jsonPath: ".status.readyReplicas" },
+      age,
+    ],
+  },
+  {
+    group: "apps",
+    version: "v1",
+    kind: "StatefulSet",
+    plural: "statefulsets",
+    namespaced: true,
+    shortNames: ["sts"],
+    categories: ["all"],
+    status: true,
+    extraSubresources: ["scale"],
+    columns: [{ name: "Ready", type: "string", jsonPath: ".status.readyReplicas" }, age],
+  },
+  {
+    group: "policy",
+    version: "v1",
+    kind: "PodDisruptionBudget",
+    plural: "poddisruptionbudgets",
+    namespaced: true,
+    shortNames: ["pdb"],
+    status: true,
+    columns: [
+      { name: "Min Available", type: "string", jsonPath: ".spec.minAvailable" },
+      { name: "Max Unavailable", type: "string", jsonPath: ".spec.maxUnavailable" },
+      { name: "Allowed Disruptions", type: "integer", jsonPath: ".status.disruptionsAllowed" },
+      age,
+    ],
+  },
+  {
     group: "apiextensions.k8s.io",
     version: "v1",
     kind: "CustomResourceDefinition",
@@ -236,9 +321,10 @@ export function builtinKinds(): ResourceType[] {
     shortNames: s.shortNames ?? [],
     categories: s.categories ?? [],
     statusSubresource: s.status ?? false,
-    storageKey: storageKeyOf(s.group, s.plural),
+    storageKey: s.storageKey ?? storageKeyOf(s.group, s.plural),
     printerColumns: s.columns ?? [age],
-    storage: true,
+    storage: s.convert === undefined,
     extraSubresources: s.extraSubresources,
+    convert: s.convert,
   }));
 }

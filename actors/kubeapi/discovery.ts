@@ -117,14 +117,17 @@ function resourceEntries(t: ResourceType): JsonObject[] {
     });
   }
   for (const sub of t.extraSubresources ?? []) {
+    const [group, kind, verbs] = sub === "scale"
+      ? ["autoscaling", "Scale", ["get", "patch", "update"]]
+      : ["authentication.k8s.io", "TokenRequest", ["create"]];
     out.push({
       name: `${t.plural}/${sub}`,
       singularName: "",
       namespaced: t.namespaced,
-      group: "authentication.k8s.io",
+      group,
       version: "v1",
-      kind: "TokenRequest",
-      verbs: ["create"],
+      kind,
+      verbs,
     });
   }
   return out;

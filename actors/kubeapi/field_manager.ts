@@ -302,7 +302,9 @@ export function apply(
   const out: ManagedFieldsEntry[] = [];
   for (const { e, paths } of entries) {
     if (mine && e === mine.e) continue;
-    const kept = opts.force ? paths.filter((p) => !appliedKeys.has(key(p))) : paths;
+    // Forcing takes over only the contested fields; equal values stay co-owned.
+    const taken = new Set(conflicts.filter((c) => c.manager === e.manager).map((c) => key(c.path)));
+    const kept = opts.force ? paths.filter((p) => !taken.has(key(p))) : paths;
     if (kept.length > 0) out.push({ ...e, fieldsV1: encodeFields(kept) });
   }
   out.push({

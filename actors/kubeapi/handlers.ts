@@ -9,14 +9,25 @@ import * as discovery from "./discovery.ts";
 import {
   ApiError,
   badRequest,
+  conflict,
   methodNotAllowed,
   notFound,
   unauthorized,
   unsupportedMediaType,
 } from "./errors.ts";
+import { jsonPatch, mergePatch } from "./json_patch.ts";
 import type { FaultInjector } from "./faults.ts";
+import { decodeKubeProtobuf } from "./protobuf_decode.ts";
 import { documentKeys, groupVersionDocument, hashOf, indexDocument } from "./openapi.ts";
-import { authenticate, authorize, denied, type RequestAttributes, type UserInfo } from "./rbac.ts";
+import {
+  accessReview,
+  authenticate,
+  authorize,
+  denied,
+  impersonate,
+  type RequestAttributes,
+  type UserInfo,
+} from "./rbac.ts";
 import type { ResourceType } from "./resource_types.ts";
 import type { PatchType, Store, WatchEvent, WriteOptions } from "./store.ts";
 import { type IncludeObject, toTable } from "./table.ts";
@@ -33,6 +44,8 @@ export interface HandlerContext {
   serverAddress: () => string;
   /** Period of BOOKMARK events on watches that allow them. */
   bookmarkIntervalMs: number;
+  /** Events queued for a watch client that does not read before it is disconnected. */
+  watchQueueLimit: number;
   /** Extra admin endpoints (`/tern/state`, …) handled by the server. */
   adminHook?: (req: Request, path: string) => Promise<Response | undefined>;
 }
@@ -69,14 +82,57 @@ function bearer(req: Request): string | undefined {
   return m ? m[1].trim() : undefined;
 }
 
+/** The real server's request body limit (3 MiB). */
+const maxBodyBytes = 3 * 1024 * 1024;
+
+function tooLarge(): ApiError {
+  return new ApiError(
+    413,
+    "RequestEntityTooLarge",
+    `Request entity too large: limit is ${maxBodyBytes}`,
+  );
+}
+
+/** Read at most `maxBodyBytes` of the body (413 beyond). */
+async function readBytes(req: Request): Promise<Uint8Array> {
+  if (Number(req.headers.get("content-length") ?? "0") > maxBodyBytes) {
+    await req.body?.cancel();
+    throw tooLarge();
+  }
+  if (!req.body) return new Uint8Array();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = req.body.getReader();
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    size += value.length;
+    if (size > maxBodyBytes) {
+      await reader.cancel();
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(size);
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.length;
+  }
+  return out;
+}
+
 async function readBody(req: Request): Promise<{ value: unknown; contentType: string }> {
   const contentType = (req.headers.get("content-type") ?? "application/json").split(";")[0].trim()
     .toLowerCase();
+  if (contentType === "application/vnd.kubernetes.protobuf") {
+    return { value: decodeKubeProtobuf(await readBytes(req)), contentType };
+  }
   if (contentType.includes("protobuf") || contentType.includes("cbor")) {
     await req.body?.cancel();
     throw unsupportedMediaType(contentType);
   }
-  const text = await req.text();
+  const text = new TextDecoder().decode(await readBytes(req));
   if (text.trim() === "") return { value: undefined, contentType };
   try {
     if (contentType.includes("yaml")) return { value: parseYaml(text), contentType };
@@ -237,6 +293,9 @@ export function createHandler(ctx: HandlerContext): (req: Request) => Promise<Re
         object = toTable(t, [ev.object as KubeObject], { includeObject: include, now: Date.now() });
       }
       controller.enqueue(enc.encode(JSON.stringify({ type: ev.type, object }) + "\n"));
+      // A client that stopped reading is cut off (it re-watches from its last version), as the
+      // real server drops watchers whose buffers fill up.
+      if ((controller.desiredSize ?? 0) < -ctx.watchQueueLimit) close();
     };
     const close = () => {
       if (closed) return;
@@ -299,10 +358,7 @@ export function createHandler(ctx: HandlerContext): (req: Request) => Promise<Re
     };
     if (!authorize(store, user, attrs)) throw denied(user, attrs);
     const sub = target.subresource;
-    if (
-      sub !== undefined && sub !== "status" &&
-      !(sub === "token" && t.extraSubresources?.includes("token"))
-    ) {
+    if (sub !== undefined && sub !== "status" && !t.extraSubresources?.includes(sub)) {
       throw notFound(t.group, `${t.plural}/${sub}`, target.name ?? "");
     }
     if (sub === "status" && !t.statusSubresource) {
@@ -315,6 +371,7 @@ export function createHandler(ctx: HandlerContext): (req: Request) => Promise<Re
       for (const w of warnings) r.headers.append("warning", `299 - ${JSON.stringify(w)}`);
       return r;
     };
+    if (sub === "scale") return await scale(req, t, ns, name!, verb, q);
     switch (verb) {
       case "get":
         if (sub === "token") {
@@ -453,6 +510,151 @@ export function createHandler(ctx: HandlerContext): (req: Request) => Promise<Re
     throw methodNotAllowed("the server does not allow this method on the requested resource");
   }
 
+  /** The `scale` subresource (autoscaling/v1 Scale) of workloads with `spec.replicas`. */
+  async function scale(
+    req: Request,
+    t: ResourceType,
+    ns: string | undefined,
+    name: string,
+    verb: string,
+    q: URLSearchParams,
+  ): Promise<Response> {
+    const toScale = (o: KubeObject): JsonObject => {
+      const spec = isObject(o.spec) ? o.spec : {};
+      const status = isObject(o.status) ? o.status : {};
+      const sel = isObject(spec.selector) && isObject(spec.selector.matchLabels)
+        ? spec.selector.matchLabels
+        : {};
+      return {
+        kind: "Scale",
+        apiVersion: "autoscaling/v1",
+        metadata: {
+          name: o.metadata.name,
+          namespace: o.metadata.namespace,
+          uid: o.metadata.uid,
+          resourceVersion: o.metadata.resourceVersion,
+          creationTimestamp: o.metadata.creationTimestamp,
+        },
+        spec: { replicas: spec.replicas ?? 1 },
+        status: {
+          replicas: status.replicas ?? 0,
+          selector: Object.entries(sel).map(([k, v]) => `${k}=${v}`).join(","),
+        },
+      };
+    };
+    const current = store.get(t, ns, name);
+    if (verb === "get") return json(200, toScale(current));
+    if (verb !== "update" && verb !== "patch") {
+      throw methodNotAllowed("the server does not allow this method on the requested resource");
+    }
+    const { value, contentType } = await readBody(req);
+    let next: unknown = value;
+    if (verb === "patch") {
+      next = contentType === "application/json-patch+json"
+        ? jsonPatch(toScale(current), value)
+        : mergePatch(toScale(current), value);
+    }
+    const spec = isObject(next) && isObject(next.spec) ? next.spec : {};
+    const replicas = spec.replicas;
+    if (typeof replicas !== "number" || !Number.isInteger(replicas) || replicas < 0) {
+      throw new ApiError(
+        422,
+        "Invalid",
+        `Scale.autoscaling "${name}" is invalid: spec.replicas: Invalid value: ${
+          JSON.stringify(replicas)
+        }: must be greater than or equal to 0`,
+        {
+          name,
+          group: "autoscaling",
+          kind: "Scale",
+          causes: [{
+            reason: "FieldValueInvalid",
+            field: "spec.replicas",
+            message: `Invalid value: ${
+              JSON.stringify(replicas)
+            }: must be greater than or equal to 0`,
+          }],
+        },
+      );
+    }
+    const rv = isObject(next) && isObject(next.metadata)
+      ? next.metadata.resourceVersion
+      : undefined;
+    if (
+      verb === "update" && typeof rv === "string" && rv !== "" &&
+      rv !== current.metadata.resourceVersion
+    ) {
+      throw conflict(t.group, t.plural, name);
+    }
+    const res = store.patch(t, ns, name, "merge", { spec: { replicas } }, {
+      dryRun: dryRun(q),
+      fieldManager: q.get("fieldManager") ?? defaultManager(req),
+    });
+    return json(200, toScale(res.object));
+  }
+
+  /** authorization.k8s.io/v1: access reviews (what `kubectl auth can-i` asks). */
+  async function reviews(req: Request, rest: string[], user: UserInfo): Promise<Response> {
+    if (rest.length === 0) {
+      return json(200, {
+        kind: "APIResourceList",
+        apiVersion: "v1",
+        groupVersion: "authorization.k8s.io/v1",
+        resources: [
+          {
+            name: "localsubjectaccessreviews",
+            singularName: "",
+            namespaced: true,
+            kind: "LocalSubjectAccessReview",
+            verbs: ["create"],
+          },
+          {
+            name: "selfsubjectaccessreviews",
+            singularName: "",
+            namespaced: false,
+            kind: "SelfSubjectAccessReview",
+            verbs: ["create"],
+          },
+          {
+            name: "subjectaccessreviews",
+            singularName: "",
+            namespaced: false,
+            kind: "SubjectAccessReview",
+            verbs: ["create"],
+          },
+        ],
+      });
+    }
+    if (req.method !== "POST") {
+      throw methodNotAllowed("the server does not allow this method on the requested resource");
+    }
+    const { value } = await readBody(req);
+    let kind: "SelfSubjectAccessReview" | "SubjectAccessReview" | "LocalSubjectAccessReview";
+    let namespace: string | undefined;
+    if (rest.length === 1 && rest[0] === "selfsubjectaccessreviews") {
+      kind = "SelfSubjectAccessReview";
+    } else if (rest.length === 1 && rest[0] === "subjectaccessreviews") {
+      kind = "SubjectAccessReview";
+    } else if (
+      rest.length === 3 && rest[0] === "namespaces" && rest[2] === "localsubjectaccessreviews"
+    ) {
+      kind = "LocalSubjectAccessReview";
+      namespace = rest[1];
+    } else throw notFound("authorization.k8s.io", rest.join("/"), "");
+    if (kind !== "SelfSubjectAccessReview") {
+      const attrs: RequestAttributes = {
+        verb: "create",
+        apiGroup: "authorization.k8s.io",
+        resource: kind === "SubjectAccessReview"
+          ? "subjectaccessreviews"
+          : "localsubjectaccessreviews",
+        namespace,
+      };
+      if (!authorize(store, user, attrs)) throw denied(user, attrs);
+    }
+    return json(201, accessReview(store, user, kind, value, namespace));
+  }
+
   async function route(req: Request, url: URL, user: UserInfo): Promise<Response> {
     const path = url.pathname.replace(/\/+$/, "") || "/";
     const parts = path.split("/").filter((p) => p !== "").map(decodeURIComponent);
@@ -522,6 +724,9 @@ export function createHandler(ctx: HandlerContext): (req: Request) => Promise<Re
       if (!g) throw notFound("", "", path);
       return json(200, g);
     }
+    if (parts[0] === "apis" && parts[1] === "authorization.k8s.io" && parts[2] === "v1") {
+      return await reviews(req, parts.slice(3), user);
+    }
     if ((parts[0] === "api" && parts.length >= 2) || (parts[0] === "apis" && parts.length >= 3)) {
       if (
         (parts[0] === "api" && parts.length === 2) || (parts[0] === "apis" && parts.length === 3)
@@ -549,6 +754,7 @@ export function createHandler(ctx: HandlerContext): (req: Request) => Promise<Re
         }
         user = authenticate(store, ctx.adminToken, ctx.adminToken)!;
       }
+      user = impersonate(store, user, req.headers);
       if (!url.pathname.startsWith("/tern/")) {
         if (ctx.faults.latencyMs > 0) await new Promise((r) => setTimeout(r, ctx.faults.latencyMs));
         const injected = ctx.faults.take();

@@ -115,8 +115,79 @@ function req(field: string): StatusCause {
   return { reason: "FieldValueRequired", message: "Required value", field };
 }
 
+const workloads = new Set(["deployments", "daemonsets", "replicasets", "statefulsets"]);
+
+/** Defaults and validation of apps/v1 workloads (no controllers run them here). */
+function prepareWorkload(
+  t: ResourceType,
+  obj: KubeObject,
+  old: KubeObject | undefined,
+): StatusCause[] {
+  if (!isObject(obj.spec)) return [req("spec.selector"), req("spec.template")];
+  const spec = obj.spec;
+  const causes: StatusCause[] = [];
+  if (!isObject(spec.selector)) causes.push(req("spec.selector"));
+  if (!isObject(spec.template)) {
+    causes.push(req("spec.template"));
+    return causes;
+  }
+  const template = spec.template as JsonObject;
+  const tmeta = isObject(template.metadata) ? template.metadata : {};
+  const labels = isObject(tmeta.labels) ? tmeta.labels as Record<string, string> : {};
+  const sel = isObject(spec.selector) ? spec.selector : {};
+  const matchLabels = isObject(sel.matchLabels) ? sel.matchLabels as Record<string, string> : {};
+  if (isObject(spec.selector) && !Object.entries(matchLabels).every(([k, v]) => labels[k] === v)) {
+    causes.push({
+      reason: "FieldValueInvalid",
+      field: "spec.template.metadata.labels",
+      message: `Invalid value: ${
+        JSON.stringify(labels)
+      }: \`selector\` does not match template \`labels\``,
+    });
+  }
+  if (
+    old && isObject(old.spec) && JSON.stringify(old.spec.selector) !== JSON.stringify(spec.selector)
+  ) {
+    causes.push({
+      reason: "FieldValueInvalid",
+      field: "spec.selector",
+      message: `Invalid value: ${JSON.stringify(spec.selector)}: field is immutable`,
+    });
+  }
+  const pod = { apiVersion: "v1", kind: "Pod", metadata: {}, spec: template.spec } as KubeObject;
+  causes.push(
+    ...preparePodSpec(pod).map((c) => ({
+      ...c,
+      field: c.field?.replace(/^spec/, "spec.template.spec"),
+    })),
+  );
+  template.spec = pod.spec;
+  if (t.plural !== "daemonsets") spec.replicas ??= 1;
+  spec.revisionHistoryLimit ??= 10;
+  if (t.plural === "deployments") {
+    spec.strategy ??= {
+      type: "RollingUpdate",
+      rollingUpdate: { maxUnavailable: "25%", maxSurge: "25%" },
+    };
+    spec.progressDeadlineSeconds ??= 600;
+  }
+  if (t.plural === "daemonsets") {
+    spec.updateStrategy ??= {
+      type: "RollingUpdate",
+      rollingUpdate: { maxUnavailable: 1, maxSurge: 0 },
+    };
+  }
+  if (t.plural === "statefulsets") {
+    spec.podManagementPolicy ??= "OrderedReady";
+    spec.updateStrategy ??= { type: "RollingUpdate", rollingUpdate: { partition: 0 } };
+  }
+  if (!old) obj.status = {};
+  return causes;
+}
+
 /** Defaults and resets on create; returns field causes for invalid objects. */
 export function prepareCreate(t: ResourceType, obj: KubeObject, alloc: Allocators): StatusCause[] {
+  if (t.group === "apps" && workloads.has(t.plural)) return prepareWorkload(t, obj, undefined);
   if (t.group === "" && t.plural === "pods") return preparePod(obj);
   if (t.group === "" && t.plural === "services") return prepareService(obj, undefined, alloc);
   if (t.group === "" && t.plural === "namespaces") {
@@ -176,6 +247,7 @@ export function prepareUpdate(
   old: KubeObject,
   alloc: Allocators,
 ): StatusCause[] {
+  if (t.group === "apps" && workloads.has(t.plural)) return prepareWorkload(t, obj, old);
   if (t.group === "" && t.plural === "services") return prepareService(obj, old, alloc);
   if (t.group === "" && t.plural === "secrets") return prepareSecret(obj);
   if (t.group === "" && t.plural === "namespaces") {

@@ -155,6 +155,7 @@ function schemaOf(t: ResourceType): JsonObject {
       metadata: { allOf: [{ $ref: objectMetaRef }] },
     },
     "x-kubernetes-preserve-unknown-fields": true,
+    "x-kubernetes-group-version-kind": gvk,
   };
 }
 

@@ -129,7 +129,12 @@ export function authorize(store: Store, user: UserInfo, a: RequestAttributes): b
     const discovery = ["/api", "/apis", "/version", "/openapi", "/healthz", "/livez", "/readyz"];
     if (discovery.some((d) => p === d || p.startsWith(`${d}/`))) return true;
   }
-  if (a.apiGroup === "authorization.k8s.io") return true;
+  if (
+    a.apiGroup === "authorization.k8s.io" && a.verb === "create" &&
+    (a.resource === "selfsubjectaccessreviews" || a.resource === "selfsubjectrulesreviews")
+  ) {
+    return true;
+  }
   const crb = store.registry.get("rbac.authorization.k8s.io", "v1", "clusterrolebindings");
   if (crb) {
     for (const b of store.list(crb, undefined).items) {
@@ -176,4 +181,99 @@ export function denied(user: UserInfo, a: RequestAttributes): ApiError {
       a.apiGroup ?? ""
     }" ${scope}`,
   );
+}
+
+/** Groups a user name implies (ServiceAccounts belong to their namespace's group). */
+export function impliedGroups(username: string): string[] {
+  const m = username.match(/^system:serviceaccount:([^:]+):[^:]+$/);
+  const groups = m ? ["system:serviceaccounts", `system:serviceaccounts:${m[1]}`] : [];
+  return [...groups, "system:authenticated"];
+}
+
+/**
+ * Apply `Impersonate-User` / `Impersonate-Group` headers: allowed to members of
+ * `system:masters` and to users granted `impersonate` on `users` (and `groups`).
+ */
+export function impersonate(store: Store, user: UserInfo, headers: Headers): UserInfo {
+  const as = headers.get("impersonate-user");
+  const groups = headers.get("impersonate-group");
+  if (!as && !groups) return user;
+  if (!as) {
+    throw forbidden("", "users", undefined, "impersonating groups requires impersonating a user");
+  }
+  const attrs: RequestAttributes = {
+    verb: "impersonate",
+    apiGroup: "",
+    resource: "users",
+    name: as,
+  };
+  if (!authorize(store, user, attrs)) throw denied(user, attrs);
+  const extra = groups ? groups.split(",").map((g) => g.trim()).filter((g) => g !== "") : [];
+  for (const g of extra) {
+    const ga: RequestAttributes = {
+      verb: "impersonate",
+      apiGroup: "",
+      resource: "groups",
+      name: g,
+    };
+    if (!authorize(store, user, ga)) throw denied(user, ga);
+  }
+  return { username: as, groups: [...new Set([...extra, ...impliedGroups(as)])] };
+}
+
+/** Answer a (Self|Local)SubjectAccessReview body: the review with `status.allowed` filled in. */
+export function accessReview(
+  store: Store,
+  requester: UserInfo,
+  kind: "SelfSubjectAccessReview" | "SubjectAccessReview" | "LocalSubjectAccessReview",
+  body: unknown,
+  namespace?: string,
+): JsonObject {
+  const spec = isObject(body) && isObject(body.spec) ? body.spec : {};
+  let subject = requester;
+  if (kind !== "SelfSubjectAccessReview") {
+    const username = typeof spec.user === "string" ? spec.user : "";
+    const groups = strings(spec.groups);
+    subject = { username, groups: [...new Set([...groups, ...impliedGroups(username)])] };
+  }
+  let attrs: RequestAttributes;
+  if (isObject(spec.resourceAttributes)) {
+    const r = spec.resourceAttributes;
+    attrs = {
+      verb: String(r.verb ?? ""),
+      apiGroup: String(r.group ?? ""),
+      resource: String(r.resource ?? ""),
+      subresource: typeof r.subresource === "string" && r.subresource !== ""
+        ? r.subresource
+        : undefined,
+      namespace: namespace ??
+        (typeof r.namespace === "string" && r.namespace !== "" ? r.namespace : undefined),
+      name: typeof r.name === "string" && r.name !== "" ? r.name : undefined,
+    };
+  } else if (isObject(spec.nonResourceAttributes)) {
+    const n = spec.nonResourceAttributes;
+    attrs = { verb: String(n.verb ?? ""), path: String(n.path ?? "") };
+  } else {
+    throw forbidden(
+      "authorization.k8s.io",
+      "subjectaccessreviews",
+      undefined,
+      "spec.resourceAttributes or spec.nonResourceAttributes is required",
+    );
+  }
+  const allowed = authorize(store, subject, attrs);
+  return {
+    kind,
+    apiVersion: "authorization.k8s.io/v1",
+    metadata: { creationTimestamp: null, ...(namespace ? { namespace } : {}) },
+    spec,
+    status: allowed
+      ? {
+        allowed: true,
+        reason: subject.groups.includes("system:masters")
+          ? "member of system:masters"
+          : "allowed by RBAC",
+      }
+      : { allowed: false },
+  };
 }

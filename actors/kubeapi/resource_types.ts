@@ -6,7 +6,7 @@
  * conversion: the CRD `None` strategy, and built-ins here serve one version each).
  */
 
-import type { JsonObject } from "./types.ts";
+import type { JsonObject, KubeObject } from "./types.ts";
 
 /** One printer column (CRD `additionalPrinterColumns` or a built-in default). */
 export interface PrinterColumn {
@@ -43,6 +43,11 @@ export interface ResourceType {
   storage: boolean;
   /** Extra subresources served (e.g. `token` for serviceaccounts). */
   extraSubresources?: string[];
+  /** For a type sharing another's storage in a different shape: the conversions. */
+  convert?: {
+    toStorage(o: KubeObject): KubeObject;
+    fromStorage(o: KubeObject): KubeObject;
+  };
 }
 
 /** `group/version`, or `version` for the core group. */

@@ -6,6 +6,14 @@
  * words them so kubectl prints the familiar messages.
  */
 
+import {
+  type CelAst,
+  CelError,
+  evalCel,
+  parseCel,
+  unsupportedFunctions,
+  usesOldSelf,
+} from "./cel.ts";
 import type { StatusCause } from "./errors.ts";
 import { isObject, type JsonObject } from "./types.ts";
 
@@ -70,15 +78,20 @@ function isIPv6(s: string): boolean {
 }
 
 /** Validate `obj` (a custom resource) against its CRD version schema. */
-export function validateObject(obj: JsonObject, schema: JsonObject): SchemaResult {
+export function validateObject(
+  obj: JsonObject,
+  schema: JsonObject,
+  old?: JsonObject,
+): SchemaResult {
   const res: SchemaResult = { causes: [], unknownFields: [] };
   const props = isObject(schema.properties) ? schema.properties : {};
   applyDefaults(obj, schema);
   for (const [k, v] of Object.entries(obj)) {
     if (k === "apiVersion" || k === "kind" || k === "metadata") continue;
     const sub = props[k];
-    if (isObject(sub)) walk(v, sub, k, res, obj, k);
-    else if (schema["x-kubernetes-preserve-unknown-fields"] !== true) {
+    if (isObject(sub)) {
+      walk(v, sub, k, res, obj, k, old && old[k] !== undefined ? { value: old[k] } : undefined);
+    } else if (schema["x-kubernetes-preserve-unknown-fields"] !== true) {
       res.unknownFields.push(k);
       delete obj[k];
     }
@@ -88,7 +101,124 @@ export function validateObject(obj: JsonObject, schema: JsonObject): SchemaResul
       res.causes.push({ reason: "FieldValueRequired", message: "Required value", field: r });
     }
   }
+  if (!res.causes.some((c) => c.reason === "FieldValueTypeInvalid")) {
+    rulesPass(obj, schema, "", res, old ? { value: old } : undefined);
+  }
   return res;
+}
+
+/** The previous value at the same place, for transition rules (`oldSelf`). */
+type Old = { value: unknown } | undefined;
+
+const ruleCache = new Map<string, CelAst | CelError>();
+
+function compiled(rule: string): CelAst | CelError {
+  let c = ruleCache.get(rule);
+  if (!c) {
+    try {
+      c = parseCel(rule);
+    } catch (e) {
+      c = e instanceof CelError ? e : new CelError("parse", String(e));
+    }
+    ruleCache.set(rule, c);
+  }
+  return c;
+}
+
+/** Problems with a schema's `x-kubernetes-validations` rules (unparsable or unsupported). */
+export function ruleProblems(schema: unknown, path = ""): string[] {
+  if (!isObject(schema)) return [];
+  const out: string[] = [];
+  const rules = schema["x-kubernetes-validations"];
+  if (Array.isArray(rules)) {
+    for (const r of rules) {
+      if (!isObject(r) || typeof r.rule !== "string") continue;
+      const c = compiled(r.rule);
+      if (c instanceof CelError) {
+        out.push(`${path || "<root>"}: rule ${JSON.stringify(r.rule)} not evaluated: ${c.message}`);
+      } else {
+        const missing = unsupportedFunctions(c);
+        if (missing.length) {
+          out.push(
+            `${path || "<root>"}: rule ${JSON.stringify(r.rule)} not evaluated: unsupported ${
+              missing.join(", ")
+            }`,
+          );
+        }
+      }
+    }
+  }
+  if (isObject(schema.properties)) {
+    for (const [k, v] of Object.entries(schema.properties)) {
+      out.push(...ruleProblems(v, path ? `${path}.${k}` : k));
+    }
+  }
+  if (isObject(schema.items)) out.push(...ruleProblems(schema.items, `${path}[*]`));
+  if (isObject(schema.additionalProperties)) {
+    out.push(...ruleProblems(schema.additionalProperties, `${path}[*]`));
+  }
+  return out;
+}
+
+function causeFor(reason: unknown, field: string, type: string, message: string): StatusCause {
+  switch (reason) {
+    case "FieldValueForbidden":
+      return { reason, field, message: `Forbidden: ${message}` };
+    case "FieldValueRequired":
+      return { reason, field, message: `Required value: ${message}` };
+    case "FieldValueDuplicate":
+      return { reason, field, message: `Duplicate value: ${JSON.stringify(type)}: ${message}` };
+    default:
+      return {
+        reason: "FieldValueInvalid",
+        field,
+        message: `Invalid value: ${JSON.stringify(type)}: ${message}`,
+      };
+  }
+}
+
+function checkRules(
+  v: unknown,
+  schema: JsonObject,
+  path: string,
+  res: SchemaResult,
+  old: Old,
+): void {
+  const rules = schema["x-kubernetes-validations"];
+  if (!Array.isArray(rules)) return;
+  const type = typeof schema.type === "string" ? schema.type : typeOf(v);
+  for (const r of rules) {
+    if (!isObject(r) || typeof r.rule !== "string") continue;
+    const ast = compiled(r.rule);
+    if (ast instanceof CelError) continue;
+    const transition = usesOldSelf(ast);
+    if (transition && old === undefined) continue;
+    const env: Record<string, unknown> = { self: v };
+    if (transition) env.oldSelf = old!.value;
+    let ok: boolean;
+    let message = typeof r.message === "string" ? r.message : `failed rule: ${r.rule}`;
+    try {
+      ok = evalCel(ast, env) === true;
+      if (!ok && typeof r.messageExpression === "string") {
+        const m = compiled(r.messageExpression);
+        if (!(m instanceof CelError)) {
+          try {
+            const text = evalCel(m, env);
+            if (typeof text === "string" && text !== "") message = text;
+          } catch { /* keep the static message */ }
+        }
+      }
+    } catch (e) {
+      if (e instanceof CelError && e.code === "unsupported") continue;
+      ok = false;
+      message = `${message}: ${e instanceof Error ? e.message : String(e)}`;
+    }
+    if (!ok) {
+      const fp = typeof r.fieldPath === "string" ? r.fieldPath : "";
+      const field = `${path}${fp}`.replace(/^\./, "");
+      res.causes.push(causeFor(r.reason, field || path, type, message));
+    }
+  }
 }
 
 function asStrings(v: unknown): string[] {
@@ -114,6 +244,76 @@ function walk(
   res: SchemaResult,
   parent: JsonObject | unknown[],
   key: string | number,
+  old?: Old,
+): void {
+  walkNode(v, schema, path, res, parent, key, old);
+}
+
+/**
+ * Evaluate `x-kubernetes-validations` everywhere in the object, as the real server does after
+ * schema validation unless a value had the wrong type (a "blocking" error).
+ */
+function rulesPass(
+  v: unknown,
+  schema: JsonObject,
+  path: string,
+  res: SchemaResult,
+  old: Old,
+): void {
+  if (v === null || v === undefined) return;
+  if (isObject(v)) {
+    const props = isObject(schema.properties) ? schema.properties : {};
+    const oldObj = old && isObject(old.value) ? old.value : undefined;
+    for (const [k, child] of Object.entries(v)) {
+      if (path === "" && (k === "apiVersion" || k === "kind" || k === "metadata")) continue;
+      const sub = isObject(props[k])
+        ? props[k]
+        : isObject(schema.additionalProperties)
+        ? schema.additionalProperties
+        : undefined;
+      if (!isObject(sub)) continue;
+      const o: Old = oldObj && oldObj[k] !== undefined ? { value: oldObj[k] } : undefined;
+      rulesPass(child, sub, path ? `${path}.${k}` : k, res, o);
+    }
+  } else if (Array.isArray(v) && isObject(schema.items)) {
+    const items = schema.items;
+    const oldList = old && Array.isArray(old.value) ? old.value : undefined;
+    v.forEach((item, i) =>
+      rulesPass(
+        item,
+        items,
+        `${path}[${i}]`,
+        res,
+        oldList ? oldItem(oldList, item, schema) : undefined,
+      )
+    );
+  }
+  checkRules(v, schema, path, res, old);
+}
+
+function oldItem(list: unknown[], item: unknown, schema: JsonObject): Old {
+  if (
+    schema["x-kubernetes-list-type"] !== "map" ||
+    !Array.isArray(schema["x-kubernetes-list-map-keys"])
+  ) {
+    return undefined;
+  }
+  const keys = schema["x-kubernetes-list-map-keys"].map(String);
+  if (!isObject(item)) return undefined;
+  const found = list.find((o) =>
+    isObject(o) && keys.every((k) => JSON.stringify(o[k]) === JSON.stringify(item[k]))
+  );
+  return found === undefined ? undefined : { value: found };
+}
+
+function walkNode(
+  v: unknown,
+  schema: JsonObject,
+  path: string,
+  res: SchemaResult,
+  parent: JsonObject | unknown[],
+  key: string | number,
+  old?: Old,
 ): void {
   if (v === null) {
     if (schema.nullable === true) return;
@@ -186,10 +386,21 @@ function walk(
     }
     if (isObject(schema.items)) {
       const items = schema.items;
-      v.forEach((item, i) => walk(item, items, `${path}[${i}]`, res, v, i));
+      const oldList = old && Array.isArray(old.value) ? old.value : undefined;
+      v.forEach((item, i) =>
+        walk(
+          item,
+          items,
+          `${path}[${i}]`,
+          res,
+          v,
+          i,
+          oldList ? oldItem(oldList, item, schema) : undefined,
+        )
+      );
     }
   }
-  if (isObject(v)) walkObject(v, schema, path, res);
+  if (isObject(v)) walkObject(v, schema, path, res, old);
   for (const combinator of ["allOf", "anyOf", "oneOf"] as const) {
     const list = schema[combinator];
     if (!Array.isArray(list)) continue;
@@ -320,7 +531,16 @@ function checkNumber(v: number, schema: JsonObject, path: string, res: SchemaRes
   }
 }
 
-function walkObject(v: JsonObject, schema: JsonObject, path: string, res: SchemaResult): void {
+function walkObject(
+  v: JsonObject,
+  schema: JsonObject,
+  path: string,
+  res: SchemaResult,
+  old?: Old,
+): void {
+  const oldObj = old && isObject(old.value) ? old.value : undefined;
+  const oldOf = (k: string): Old =>
+    oldObj && oldObj[k] !== undefined ? { value: oldObj[k] } : undefined;
   applyDefaults(v, schema);
   const props = isObject(schema.properties) ? schema.properties : undefined;
   const additional = schema.additionalProperties;
@@ -329,8 +549,8 @@ function walkObject(v: JsonObject, schema: JsonObject, path: string, res: Schema
   for (const [k, child] of Object.entries(v)) {
     const childPath = `${path}.${k}`;
     const sub = props?.[k];
-    if (isObject(sub)) walk(child, sub, childPath, res, v, k);
-    else if (isObject(additional)) walk(child, additional, childPath, res, v, k);
+    if (isObject(sub)) walk(child, sub, childPath, res, v, k, oldOf(k));
+    else if (isObject(additional)) walk(child, additional, childPath, res, v, k, oldOf(k));
     else if (additional === true || preserve) continue;
     else if (embedded && (k === "apiVersion" || k === "kind" || k === "metadata")) continue;
     else if (props !== undefined || additional === false || !preserve) {

@@ -34,6 +34,8 @@ export interface KubeApiServerOptions {
   bookmarkIntervalMs?: number;
   /** IPv4 CIDR for Service cluster IPs (default 198.19.0.0/16). */
   serviceCIDR?: string;
+  /** Events queued for a watch client that stopped reading before it is cut off (default 10,000). */
+  watchQueueLimit?: number;
   /** Delay between a change and the state-file save (default 200 ms). */
   saveDelayMs?: number;
   /** Hostname written into the kubeconfig (default: the listen address, or 127.0.0.1). */
@@ -108,9 +110,11 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
     store,
     faults,
     adminToken,
+    // kubectl sends no bearer token over plain HTTP, so a plain-HTTP server must let it in.
     anonymousIsAdmin: opts.anonymousIsAdmin ?? !tls,
     serverAddress: () => url.replace(/^https?:\/\//, ""),
     bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 10_000,
+    watchQueueLimit: opts.watchQueueLimit ?? 10_000,
     adminHook: async (req, path) => {
       if (path === "/tern/state" && req.method === "POST") {
         await save();

@@ -17,7 +17,6 @@ import {
   ApiError,
   badRequest,
   conflict,
-  expired,
   forbidden,
   invalid,
   notFound,
@@ -35,15 +34,9 @@ import {
   validateName,
 } from "./kind_hooks.ts";
 import { groupVersion, ResourceRegistry, type ResourceType } from "./resource_types.ts";
-import { validateObject } from "./schema_validation.ts";
-import {
-  type FieldSelector,
-  type LabelSelector,
-  matchFields,
-  matchLabels,
-  parseFieldSelector,
-  parseLabelSelector,
-} from "./selectors.ts";
+import { ruleProblems, validateObject } from "./schema_validation.ts";
+import { serviceAllocators } from "./service_allocator.ts";
+import { matchFields, matchLabels, parseFieldSelector, parseLabelSelector } from "./selectors.ts";
 import { listStrategy, strategicMergePatch } from "./strategic_merge.ts";
 import {
   clone,
@@ -53,6 +46,16 @@ import {
   type KubeObject,
   timestamp,
 } from "./types.ts";
+import {
+  type HistoryEntry,
+  type WatchEvent,
+  type WatchEventType,
+  WatchHub,
+  type WatchOptions,
+  type WatchSink,
+} from "./watch_hub.ts";
+
+export type { WatchEvent, WatchEventType, WatchOptions, WatchSink };
 
 /** Options common to writes. */
 export interface WriteOptions {
@@ -97,31 +100,6 @@ export interface ListResult {
   remainingItemCount?: number;
 }
 
-/** Watch event type. */
-export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
-
-/** One watch event. */
-export interface WatchEvent {
-  type: WatchEventType;
-  object: JsonObject;
-}
-
-/** Receiver of watch events (one per open watch). */
-export interface WatchSink {
-  send(ev: WatchEvent): void;
-  /** End the watch (the stream closes). */
-  close(): void;
-}
-
-/** Options of a watch. */
-export interface WatchOptions {
-  resourceVersion?: string;
-  labelSelector?: string;
-  fieldSelector?: string;
-  sendInitialEvents?: boolean;
-  allowWatchBookmarks?: boolean;
-}
-
 /** Supported patch types. */
 export type PatchType = "json" | "merge" | "strategic" | "apply";
 
@@ -133,22 +111,6 @@ export interface StoreOptions {
   historyLimit?: number;
   /** IPv4 CIDR for Service cluster IPs (default 198.19.0.0/16). */
   serviceCIDR?: string;
-}
-
-interface HistoryEntry {
-  rv: number;
-  type: "ADDED" | "MODIFIED" | "DELETED";
-  storageKey: string;
-  object: KubeObject;
-  old?: KubeObject;
-}
-
-interface Watcher {
-  type: ResourceType;
-  namespace: string | undefined;
-  labels: LabelSelector;
-  fields: FieldSelector;
-  sink: WatchSink;
 }
 
 /** A serialized store (see persistence.ts). */
@@ -206,26 +168,31 @@ export class Store {
   readonly registry = new ResourceRegistry();
   #objects = new Map<string, Map<string, KubeObject>>();
   #uids = new Map<string, [string, string]>();
+  /** owner uid → refs (`storageKey\nkey`) of objects naming it in ownerReferences. */
+  #dependents = new Map<string, Set<string>>();
+  /** Refs of objects with a deletionTimestamp (finalizers, foreground, namespaces). */
+  #deleting = new Set<string>();
+  /** Refs of dependents whose owners may be gone. */
+  #orphanCheck = new Set<string>();
   #rv = 0;
-  #history: HistoryEntry[] = [];
-  #compactedRv = 0;
-  #historyLimit: number;
-  #watchers = new Set<Watcher>();
+  #hub: WatchHub;
   #now: () => number;
   #saTokens = new Map<string, ServiceAccountIdentity>();
   #tokenBySa = new Map<string, string>();
-  #serviceBase: number;
-  #serviceSize: number;
+  #serviceCIDR: string;
   #reconciling = false;
   #changeListeners: Array<() => void> = [];
 
   /** Create a store with the built-in kinds and the default namespaces. */
   constructor(opts: StoreOptions = {}) {
     this.#now = opts.now ?? Date.now;
-    this.#historyLimit = opts.historyLimit ?? 1000;
-    const [base, bits] = (opts.serviceCIDR ?? "198.19.0.0/16").split("/");
-    this.#serviceBase = base.split(".").reduce((a, p) => a * 256 + Number(p), 0);
-    this.#serviceSize = 2 ** (32 - Number(bits));
+    this.#serviceCIDR = opts.serviceCIDR ?? "198.19.0.0/16";
+    this.#hub = new WatchHub({
+      historyLimit: opts.historyLimit ?? 1000,
+      resourceVersion: () => this.#rv,
+      objects: (storageKey) => this.#objects.get(storageKey)?.values() ?? [],
+      present: (t, o) => this.#present(t, o),
+    });
     for (const t of builtinKinds()) this.registry.add(t);
   }
 
@@ -269,12 +236,12 @@ export class Store {
 
   /** The oldest resourceVersion a watch may resume from. */
   get compactedResourceVersion(): number {
-    return this.#compactedRv;
+    return this.#hub.compactedResourceVersion;
   }
 
   /** Number of open watches. */
   get watchCount(): number {
-    return this.#watchers.size;
+    return this.#hub.count;
   }
 
   /** Register a callback run after every committed write (e.g. persistence). */
@@ -298,7 +265,8 @@ export class Store {
   }
 
   #present(t: ResourceType, o: KubeObject): KubeObject {
-    const c = clone(o);
+    let c = clone(o);
+    if (t.convert) c = t.convert.fromStorage(c);
     c.apiVersion = groupVersion(t);
     c.kind = t.kind;
     return c;
@@ -325,7 +293,7 @@ export class Store {
       } catch {
         throw badRequest(`invalid continue token "${opts.continue}"`);
       }
-      if (rv < this.#compactedRv) {
+      if (rv < this.#hub.compactedResourceVersion) {
         throw new ApiError(
           410,
           "Expired",
@@ -342,7 +310,7 @@ export class Store {
       const o = bucket.get(k)!;
       if (ns !== undefined && o.metadata.namespace !== ns) continue;
       if (!matchLabels(labels, o.metadata.labels)) continue;
-      if (!matchFields(fields, o)) continue;
+      if (!matchFields(fields, t.convert ? this.#present(t, o) : o)) continue;
       matched.push(o);
     }
     const limit = opts.limit && opts.limit > 0 ? opts.limit : undefined;
@@ -373,139 +341,36 @@ export class Store {
     opts: WatchOptions,
     sink: WatchSink,
   ): { stop(): void } {
-    const w: Watcher = {
-      type: t,
-      namespace: t.namespaced ? namespace : undefined,
-      labels: parseLabelSelector(opts.labelSelector ?? ""),
-      fields: parseFieldSelector(opts.fieldSelector ?? ""),
-      sink,
-    };
-    const rvText = opts.resourceVersion ?? "";
-    if (rvText !== "" && !/^\d+$/.test(rvText)) {
-      throw badRequest(`invalid resource version "${rvText}"`);
-    }
-    const from = Number(rvText || "0");
-    if (opts.sendInitialEvents || from === 0) {
-      for (const o of this.#objects.get(t.storageKey)?.values() ?? []) {
-        if (this.#matches(w, o)) sink.send({ type: "ADDED", object: this.#present(t, o) });
-      }
-      if (opts.sendInitialEvents && opts.allowWatchBookmarks) {
-        sink.send({
-          type: "BOOKMARK",
-          object: {
-            kind: t.kind,
-            apiVersion: groupVersion(t),
-            metadata: {
-              resourceVersion: String(this.#rv),
-              annotations: { "k8s.io/initial-events-end": "true" },
-            },
-          },
-        });
-      }
-    } else {
-      if (from < this.#compactedRv) throw expired(from, this.#compactedRv);
-      for (const e of this.#history) if (e.rv > from) this.#deliver(w, e);
-    }
-    this.#watchers.add(w);
-    return { stop: () => this.#watchers.delete(w) };
+    return this.#hub.open(t, namespace, opts, sink);
   }
 
   /** A bookmark event for a watch on `t` at the current resourceVersion. */
   bookmark(t: ResourceType): WatchEvent {
-    return {
-      type: "BOOKMARK",
-      object: {
-        kind: t.kind,
-        apiVersion: groupVersion(t),
-        metadata: { resourceVersion: String(this.#rv) },
-      },
-    };
+    return this.#hub.bookmark(t);
   }
 
   /** Close every open watch (fault injection: clients see the stream end). */
   closeAllWatches(): number {
-    const all = [...this.#watchers];
-    this.#watchers.clear();
-    for (const w of all) w.sink.close();
-    return all.length;
+    return this.#hub.closeAll();
   }
 
   /** Drop the event history now: every watch resuming from an older version gets 410. */
   expireHistory(): void {
-    this.#history = [];
-    this.#compactedRv = this.#rv;
-  }
-
-  #matches(w: Watcher, o: KubeObject): boolean {
-    if (w.namespace !== undefined && o.metadata.namespace !== w.namespace) return false;
-    return matchLabels(w.labels, o.metadata.labels) && matchFields(w.fields, o);
-  }
-
-  #deliver(w: Watcher, e: HistoryEntry): void {
-    if (w.type.storageKey !== e.storageKey) return;
-    const now = this.#matches(w, e.object);
-    if (e.type === "MODIFIED" && e.old) {
-      const before = this.#matches(w, e.old);
-      if (before && !now) {
-        w.sink.send({ type: "DELETED", object: this.#present(w.type, e.object) });
-        return;
-      }
-      if (!before && now) {
-        w.sink.send({ type: "ADDED", object: this.#present(w.type, e.object) });
-        return;
-      }
-    }
-    if (now) w.sink.send({ type: e.type, object: this.#present(w.type, e.object) });
+    this.#hub.expire();
   }
 
   #record(e: HistoryEntry): void {
-    this.#history.push(e);
-    while (this.#history.length > this.#historyLimit) {
-      const dropped = this.#history.shift()!;
-      this.#compactedRv = dropped.rv;
-    }
-    for (const w of [...this.#watchers]) this.#deliver(w, e);
+    this.#hub.record(e);
     for (const fn of this.#changeListeners) fn();
   }
 
   // ---- writes --------------------------------------------------------------------------------
 
   #allocators(): Allocators {
-    const usedIPs = (): Set<string> => {
-      const s = new Set<string>();
-      for (const o of this.#objects.get("/services")?.values() ?? []) {
-        const ip = isObject(o.spec) ? o.spec.clusterIP : undefined;
-        if (typeof ip === "string") s.add(ip);
-      }
-      return s;
-    };
-    return {
-      allocateClusterIP: () => {
-        const used = usedIPs();
-        for (let i = 10; i < this.#serviceSize - 1; i++) {
-          const n = this.#serviceBase + i;
-          const ip = [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".");
-          if (!used.has(ip)) return ip;
-        }
-        throw new ApiError(500, "InternalError", "Internal error occurred: range is full");
-      },
-      clusterIPInUse: (ip) => usedIPs().has(ip),
-      allocateNodePort: () => {
-        const used = new Set<number>();
-        for (const o of this.#objects.get("/services")?.values() ?? []) {
-          const ports = isObject(o.spec) && Array.isArray(o.spec.ports) ? o.spec.ports : [];
-          for (const p of ports) {
-            if (isObject(p) && typeof p.nodePort === "number") used.add(p.nodePort);
-          }
-        }
-        for (let p = 30000; p <= 32767; p++) if (!used.has(p)) return p;
-        throw new ApiError(
-          500,
-          "InternalError",
-          "Internal error occurred: node port range is full",
-        );
-      },
-    };
+    return serviceAllocators(
+      () => this.#objects.get("/services")?.values() ?? [],
+      this.#serviceCIDR,
+    );
   }
 
   /** List-key function for managedFields of type `t`. */
@@ -536,6 +401,10 @@ export class Store {
     };
   }
 
+  #toStorage(t: ResourceType, o: KubeObject): KubeObject {
+    return t.convert ? t.convert.toStorage(o) : o;
+  }
+
   #checkBody(t: ResourceType, body: unknown): KubeObject {
     if (!isObject(body)) throw badRequest("the body of the request must be a JSON object");
     const gv = groupVersion(t);
@@ -556,9 +425,22 @@ export class Store {
     return o;
   }
 
-  #validateSchema(t: ResourceType, o: KubeObject, opts: WriteOptions, warnings: string[]): void {
+  #validateSchema(
+    t: ResourceType,
+    o: KubeObject,
+    opts: WriteOptions,
+    warnings: string[],
+    old?: KubeObject,
+  ): void {
+    if (t.group === "apiextensions.k8s.io" && t.plural === "customresourcedefinitions") {
+      const versions = isObject(o.spec) && Array.isArray(o.spec.versions) ? o.spec.versions : [];
+      for (const v of versions) {
+        if (!isObject(v) || !isObject(v.schema)) continue;
+        for (const p of ruleProblems(v.schema.openAPIV3Schema)) warnings.push(`${v.name}: ${p}`);
+      }
+    }
     if (!t.schema) return;
-    const res = validateObject(o as JsonObject, t.schema);
+    const res = validateObject(o as JsonObject, t.schema, old as JsonObject | undefined);
     if (res.unknownFields.length > 0) {
       if (opts.fieldValidation === "Strict") {
         throw badRequest(
@@ -616,7 +498,17 @@ export class Store {
     body: unknown,
     opts: WriteOptions = {},
   ): WriteResult {
-    const o = this.#checkBody(t, body);
+    return this.#create(t, namespace, body, opts);
+  }
+
+  #create(
+    t: ResourceType,
+    namespace: string | undefined,
+    body: unknown,
+    opts: WriteOptions,
+    managedFields?: KubeObject["metadata"]["managedFields"],
+  ): WriteResult {
+    const o = this.#toStorage(t, this.#checkBody(t, body));
     const warnings: string[] = [];
     const m = o.metadata;
     if (t.namespaced) {
@@ -660,7 +552,7 @@ export class Store {
       o.status = crdStatus(o, m.creationTimestamp);
       this.#checkCrdNames(o);
     }
-    m.managedFields = recordUpdate(undefined, o as JsonObject, {
+    m.managedFields = managedFields ?? recordUpdate(undefined, o as JsonObject, {
       manager: opts.fieldManager ?? "unknown",
       listKeys: this.listKeys(t),
       apiVersion: groupVersion(t),
@@ -690,11 +582,11 @@ export class Store {
   #commitCreate(t: ResourceType, o: KubeObject): void {
     this.#rv++;
     o.metadata.resourceVersion = String(this.#rv);
-    this.#bucket(t.storageKey).set(objKey(o.metadata.namespace, o.metadata.name!), o);
-    this.#uids.set(o.metadata.uid!, [t.storageKey, objKey(o.metadata.namespace, o.metadata.name!)]);
+    this.#put(t.storageKey, o, undefined);
     this.#afterWrite(t, undefined, o);
     this.#record({ rv: this.#rv, type: "ADDED", storageKey: t.storageKey, object: clone(o) });
-    this.#reconcile();
+    // Only a dependent can need garbage collection at birth (its owner may already be gone).
+    if ((o.metadata.ownerReferences ?? []).length > 0) this.#reconcile();
   }
 
   #afterWrite(t: ResourceType, old: KubeObject | undefined, o: KubeObject | undefined): void {
@@ -746,7 +638,7 @@ export class Store {
   ): WriteResult {
     const old = this.#raw(t, namespace, name);
     if (!old) throw notFound(t.group, t.plural, name);
-    const o = this.#checkBody(t, body);
+    const o = this.#toStorage(t, this.#checkBody(t, body));
     if (o.metadata.name !== undefined && o.metadata.name !== name) {
       throw badRequest(
         `the name of the object (${o.metadata.name}) does not match the name on the URL (${name})`,
@@ -822,7 +714,7 @@ export class Store {
     }
     const causes = prepareUpdate(t, o, old, this.#allocators());
     this.#validateCommon(t, o, causes);
-    this.#validateSchema(t, o, opts, warnings);
+    this.#validateSchema(t, o, opts, warnings, old);
     if (t.group === "apiextensions.k8s.io" && t.plural === "customresourcedefinitions") {
       this.#checkCrdNames(o);
       if (opts.subresource !== "status") o.status = crdStatus(o, timestamp(this.#now()));
@@ -850,7 +742,7 @@ export class Store {
     }
     this.#rv++;
     m.resourceVersion = String(this.#rv);
-    this.#bucket(t.storageKey).set(objKey(m.namespace, m.name!), o);
+    this.#put(t.storageKey, o, old);
     this.#afterWrite(t, old, o);
     this.#record({
       rv: this.#rv,
@@ -859,7 +751,13 @@ export class Store {
       object: clone(o),
       old: clone(old),
     });
-    this.#reconcile();
+    // Garbage collection and termination only care about deletions, owners and finalizers.
+    if (
+      m.deletionTimestamp || (m.ownerReferences ?? []).length > 0 ||
+      (old.metadata.ownerReferences ?? []).length > 0
+    ) {
+      this.#reconcile();
+    }
     return { object: this.#present(t, o), warnings };
   }
 
@@ -896,7 +794,7 @@ export class Store {
         next = strategicMergePatch(t.kind, current, patch);
         break;
     }
-    const o = this.#checkBody(t, next);
+    const o = this.#toStorage(t, this.#checkBody(t, next));
     if (o.metadata.name !== name) {
       throw badRequest(
         `metadata.name: Invalid value: ${JSON.stringify(o.metadata.name)}: field is immutable`,
@@ -951,16 +849,12 @@ export class Store {
     });
     const merged = res.object as KubeObject;
     if (!old) {
-      const created = this.create(t, namespace, merged, opts);
-      if (!opts.dryRun) {
-        const stored = this.#raw(t, namespace, name)!;
-        stored.metadata.managedFields = res.managedFields.map((e) => ({ ...e, time: now }));
-      }
-      created.object.metadata.managedFields = res.managedFields;
-      return created;
+      return this.#create(t, namespace, merged, opts, res.managedFields);
     }
     merged.metadata.resourceVersion = old.metadata.resourceVersion;
-    return this.#writeUpdate(t, old, merged, opts, { managedFields: res.managedFields });
+    return this.#writeUpdate(t, old, this.#toStorage(t, merged), opts, {
+      managedFields: res.managedFields,
+    });
   }
 
   /** Delete an object, honouring finalizers and the propagation policy. Returns the object as
@@ -1023,7 +917,7 @@ export class Store {
     }
     this.#rv++;
     o.metadata.resourceVersion = String(this.#rv);
-    this.#bucket(t.storageKey).set(objKey(o.metadata.namespace, o.metadata.name!), o);
+    this.#put(t.storageKey, o, old);
     this.#record({
       rv: this.#rv,
       type: "MODIFIED",
@@ -1062,8 +956,7 @@ export class Store {
     const bucket = this.#bucket(storageKey);
     const old = bucket.get(key);
     if (!old) return o;
-    bucket.delete(key);
-    this.#uids.delete(old.metadata.uid!);
+    this.#drop(storageKey, key, old);
     this.#rv++;
     const gone = clone(o);
     gone.metadata.resourceVersion = String(this.#rv);
@@ -1110,18 +1003,52 @@ export class Store {
     this.#writeUpdate(t, o, next, { fieldManager: "garbage-collector" });
   }
 
-  #reconcileOnce(): boolean {
-    const all: Array<[string, KubeObject]> = [];
-    for (const [sk, bucket] of this.#objects) for (const o of bucket.values()) all.push([sk, o]);
-    const dependents = new Map<string, Array<[string, KubeObject]>>();
-    for (const [sk, o] of all) {
-      for (const ref of o.metadata.ownerReferences ?? []) {
-        const list = dependents.get(ref.uid) ?? [];
-        list.push([sk, o]);
-        dependents.set(ref.uid, list);
-      }
+  #lookup(ref: string): [string, KubeObject] | undefined {
+    const cut = ref.indexOf("\n");
+    const sk = ref.slice(0, cut);
+    const o = this.#objects.get(sk)?.get(ref.slice(cut + 1));
+    return o ? [sk, o] : undefined;
+  }
+
+  /** Store `o` (replacing `old`), keeping the uid, owner and deletion indexes. */
+  #put(storageKey: string, o: KubeObject, old: KubeObject | undefined): void {
+    const key = objKey(o.metadata.namespace, o.metadata.name!);
+    const ref = `${storageKey}\n${key}`;
+    this.#bucket(storageKey).set(key, o);
+    this.#uids.set(o.metadata.uid!, [storageKey, key]);
+    for (const r of old?.metadata.ownerReferences ?? []) this.#dependents.get(r.uid)?.delete(ref);
+    const owners = o.metadata.ownerReferences ?? [];
+    for (const r of owners) {
+      let set = this.#dependents.get(r.uid);
+      if (!set) this.#dependents.set(r.uid, set = new Set());
+      set.add(ref);
     }
-    for (const [sk, o] of all) {
+    if (owners.length > 0) this.#orphanCheck.add(ref);
+    if (o.metadata.deletionTimestamp) this.#deleting.add(ref);
+    else this.#deleting.delete(ref);
+  }
+
+  /** Forget `old` (stored under `key`), queueing its dependents for garbage collection. */
+  #drop(storageKey: string, key: string, old: KubeObject): void {
+    const ref = `${storageKey}\n${key}`;
+    this.#bucket(storageKey).delete(key);
+    this.#uids.delete(old.metadata.uid!);
+    for (const r of old.metadata.ownerReferences ?? []) {
+      const set = this.#dependents.get(r.uid);
+      set?.delete(ref);
+      if (set?.size === 0) this.#dependents.delete(r.uid);
+    }
+    this.#deleting.delete(ref);
+    this.#orphanCheck.delete(ref);
+    for (const dep of this.#dependents.get(old.metadata.uid!) ?? []) this.#orphanCheck.add(dep);
+  }
+
+  #reconcileOnce(): boolean {
+    for (const ref of [...this.#orphanCheck]) {
+      this.#orphanCheck.delete(ref);
+      const found = this.#lookup(ref);
+      if (!found) continue;
+      const [sk, o] = found;
       const refs = o.metadata.ownerReferences ?? [];
       if (
         refs.length > 0 && !o.metadata.deletionTimestamp &&
@@ -1132,14 +1059,21 @@ export class Store {
           this.delete(t, o.metadata.namespace, o.metadata.name!, {
             propagationPolicy: "Background",
           });
+          return true;
         }
-        return true;
       }
     }
-    for (const [sk, o] of all) {
-      if (!o.metadata.deletionTimestamp) continue;
+    for (const ref of [...this.#deleting]) {
+      const found = this.#lookup(ref);
+      if (!found) {
+        this.#deleting.delete(ref);
+        continue;
+      }
+      const [sk, o] = found;
       const fins = o.metadata.finalizers ?? [];
-      const deps = dependents.get(o.metadata.uid!) ?? [];
+      const deps = [...(this.#dependents.get(o.metadata.uid!) ?? [])]
+        .map((r) => this.#lookup(r))
+        .filter((d): d is [string, KubeObject] => d !== undefined);
       if (fins.includes("orphan")) {
         for (const [dsk, d] of deps) {
           const dt = this.#typeOf(dsk);
@@ -1177,14 +1111,16 @@ export class Store {
         const ns = o.metadata.name!;
         let remaining = 0;
         let acted = false;
-        for (const [csk, c] of all) {
-          if (c.metadata.namespace !== ns) continue;
-          remaining++;
-          if (!c.metadata.deletionTimestamp) {
-            const ct = this.#typeOf(csk);
-            if (ct) {
-              this.delete(ct, ns, c.metadata.name!, { propagationPolicy: "Background" });
-              acted = true;
+        for (const [csk, bucket] of this.#objects) {
+          for (const c of [...bucket.values()]) {
+            if (c.metadata.namespace !== ns) continue;
+            remaining++;
+            if (!c.metadata.deletionTimestamp) {
+              const ct = this.#typeOf(csk);
+              if (ct) {
+                this.delete(ct, ns, c.metadata.name!, { propagationPolicy: "Background" });
+                acted = true;
+              }
             }
           }
         }
@@ -1226,6 +1162,9 @@ export class Store {
   restore(snap: StoreSnapshot): void {
     this.#objects.clear();
     this.#uids.clear();
+    this.#dependents.clear();
+    this.#deleting.clear();
+    this.#orphanCheck.clear();
     this.#saTokens.clear();
     this.#tokenBySa.clear();
     for (const t of this.registry.all()) if (t.crd) this.registry.removeCrd(t.crd);
@@ -1243,11 +1182,7 @@ export class Store {
       );
       if (!t && o.kind === "CustomResourceDefinition") t = this.#typeOf(crdKey);
       if (!t) continue;
-      this.#bucket(t.storageKey).set(objKey(o.metadata.namespace, o.metadata.name!), clone(o));
-      this.#uids.set(o.metadata.uid!, [
-        t.storageKey,
-        objKey(o.metadata.namespace, o.metadata.name!),
-      ]);
+      this.#put(t.storageKey, clone(o), undefined);
       if (t.storageKey === crdKey) { for (const nt of crdTypes(o)) this.registry.add(nt); }
     }
     for (const e of snap.serviceAccountTokens) {
@@ -1255,7 +1190,6 @@ export class Store {
       this.#tokenBySa.set(objKey(e.namespace, e.name), e.token);
     }
     this.#rv = snap.resourceVersion;
-    this.#history = [];
-    this.#compactedRv = this.#rv;
+    this.#hub.expire();
   }
 }

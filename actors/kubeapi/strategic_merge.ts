@@ -27,6 +27,10 @@ const strategies: Record<string, Record<string, ListStrategy>> = {
     "spec.podCIDRs": { primitiveMerge: true },
   },
   Service: { "spec.ports": { mergeKey: "port" } },
+  Deployment: podSpec("spec.template.spec"),
+  DaemonSet: podSpec("spec.template.spec"),
+  ReplicaSet: podSpec("spec.template.spec"),
+  StatefulSet: podSpec("spec.template.spec"),
   ServiceAccount: { "secrets": { mergeKey: "name" }, "imagePullSecrets": { mergeKey: "name" } },
   Event: {},
 };

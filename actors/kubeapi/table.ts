@@ -84,6 +84,63 @@ function builtinCell(t: ResourceType, col: PrinterColumn, o: KubeObject): unknow
     const count = (v: unknown) => isObject(v) ? Object.keys(v).length : 0;
     return count(o.data) + count(o.binaryData);
   }
+  if (t.group === "" && t.plural === "pods") {
+    const spec = isObject(o.spec) ? o.spec : {};
+    const status = isObject(o.status) ? o.status : {};
+    const statuses = Array.isArray(status.containerStatuses)
+      ? status.containerStatuses.filter(isObject)
+      : [];
+    if (col.name === "Ready") {
+      const total = Array.isArray(spec.containers) ? spec.containers.length : 0;
+      return `${statuses.filter((c) => c.ready === true).length}/${total}`;
+    }
+    if (col.name === "Status") {
+      if (o.metadata.deletionTimestamp) return "Terminating";
+      const waiting = statuses.map((c) =>
+        isObject(c.state) && isObject(c.state.waiting) ? c.state.waiting.reason : undefined
+      )
+        .find((r) => typeof r === "string");
+      return waiting ?? status.reason ?? status.phase ?? "Unknown";
+    }
+    if (col.name === "Restarts") {
+      return statuses.reduce(
+        (n: number, c) => n + (typeof c.restartCount === "number" ? c.restartCount : 0),
+        0,
+      );
+    }
+  }
+  if (t.group === "" && t.plural === "nodes") {
+    if (col.name === "Status") {
+      const ready = evalJsonPath(o, '.status.conditions[?(@.type=="Ready")].status')[0];
+      const base = ready === "True" ? "Ready" : ready === undefined ? "Unknown" : "NotReady";
+      return isObject(o.spec) && o.spec.unschedulable === true
+        ? `${base},SchedulingDisabled`
+        : base;
+    }
+    if (col.name === "Roles") {
+      const roles = Object.keys(o.metadata.labels ?? {}).filter((k) =>
+        k.startsWith("node-role.kubernetes.io/")
+      )
+        .map((k) => k.slice("node-role.kubernetes.io/".length)).filter((r) => r !== "");
+      const legacy = o.metadata.labels?.["kubernetes.io/role"];
+      if (legacy) roles.push(legacy);
+      return roles.length ? roles.sort().join(",") : "<none>";
+    }
+  }
+  if (
+    t.group === "apps" && col.name === "Ready" &&
+    (t.plural === "deployments" || t.plural === "statefulsets")
+  ) {
+    const spec = isObject(o.spec) ? o.spec : {};
+    const status = isObject(o.status) ? o.status : {};
+    return `${status.readyReplicas ?? 0}/${spec.replicas ?? 1}`;
+  }
+  if (
+    t.group === "apps" && typeof col.jsonPath === "string" && col.jsonPath.startsWith(".status.")
+  ) {
+    const v = evalJsonPath(o, col.jsonPath)[0];
+    return typeof v === "number" ? v : 0;
+  }
   if (t.group !== "" || t.plural !== "services") return undefined;
   const spec = isObject(o.spec) ? o.spec : {};
   if (col.name === "External-IP") {

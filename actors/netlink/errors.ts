@@ -142,6 +142,7 @@ export type SystemErrorCode =
   | "recv_failed"
   | "namespace_failed"
   | "socket_closed"
+  | "socket_busy"
   | "library_unavailable"
   | "timeout";
 

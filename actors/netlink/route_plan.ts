@@ -142,13 +142,32 @@ function hopKey(h: NextHop): string {
  */
 export function mergeContributions(
   dst: string,
-  contributions: Iterable<Contribution>,
+  contributions: Iterable<Contribution> | ReadonlyMap<string, Contribution>,
   s: TableSettings,
 ): Route | undefined {
+  // Fast path: one source with one plain next hop (the common case, and the bulk of pod routes).
+  if (contributions instanceof Map && contributions.size === 1) {
+    const only = contributions.values().next().value as Contribution;
+    if (only.kind === "nexthops" && only.nexthops.length === 1) {
+      const h = only.nexthops[0];
+      if (h.weight === undefined && !h.onlink) {
+        const r: Route = {
+          dst,
+          table: s.table,
+          protocol: s.protocol,
+          priority: dst.includes(":") ? s.metric6 ?? 1024 : s.metric4 ?? 0,
+        };
+        if (h.gateway !== undefined) r.gateway = h.gateway;
+        if (h.oif !== undefined) r.oif = h.oif;
+        return r;
+      }
+    }
+  }
   const hops = new Map<string, NextHop>();
   let special: "blackhole" | "unreachable" | "prohibit" | undefined;
   const rank = { blackhole: 3, unreachable: 2, prohibit: 1 };
-  for (const c of contributions) {
+  const all = contributions instanceof Map ? contributions.values() : contributions;
+  for (const c of all as Iterable<Contribution>) {
     if (c.kind === "nexthops") {
       for (const h of c.nexthops) {
         const k = hopKey(h);

@@ -14,9 +14,11 @@
  */
 
 import { actor, type ActorDef, type ReplyTo } from "../../runtime/mod.ts";
-import { NLM_F, RTM, RTNLGRP } from "./constants.ts";
+import { IFF, NLM_F, RTM, RTNLGRP } from "./constants.ts";
+
+const LINK_STATE_MASK = IFF.UP | IFF.LOWER_UP;
 import { NetlinkInputError } from "./errors.ts";
-import { MessageWriter, type NetlinkMessage } from "./message.ts";
+import { HOST_LE, MessageWriter, type NetlinkMessage } from "./message.ts";
 import {
   checkDesired,
   type CheckedRoute,
@@ -32,7 +34,7 @@ import {
   type TableSettings,
 } from "./route_plan.ts";
 import { parseRoute, type Route, type RouteInfo, writeRouteRequest } from "./route_codec.ts";
-import { listRoutes } from "./rtnl.ts";
+import { listLinks, listRoutes } from "./rtnl.ts";
 import { NetlinkSocket } from "./socket.ts";
 import { Subscription } from "./subscription.ts";
 
@@ -54,6 +56,12 @@ export interface RouteTableOptions {
   resyncDelayMs?: number;
   /** Delay before pending changes are applied (default 0: right after the queued messages). */
   flushDelayMs?: number;
+  /**
+   * For this long after the actor starts, routes of ours that no source wants (left by a previous
+   * run of the agent) are kept, so that a restart does not blackhole traffic while the sources
+   * state their routes again (default 10,000 ms; 0 removes them at once).
+   */
+  retainStaleMs?: number;
 }
 
 /** What a reconcile or flush did. */
@@ -98,6 +106,8 @@ export interface RouteTableView {
   last: ReconcileReport | null;
   /** Event-queue overruns seen. */
   overruns: number;
+  /** Until when unwanted routes of ours found at start are kept (ISO time), or null. */
+  retainingStaleUntil: string | null;
 }
 
 /** Messages of the route-table actor. */
@@ -112,6 +122,8 @@ export type RouteTableMsg =
   | { type: "sync"; full?: boolean; replyTo: ReplyTo<ReconcileReport> }
   /** Returns the state. */
   | { type: "get"; replyTo: ReplyTo<RouteTableView> }
+  /** Returns the routes of ours in the kernel as last seen or installed, sorted by prefix. */
+  | { type: "routes"; replyTo: ReplyTo<RouteInfo[]> }
   /** Internal: timer or event asks for a full reconcile. */
   | { type: "reconcile" }
   /** Internal: apply pending changes. */
@@ -155,6 +167,12 @@ export function routeTable(options: RouteTableOptions = {}): ActorDef<RouteTable
   }
   const resyncInterval = options.resyncIntervalMs ?? 30_000;
   const resyncDelay = options.resyncDelayMs ?? 100;
+  const retainStale = options.retainStaleMs ?? 10_000;
+  // What the sources asked for lives with the definition, not the incarnation: a restart after a
+  // crash (inputs are validated, so the crash was not caused by them) keeps the desired set and
+  // only re-reads the kernel, instead of deleting every route until the sources speak again.
+  const contributions = new Map<string, Map<string, Contribution>>();
+  const bySource = new Map<string, Set<string>>();
   const flushDelay = options.flushDelayMs ?? 0;
   const labels = { table: String(settings.table), protocol: String(settings.protocol) };
 
@@ -200,8 +218,6 @@ export function routeTable(options: RouteTableOptions = {}): ActorDef<RouteTable
       throw e;
     }
 
-    const contributions = new Map<string, Map<string, Contribution>>();
-    const bySource = new Map<string, Set<string>>();
     const installed = new Map<string, RouteInfo>();
     const dirty = new Set<string>();
     const conflicts = new Map<string, string>();
@@ -210,10 +226,14 @@ export function routeTable(options: RouteTableOptions = {}): ActorDef<RouteTable
     let last: ReconcileReport | null = null;
     let overruns = 0;
     const writer = new MessageWriter(64 * 1024);
+    const retainUntil = ctx.clock.now() + retainStale;
+    /** Up/lower-up bits of every link, to tell state changes from other link messages. */
+    const linkState = new Map<number, number>();
+    let linksSeen = false;
 
     const desiredOf = (dst: string): Route | undefined => {
       const c = contributions.get(dst);
-      return c ? mergeContributions(dst, c.values(), settings) : undefined;
+      return c ? mergeContributions(dst, c, settings) : undefined;
     };
 
     const scheduleFlush = () => {
@@ -236,7 +256,8 @@ export function routeTable(options: RouteTableOptions = {}): ActorDef<RouteTable
       const m = contributions.get(dst);
       if (!m || !m.delete(source)) return false;
       if (m.size === 0) contributions.delete(dst);
-      bySource.get(source)?.delete(dst);
+      const s = bySource.get(source);
+      if (s && s.delete(dst) && s.size === 0) bySource.delete(source);
       dirty.add(dst);
       return true;
     };
@@ -342,11 +363,22 @@ export function routeTable(options: RouteTableOptions = {}): ActorDef<RouteTable
     const reconcileFull = async (): Promise<ReconcileReport> => {
       const t0 = performance.now();
       ctx.timers.cancel("resync");
+      if (!linksSeen) {
+        for (const l of await listLinks(sock)) linkState.set(l.index, l.flags & LINK_STATE_MASK);
+        linksSeen = true;
+      }
       const kernel = await listRoutes(sock, { table: settings.table, protocol: settings.protocol });
       installed.clear();
       extras.length = 0;
+      const retaining = ctx.clock.now() < retainUntil;
+      let retained = 0;
       for (const r of kernel) {
         const want = desiredOf(r.dst);
+        if (!want && retaining) {
+          installed.set(r.dst, r); // kept until retainUntil, then removed by a full reconcile
+          retained++;
+          continue;
+        }
         const metric = r.dst.includes(":") ? settings.metric6 ?? 1024 : settings.metric4 ?? 0;
         if (installed.has(r.dst) || (r.priority ?? 0) !== metric) {
           extras.push(r); // a second route of ours for the prefix: not ours to keep
@@ -354,6 +386,11 @@ export function routeTable(options: RouteTableOptions = {}): ActorDef<RouteTable
           installed.set(r.dst, r);
         }
         if (!want) dirty.add(r.dst);
+      }
+      if (retained && !ctx.timers.has("retain")) {
+        ctx.timers.once("retain", Math.max(0, retainUntil - ctx.clock.now()), {
+          type: "reconcile",
+        });
       }
       for (const dst of contributions.keys()) dirty.add(dst);
       return finish(await apply("full"), t0);
@@ -368,8 +405,18 @@ export function routeTable(options: RouteTableOptions = {}): ActorDef<RouteTable
     const onKernel = (messages: NetlinkMessage[]) => {
       for (const m of messages) {
         if (m.type === RTM.NEWLINK || m.type === RTM.DELLINK) {
-          // Link state changed: IPv4 routes of a downed link vanish without a notification.
-          if (installed.size || contributions.size) scheduleResync();
+          // IPv4 routes of a link that goes down or away vanish without a notification, and
+          // routes refused while it was down may go in once it is up: resync on such changes
+          // (not on every link message: pods' veths come and go all the time).
+          if (m.payload.length < 16) continue;
+          const v = new DataView(m.payload.buffer, m.payload.byteOffset, 16);
+          const index = v.getInt32(4, HOST_LE);
+          const state = v.getUint32(8, HOST_LE) & LINK_STATE_MASK;
+          const prev = linkState.get(index);
+          if (m.type === RTM.DELLINK) linkState.delete(index);
+          else linkState.set(index, state);
+          const changed = m.type === RTM.DELLINK ? prev !== undefined : prev !== state;
+          if (changed && (installed.size || contributions.size)) scheduleResync();
           continue;
         }
         if (m.type !== RTM.NEWROUTE && m.type !== RTM.DELROUTE) continue;
@@ -407,6 +454,9 @@ export function routeTable(options: RouteTableOptions = {}): ActorDef<RouteTable
         runs: { ...runs },
         last,
         overruns,
+        retainingStaleUntil: ctx.clock.now() < retainUntil
+          ? new Date(retainUntil).toISOString()
+          : null,
       };
     };
 
@@ -487,6 +537,11 @@ export function routeTable(options: RouteTableOptions = {}): ActorDef<RouteTable
           }
           case "get":
             msg.replyTo.reply(view());
+            return;
+          case "routes":
+            msg.replyTo.reply(
+              [...installed.values()].sort((a, b) => (a.dst < b.dst ? -1 : a.dst > b.dst ? 1 : 0)),
+            );
             return;
           case "kernel":
             onKernel(msg.messages);

@@ -8,14 +8,19 @@
  * socket, and each dump part is produced inside the `recvmsg(2)` that asks for it. Draining with
  * a non-blocking `mnl_socket_recvfrom` until the expected replies are in therefore never sleeps;
  * `EAGAIN` before the last expected reply is a protocol error, not a reason to wait.
- * Large batches are cut into chunks (bounded by the send buffer and by how many ACKs fit in the
- * receive buffer) and the loop yields to other tasks between chunks, so one call holds the JS
- * thread for one chunk at most (about a millisecond or two of kernel work).
+ * Large batches are cut into chunks of at most 32 KiB (about 600 routes, a few milliseconds of
+ * kernel work; also bounded by how many ACKs fit in the receive buffer), their ACKs are drained
+ * with `recvmmsg(2)` (up to 512 per system call, see `mmsg.ts`), and the loop yields to the event
+ * loop (`setImmediate`) whenever it has held the thread for 4 ms, so timers, sockets and other
+ * actors keep running during a 100,000-route batch.
  * The alternative, `nonblocking: true` FFI calls, moves each call to a thread of Deno's blocking
- * pool: measured in `bench/netlink_io.ts`, that costs tens of microseconds per call against about
- * two for a synchronous call, and draining 100,000 ACKs makes that the whole budget. Waiting for
- * *unsolicited* messages (multicast events) is the one place that must wait: see
- * `subscription.ts`, which polls on a blocking-pool thread.
+ * pool. Measured side by side in `bench/netlink_io.ts` (one RTM_GETLINK round trip): about 16 µs
+ * per request with synchronous calls (as fast as `ip -batch`), about 70 µs with `nonblocking`
+ * calls, because every call hops to a pool thread and back. Waiting for *unsolicited* messages
+ * (multicast events) is the one place that must really wait: see `subscription.ts`, which polls on
+ * a blocking-pool thread and is woken through an eventfd when closed.
+ * A socket runs one exchange (request, dump or batch) at a time, queued in call order, so a
+ * request made while a batch is yielding never reads the batch's ACKs.
  * @module
  */
 
@@ -85,8 +90,10 @@ const RECV_BUF = 64 * 1024;
 const RECV_BUF_N = BigInt(RECV_BUF);
 /** Bytes of receive buffer one queued ACK costs (skb truesize, rounded up generously). */
 const ACK_COST = 1280;
-/** Upper bound of bytes per send. */
-const MAX_CHUNK_BYTES = 256 * 1024;
+/** Upper bound of bytes per send (about 600 routes, a few milliseconds of kernel work). */
+const MAX_CHUNK_BYTES = 32 * 1024;
+/** The batch loop yields to the event loop once it has held the thread this long. */
+const YIELD_AFTER_MS = 4;
 
 /**
  * Yields to the event loop (I/O callbacks and other actors get to run). `setImmediate`, not
@@ -114,6 +121,11 @@ export class NetlinkSocket {
   #recvBuf = new Uint8Array(RECV_BUF);
   #writer = new MessageWriter(1024);
   #multi: MultiReceiver | undefined;
+  /** Tail of the queue of exchanges: one request, dump or batch at a time per socket. */
+  #tail: Promise<void> = Promise.resolve();
+  #queued = 0;
+  /** Set while an exchange runs; left set when one ends abnormally (replies may be queued). */
+  #unclean = false;
   #rcvbuf: number;
   #sndbuf: number;
   /** Port id the kernel assigned to this socket. */
@@ -231,7 +243,27 @@ export class NetlinkSocket {
 
   /** Drops whatever is queued (stale replies of an earlier failed exchange). */
   #drainStale(): void {
+    if (!this.#unclean) return;
     while (this.#recv() !== null) { /* discard */ }
+    this.#unclean = false;
+  }
+
+  /**
+   * Runs exchanges one at a time: a dump or batch yields to the event loop between parts, and
+   * another caller's request must not read its replies in between.
+   */
+  async #exclusive<T>(fn: () => T | Promise<T>): Promise<T> {
+    const prev = this.#tail;
+    let release!: () => void;
+    this.#tail = new Promise<void>((r) => (release = r));
+    this.#queued++;
+    try {
+      await prev;
+      return await fn();
+    } finally {
+      this.#queued--;
+      release();
+    }
   }
 
   /**
@@ -243,15 +275,21 @@ export class NetlinkSocket {
     build: (w: MessageWriter, seq: number) => void,
     subject?: unknown,
   ): Promise<NetlinkMessage[]> {
-    try {
-      return Promise.resolve(this.requestSync(build, subject));
-    } catch (e) {
-      return Promise.reject(e);
-    }
+    return this.#exclusive(() => this.#requestNow(build, subject));
   }
 
-  /** Synchronous form of {@linkcode request} (it never waits; see the module comment). */
+  /**
+   * Synchronous form of {@linkcode request} (it never waits; see the module comment). Throws
+   * {@linkcode NetlinkSystemError} (`socket_busy`) while a dump or batch is under way.
+   */
   requestSync(build: (w: MessageWriter, seq: number) => void, subject?: unknown): NetlinkMessage[] {
+    if (this.#queued) {
+      throw new NetlinkSystemError("socket_busy", "A dump or batch is under way on this socket");
+    }
+    return this.#requestNow(build, subject);
+  }
+
+  #requestNow(build: (w: MessageWriter, seq: number) => void, subject?: unknown): NetlinkMessage[] {
     this.#socket();
     this.#drainStale();
     const w = this.#writer;
@@ -262,6 +300,7 @@ export class NetlinkSocket {
     const bytes = w.bytes();
     setAckFlag(bytes, 0);
     const summary = summarize(bytes, 0, subject);
+    this.#unclean = true;
     this.#send(bytes);
     const replies: NetlinkMessage[] = [];
     for (;;) {
@@ -277,6 +316,7 @@ export class NetlinkSocket {
         if (m.seq !== seq) continue;
         if (m.type === NLMSG.ERROR) {
           const e = parseErrorMessage(m.payload, m.flags);
+          this.#unclean = false; // the ACK or error is the last reply
           if (e.errno !== 0) throw new NetlinkError(e.errno, summary, e.extack);
           return replies;
         }
@@ -290,11 +330,29 @@ export class NetlinkSocket {
    * decoded by `parse` (messages of other types are skipped). Yields to the event loop every
    * few hundred parts.
    */
-  async dump<T>(
+  dump<T>(
     build: (w: MessageWriter, seq: number) => void,
     parse: (m: NetlinkMessage) => T,
     accept?: (m: NetlinkMessage) => boolean,
   ): Promise<T[]> {
+    // A dump the kernel marks inconsistent (NLM_F_DUMP_INTR: the table changed under it) is
+    // read to its end and started again, a few times at most.
+    return this.#exclusive(async () => {
+      for (let attempt = 1;; attempt++) {
+        const r = await this.#dumpOnce(build, parse, accept);
+        if (!r.interrupted) return r.out;
+        if (attempt >= 3) {
+          throw new NetlinkError(4, { ...r.summary, subject: "dump interrupted 3 times" });
+        }
+      }
+    });
+  }
+
+  async #dumpOnce<T>(
+    build: (w: MessageWriter, seq: number) => void,
+    parse: (m: NetlinkMessage) => T,
+    accept?: (m: NetlinkMessage) => boolean,
+  ): Promise<{ out: T[]; interrupted: boolean; summary: RequestSummary }> {
     this.#socket();
     this.#drainStale();
     const w = this.#writer;
@@ -303,8 +361,10 @@ export class NetlinkSocket {
     build(w, seq);
     const bytes = w.bytes();
     const summary = summarize(bytes, 0, undefined);
+    this.#unclean = true;
     this.#send(bytes);
     const out: T[] = [];
+    let interrupted = false;
     let parts = 0;
     for (;;) {
       const ms = this.#recv();
@@ -317,20 +377,20 @@ export class NetlinkSocket {
       }
       for (const m of ms) {
         if (m.seq !== seq) continue;
+        if (m.flags & NLM_F.DUMP_INTR) interrupted = true;
         if (m.type === NLMSG.DONE) {
           const errno = parseDoneMessage(m.payload);
+          this.#unclean = false;
           if (errno) throw new NetlinkError(errno, summary);
-          return out;
+          return { out, interrupted, summary };
         }
         if (m.type === NLMSG.ERROR) {
           const e = parseErrorMessage(m.payload, m.flags);
+          this.#unclean = false;
           if (e.errno !== 0) throw new NetlinkError(e.errno, summary, e.extack);
-          return out;
+          return { out, interrupted, summary };
         }
-        if (m.flags & NLM_F.DUMP_INTR) {
-          throw new NetlinkError(4, { ...summary, subject: "dump interrupted, retry" });
-        }
-        if (accept && !accept(m)) continue;
+        if (interrupted || (accept && !accept(m))) continue;
         out.push(parse(m));
       }
       if (++parts % 256 === 0) await yieldToLoop();
@@ -344,9 +404,14 @@ export class NetlinkSocket {
    * refused request: see {@linkcode BatchResult.outcomes}. Throws
    * {@linkcode NetlinkSystemError} when the socket itself fails.
    */
-  async batch(w: MessageWriter, subjects?: readonly unknown[]): Promise<BatchResult> {
+  batch(w: MessageWriter, subjects?: readonly unknown[]): Promise<BatchResult> {
+    return this.#exclusive(() => this.#batchNow(w, subjects));
+  }
+
+  async #batchNow(w: MessageWriter, subjects?: readonly unknown[]): Promise<BatchResult> {
     this.#socket();
     this.#drainStale();
+    this.#unclean = true;
     const bytes = w.bytes();
     const starts = w.starts;
     const n = starts.length;
@@ -356,7 +421,7 @@ export class NetlinkSocket {
     const maxMsgs = Math.max(1, Math.floor(this.#rcvbuf / ACK_COST));
     const seqIndex = new Map<number, number>();
     let i = 0;
-    let sinceYield = 0;
+    let heldSince = performance.now();
     while (i < n) {
       let j = i;
       const from = starts[i];
@@ -433,11 +498,11 @@ export class NetlinkSocket {
         }
       }
       result.sent += j - i;
-      sinceYield += to - from;
       i = j;
-      if (i < n && sinceYield >= MAX_CHUNK_BYTES) {
-        sinceYield = 0;
+      if (i === n) this.#unclean = false;
+      if (i < n && performance.now() - heldSince >= YIELD_AFTER_MS) {
         await yieldToLoop();
+        heldSince = performance.now();
       }
     }
     return result;

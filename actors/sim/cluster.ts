@@ -365,7 +365,9 @@ async function startTernNodes(state: ClusterState, log: (l: string) => void): Pr
   await waitFor("the agents' conflists and BGP wiring", async () => {
     for (const n of plan.nodes) {
       const r = await fetch(`${speakerApiUrl(n)}/readyz`).catch(() => undefined);
-      lastProbe = `${n.name} BGP wiring /readyz: ${r ? `${r.status} ${await r.text()}` : "no answer"}`;
+      lastProbe = `${n.name} BGP wiring /readyz: ${
+        r ? `${r.status} ${await r.text()}` : "no answer"
+      }`;
       if (!r?.ok) return undefined;
       let found = false;
       for await (const e of Deno.readDir(state.cni[n.name].confDir)) {

@@ -5,8 +5,7 @@
 import assert from "node:assert/strict";
 import { makePlan, mgmtHostIf, PlanError, planNamespaces } from "../actors/sim/plan.ts";
 import { birdConfig, frrConfig, zebraConfig } from "../actors/sim/spine_config.ts";
-import { podBlocks, speakerConfig } from "../actors/sim/cluster.ts";
-import { parseConfig } from "../actors/bgp/config.ts";
+import { podBlocks } from "../actors/sim/cluster.ts";
 import { gobgpConfig, standinConflist } from "../actors/sim/standin.ts";
 import { run } from "../actors/sim/exec.ts";
 
@@ -89,14 +88,8 @@ Deno.test("spine configs: one session per node; FRR and BIRD accept them", async
   }
 });
 
-Deno.test("node configs: tern speaker config validates; stand-ins well formed", () => {
+Deno.test("node configs: the stand-ins' configurations are well formed", () => {
   const plan = makePlan({ prefix: "tn-e2e-cfg002", nodes: 2 });
-  const cfg = parseConfig(speakerConfig(plan, plan.nodes[1]));
-  assert.equal(cfg.asn, 65102);
-  assert.deepEqual(cfg.peers.map((p) => [p.address, p.asn, p.holdTime]), [
-    ["192.0.2.1", 65001, 9],
-    ["192.0.2.2", 65002, 9],
-  ]);
   const g = gobgpConfig(plan, plan.nodes[0]);
   assert.match(g, /local-address = "192\.0\.2\.65"/);
   assert.match(g, /local-address = "192\.0\.2\.129"/);

@@ -52,7 +52,7 @@ export const INSPECT_PORTS = {
   agent: 9100,
   controller: 9101,
   runner: 9102,
-  speaker: 9103,
+  agentBgp: 9103,
 } as const;
 
 /**
@@ -68,31 +68,8 @@ export function podBlocks(node: NodePlan): Array<{ pool: string; cidr: string }>
 }
 
 /** URL of a node's BGP wiring process (inspection server). */
-export function speakerApiUrl(node: NodePlan): string {
-  return `http://${node.internalIP}:${INSPECT_PORTS.speaker}`;
-}
-
-/** The tern speaker configuration (YAML is a superset of JSON) of a node. */
-export function speakerConfig(plan: SimPlan, node: NodePlan): string {
-  return JSON.stringify(
-    {
-      asn: node.asn,
-      routerId: node.internalIP,
-      listen: { address: "0.0.0.0", port: 179 },
-      api: { address: node.internalIP, port: INSPECT_PORTS.speaker },
-      multipath: true,
-      peers: plan.spines.map((s) => ({
-        address: s.address,
-        asn: s.asn,
-        holdTime: 9,
-        keepaliveTime: 3,
-        connectRetryTime: 2,
-        families: ["ipv4"],
-      })),
-    },
-    null,
-    2,
-  );
+export function bgpWiringUrl(node: NodePlan): string {
+  return `http://${node.internalIP}:${INSPECT_PORTS.agentBgp}`;
 }
 
 /** The repository root. */
@@ -343,7 +320,7 @@ async function startTernNodes(state: ClusterState, log: (l: string) => void): Pr
       inspectUrl: url,
     });
     state.inspect[`agent-${n.name}`] = `${url}/debug/`;
-    const bgpUrl = `http://${n.internalIP}:${INSPECT_PORTS.speaker}`;
+    const bgpUrl = `http://${n.internalIP}:${INSPECT_PORTS.agentBgp}`;
     await startProc(runDir, {
       name: `agent-bgp-${n.name}`,
       ns: n.ns,
@@ -354,7 +331,7 @@ async function startTernNodes(state: ClusterState, log: (l: string) => void): Pr
         "--node",
         n.name,
         "--inspect-address",
-        `${n.internalIP}:${INSPECT_PORTS.speaker}`,
+        `${n.internalIP}:${INSPECT_PORTS.agentBgp}`,
       ]),
       env: { TMPDIR: Deno.env.get("TMPDIR") ?? "/tmp" },
       inspectUrl: bgpUrl,
@@ -364,7 +341,7 @@ async function startTernNodes(state: ClusterState, log: (l: string) => void): Pr
   let lastProbe = "";
   await waitFor("the agents' conflists and BGP wiring", async () => {
     for (const n of plan.nodes) {
-      const r = await fetch(`${speakerApiUrl(n)}/readyz`).catch(() => undefined);
+      const r = await fetch(`${bgpWiringUrl(n)}/readyz`).catch(() => undefined);
       lastProbe = `${n.name} BGP wiring /readyz: ${
         r ? `${r.status} ${await r.text()}` : "no answer"
       }`;

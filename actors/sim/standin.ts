@@ -130,33 +130,6 @@ async function gobgpCli(node: NodePlan, ...args: string[]): Promise<boolean> {
   return r.code === 0;
 }
 
-/** Drives tern's BGP speaker (`roles/speaker.ts`) through its control API. */
-export function ternSpeakerDriver(
-  apiUrl: (node: NodePlan) => string,
-  generation: SpeakerDriver["generation"],
-): SpeakerDriver {
-  return {
-    generation,
-    async add(node, prefix) {
-      const r = await fetch(`${apiUrl(node)}/api/bgp/paths`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ prefix }),
-      }).catch(() => undefined);
-      await r?.body?.cancel();
-      return r?.ok ?? false;
-    },
-    async del(node, prefix) {
-      const r = await fetch(
-        `${apiUrl(node)}/api/bgp/paths?prefix=${encodeURIComponent(prefix)}`,
-        { method: "DELETE" },
-      ).catch(() => undefined);
-      await r?.body?.cancel();
-      return r !== undefined && (r.ok || r.status === 404);
-    },
-  };
-}
-
 /**
  * Defines the announcer (agent-side BGP wiring of the simulated cluster): keeps every node's
  * speaker announcing exactly {@link nodeAnnouncements}. It re-announces everything every

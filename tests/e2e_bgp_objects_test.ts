@@ -5,15 +5,19 @@
  * routes move to the new node), then deleted; a NodeBGP deleted (the speaker stops) and recreated.
  */
 import assert from "node:assert/strict";
-import { bgpPeerName, podBlocks } from "../actors/sim/cluster.ts";
+import { bgpPeerName } from "../actors/sim/cluster.ts";
 import { Resources } from "../actors/kube/mod.ts";
 import type { BGPPeerObject, NodeBGPObject } from "../actors/agent_bgp/desired.ts";
 import {
   bgpPeerStates,
+  createNamespace,
+  createPod,
   frrSessions,
   spineNextHops,
   waitFor,
   waitNextHops,
+  waitNodeBlock,
+  waitPodsRunning,
   waitSessionsEstablished,
   withCluster,
 } from "./e2e_helpers.ts";
@@ -23,7 +27,14 @@ Deno.test("e2e BGP objects: peers, advertisements and NodeBGPs changed live", as
     await waitSessionsEstablished(state);
     const [n1, n2] = state.plan.nodes;
     const [spine0, spine1] = state.plan.spines;
-    const block1 = podBlocks(n1)[0].cidr;
+    // Pods on node-1 and node-2, so that each holds a pod block to advertise.
+    await createNamespace(client, "objs");
+    await createPod(client, "objs", "p1", { node: n1.name });
+    await createPod(client, "objs", "p2", { node: n2.name });
+    await waitPodsRunning(client, "objs", ["p1", "p2"]);
+    const block1 = await waitNodeBlock(client, n1.name);
+    const block2 = await waitNodeBlock(client, n2.name);
+    await waitNextHops(state, block1, [n1.name]);
 
     await t.step("a BGPPeer deleted: its session goes; recreated: back", async () => {
       const name = bgpPeerName(spine0, n1);
@@ -91,7 +102,7 @@ Deno.test("e2e BGP objects: peers, advertisements and NodeBGPs changed live", as
     await t.step("a NodeBGP deleted: the node's speaker stops; recreated: back", async () => {
       const saved = await client.get<NodeBGPObject>(Resources.nodeBGPs, n2.name);
       await client.delete(Resources.nodeBGPs, n2.name);
-      await waitNextHops(state, podBlocks(n2)[0].cidr, [], 30_000);
+      await waitNextHops(state, block2, [], 30_000);
       await client.create(Resources.nodeBGPs, {
         apiVersion: "tern.dev/v1alpha1",
         kind: "NodeBGP",
@@ -99,7 +110,7 @@ Deno.test("e2e BGP objects: peers, advertisements and NodeBGPs changed live", as
         spec: saved.spec,
       });
       await waitSessionsEstablished(state);
-      await waitNextHops(state, podBlocks(n2)[0].cidr, ["node-2"]);
+      await waitNextHops(state, block2, ["node-2"]);
     });
   });
 });

@@ -1,13 +1,14 @@
 /**
  * End to end: the fabric. Every node's tern speaker (run by the agent's BGP wiring from its
  * NodeBGP and BGPPeer objects) is Established with the FRR spine and the BIRD spine, seen on both
- * spines and in every BGPPeer's status; pod block advertisements are Advertised; pods on every node get addresses from the node's default-pool
- * block through the tern CNI plugin and agent; a pod pings a pod on every other node through the
- * spines and answers HTTP with its own name and address; a deleted pod's namespace and address
- * are released.
+ * spines and in every BGPPeer's status. Pods on every node get addresses from a default-pool
+ * block of their node through the tern CNI plugin and agent (blocks asked for with
+ * BlockRequests); pods of an annotated namespace and an annotated pod get the other pool; the
+ * blocks are advertised (Advertised in the advertisements' status) and routed by both spines to
+ * their node; a pod pings a pod on every other node through the spines and answers HTTP with its
+ * own name and address; a deleted pod's namespace and address are released.
  */
 import assert from "node:assert/strict";
-import { podBlocks } from "../actors/sim/cluster.ts";
 import { podIdentity } from "../actors/sim/node_sim.ts";
 import { Resources } from "../actors/kube/mod.ts";
 import {
@@ -17,6 +18,8 @@ import {
   createNamespace,
   createPod,
   frrSessions,
+  inCidr,
+  nodeBlocks,
   run,
   waitFor,
   waitNextHops,
@@ -25,16 +28,9 @@ import {
   withCluster,
 } from "./e2e_helpers.ts";
 
-function inCidr(ip: string, cidr: string): boolean {
-  const [base, len] = cidr.split("/");
-  const n = (a: string) => a.split(".").reduce((x, o) => x * 256 + Number(o), 0);
-  const size = 2 ** (32 - Number(len));
-  return Math.floor(n(ip) / size) === Math.floor(n(base) / size);
-}
-
 Deno.test("e2e fabric: sessions, pod addresses, pod-to-pod through the spines", async (t) => {
   await withCluster(async ({ state, client }) => {
-    await t.step("every node is Established with FRR and BIRD", async () => {
+    await t.step("every node is Established with FRR and BIRD, and says so", async () => {
       await waitSessionsEstablished(state);
       assertAll(await frrSessions(state), /^Established$/, "FRR");
       assertAll(await birdSessions(state), /^Established/, "BIRD");
@@ -55,35 +51,9 @@ Deno.test("e2e fabric: sessions, pod addresses, pod-to-pod through the spines", 
       }
     });
 
-    await t.step("each pod block advertisement is Advertised to its node's peers", async () => {
-      await waitFor("advertisement statuses", async () => {
-        const { items } = await client.listAll<
-          & {
-            spec: { cidr: string; peers?: string[] };
-            status?: { peers?: Record<string, string> };
-          }
-          & {
-            metadata: { name?: string };
-          }
-        >(Resources.bgpAdvertisements, { namespace: "tern-system" });
-        const ok = items.length === 2 * state.plan.nodes.length &&
-          items.every((a) =>
-            (a.spec.peers ?? []).length === 2 &&
-            (a.spec.peers ?? []).every((p) => a.status?.peers?.[p] === "Advertised")
-          );
-        return ok ? true : undefined;
-      }, 30_000);
-    });
-
-    await t.step("both spines route every node's pod block to that node", async () => {
-      for (const n of state.plan.nodes) {
-        await waitNextHops(state, podBlocks(n)[0].cidr, [n.name]);
-      }
-    });
-
     const names = state.plan.nodes.map((n) => `ping-${n.index}`);
     await t.step(
-      "pods on every node get addresses from the node's default-pool block",
+      "pods on every node get addresses from their node's default-pool blocks",
       async () => {
         await createNamespace(client, "fabric");
         for (const n of state.plan.nodes) {
@@ -95,11 +65,54 @@ Deno.test("e2e fabric: sessions, pod addresses, pod-to-pod through the spines", 
           const p = pods.get(`ping-${n.index}`)!;
           assert.equal(p.spec?.nodeName, n.name);
           const ip = p.status!.podIP!;
-          assert.ok(inCidr(ip, podBlocks(n)[0].cidr), `${ip} in ${podBlocks(n)[0].cidr}`);
+          const blocks = await nodeBlocks(client, n.name, "default-pod-pool");
+          assert.ok(blocks.some((b) => inCidr(ip, b)), `${ip} in ${n.name}'s blocks ${blocks}`);
+          assert.ok(inCidr(ip, "198.18.0.0/16"));
           assert.equal(p.status?.hostIP, n.internalIP);
           assert.ok(!seen.has(ip), `address ${ip} given twice`);
           seen.add(ip);
         }
+      },
+    );
+
+    await t.step("each node's blocks are Advertised and routed to it by both spines", async () => {
+      for (const n of state.plan.nodes) {
+        for (const b of await nodeBlocks(client, n.name)) await waitNextHops(state, b, [n.name]);
+      }
+      await waitFor("advertisement statuses", async () => {
+        const { items } = await client.listAll<
+          { spec: { peers?: string[] }; status?: { peers?: Record<string, string> } } & {
+            metadata: { name?: string };
+          }
+        >(Resources.bgpAdvertisements, { namespace: "tern-system" });
+        const ok = items.length >= state.plan.nodes.length &&
+          items.every((a) =>
+            (a.spec.peers ?? []).length === 2 &&
+            (a.spec.peers ?? []).every((p) => a.status?.peers?.[p] === "Advertised")
+          );
+        return ok ? true : undefined;
+      }, 30_000);
+    });
+
+    await t.step(
+      "an annotated namespace's pods and an annotated pod use the other pool",
+      async () => {
+        const other = { "tern.dev/addresspool": "non-default-pod-pool" };
+        await createNamespace(client, "fabric-other", other);
+        await createPod(client, "fabric-other", "in-ns", { node: "node-2" });
+        await createPod(client, "fabric", "by-pod", { node: "node-3", annotations: other });
+        const a = (await waitPodsRunning(client, "fabric-other", ["in-ns"])).get("in-ns")!;
+        const b = (await waitPodsRunning(client, "fabric", ["by-pod"])).get("by-pod")!;
+        for (const p of [a, b]) {
+          assert.ok(
+            inCidr(p.status!.podIP!, "198.19.0.0/29"),
+            `${p.status!.podIP} in the other pool`,
+          );
+        }
+        assert.notEqual(a.status!.podIP, b.status!.podIP);
+        // Their one-address blocks are routed to their nodes by both spines.
+        await waitNextHops(state, `${a.status!.podIP}/32`, ["node-2"]);
+        await waitNextHops(state, `${b.status!.podIP}/32`, ["node-3"]);
       },
     );
 

@@ -9,7 +9,6 @@
  * - the node simulator (the "kubelet") restarted: pods adopted, not re-added, still answering.
  */
 import assert from "node:assert/strict";
-import { podBlocks } from "../actors/sim/cluster.ts";
 import { restartProc, stopProc } from "../actors/sim/processes.ts";
 import { isolateNode, restoreNode, startSpine, stopSpine } from "../actors/sim/topology.ts";
 import { Resources } from "../actors/kube/mod.ts";
@@ -22,6 +21,7 @@ import {
   createService,
   waitFor,
   waitNextHops,
+  waitNodeBlock,
   waitPodsRunning,
   waitSessionsEstablished,
   withCluster,
@@ -70,13 +70,14 @@ Deno.test("e2e faults: speaker, node, agent, spines, API watches, kubelet", asyn
     assertUnique(before);
 
     await t.step("speaker killed: spines withdraw the node's routes; restarted: back", async () => {
+      const block1 = await waitNodeBlock(client, "node-1");
       await stopProc(state.runDir, "agent-bgp-node-1", true);
       await waitNextHops(state, `${VIP}/32`, ["node-2", "node-3"], 20_000);
-      await waitNextHops(state, podBlocks(state.plan.nodes[0])[0].cidr, [], 20_000);
+      await waitNextHops(state, block1, [], 20_000);
       await reachable(e);
       await restartProc(state.runDir, "agent-bgp-node-1");
       await waitNextHops(state, `${VIP}/32`, ALL, 30_000);
-      await waitNextHops(state, podBlocks(state.plan.nodes[0])[0].cidr, ["node-1"], 30_000);
+      await waitNextHops(state, block1, ["node-1"], 30_000);
       await waitSessionsEstablished(state);
     });
 

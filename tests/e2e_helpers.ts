@@ -288,3 +288,33 @@ export async function pool<T>(items: T[], limit: number, fn: (t: T) => Promise<v
     }),
   );
 }
+
+/** The IPv4 pod AddressBlocks a node holds (optionally of one pool), sorted. */
+export async function nodeBlocks(c: KubeClient, node: string, pool?: string): Promise<string[]> {
+  const { items } = await c.listAll<KubeObject>(Resources.addressBlocks);
+  return items.filter((b) => {
+    const s = b.spec as { node?: string; pool?: string; cidr?: string };
+    return s.node === node && (!pool || s.pool === pool) && !s.cidr?.includes(":");
+  }).map((b) => (b.spec as { cidr: string }).cidr).sort();
+}
+
+/** Waits until a node holds at least one block of `pool`; returns the first. */
+export async function waitNodeBlock(c: KubeClient, node: string, pool = "default-pod-pool") {
+  return await waitFor(
+    `a ${pool} block on ${node}`,
+    async () => {
+      const b = await nodeBlocks(c, node, pool);
+      return b.length ? b[0] : undefined;
+    },
+    30_000,
+    200,
+  );
+}
+
+/** Whether an IPv4 address is inside a CIDR. */
+export function inCidr(ip: string, cidr: string): boolean {
+  const [base, len] = cidr.split("/");
+  const n = (a: string) => a.split(".").reduce((x, o) => x * 256 + Number(o), 0);
+  const size = 2 ** (32 - Number(len));
+  return Math.floor(n(ip) / size) === Math.floor(n(base) / size);
+}

@@ -155,3 +155,17 @@ Deno.test("CNI: calls as a runtime prepares them; bad conflists are typed errors
     return true;
   });
 });
+
+Deno.test("block answerer stand-in: lowest free block of the pool's size, IPv4 and IPv6", async () => {
+  const { nextBlock } = await import("../actors/sim/block_answerer.ts");
+  assert.equal(nextBlock(["198.18.0.0/16"], 26, new Set()), "198.18.0.0/26");
+  assert.equal(
+    nextBlock(["198.18.0.0/16"], 26, new Set(["198.18.0.0/26", "198.18.0.128/26"])),
+    "198.18.0.64/26",
+  );
+  assert.equal(nextBlock(["198.19.0.0/29"], 32, new Set(["198.19.0.0/32"])), "198.19.0.1/32");
+  const full = new Set(Array.from({ length: 8 }, (_, i) => `198.19.0.${i}/32`));
+  assert.equal(nextBlock(["198.19.0.0/29"], 32, full), undefined, "exhausted");
+  assert.equal(nextBlock(["fd00:10::/112"], 122, new Set(["fd00:10::/122"])), "fd00:10::40/122");
+  assert.equal(nextBlock(["198.18.0.0/24"], 16, new Set()), undefined, "block larger than pool");
+});

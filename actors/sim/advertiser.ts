@@ -83,17 +83,27 @@ export function desiredAdvertisements(
 export type AdvertiserMsg =
   | { type: "services"; event: InformerEvent<SimService> }
   | { type: "slices"; event: InformerEvent<SimEndpointSlice> }
+  | { type: "blocks"; event: InformerEvent<KubeObject> }
   | { type: "flush" };
 
+/** Pod AddressBlocks by node name (what each node's pod advertisements cover). */
+export function blocksByNode(blocks: KubeObject[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const b of blocks) {
+    const spec = b.spec as { cidr?: string; node?: string; type?: string } | undefined;
+    if (spec?.type !== "pod" || !spec.node || !spec.cidr || b.metadata.deletionTimestamp) continue;
+    if (spec.cidr.includes(":")) continue; // the fabric is IPv4
+    out.set(spec.node, [...(out.get(spec.node) ?? []), spec.cidr].sort());
+  }
+  return out;
+}
+
 /** Defines the advertiser actor. */
-export function advertiser(
-  plan: SimPlan,
-  client: KubeClient,
-  podPrefixes: (n: NodePlan) => string[],
-): ActorDef<AdvertiserMsg> {
+export function advertiser(plan: SimPlan, client: KubeClient): ActorDef<AdvertiserMsg> {
   return actor<AdvertiserMsg>("advertiser", (ctx) => {
     const services = new Map<string, SimService>();
     const slices = new Map<string, SimEndpointSlice>();
+    const blocks = new Map<string, KubeObject>();
     const synced = new Set<string>();
     let writes = 0;
     const track = <T extends KubeObject>(m: Map<string, T>, ev: InformerEvent<T>) => {
@@ -109,12 +119,15 @@ export function advertiser(
       async receive(msg) {
         if (msg.type === "services") track(services, msg.event);
         else if (msg.type === "slices") track(slices, msg.event);
+        else if (msg.type === "blocks") track(blocks, msg.event);
         if (msg.type !== "flush") {
           if (msg.event.type === "synced") synced.add(msg.type);
           ctx.timers.once("flush", 50, { type: "flush" });
           return;
         }
-        if (synced.size < 2) return;
+        if (synced.size < 3) return;
+        const byNode = blocksByNode([...blocks.values()]);
+        const podPrefixes = (n: NodePlan) => byNode.get(n.name) ?? [];
         const peers = (await client.listAll<BGPPeerObject>(Resources.bgpPeers)).items;
         const want = desiredAdvertisements(plan, podPrefixes, peers, [...services.values()], [
           ...slices.values(),

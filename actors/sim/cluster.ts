@@ -55,18 +55,6 @@ export const INSPECT_PORTS = {
   agentBgp: 9103,
 } as const;
 
-/**
- * The pod address blocks a node's agent serves (static block source, until the agent takes its
- * blocks from AddressBlocks): a /25 of the default pool 198.18.0.0/16 and a /30 of the
- * non-default pool 198.19.0.0/24.
- */
-export function podBlocks(node: NodePlan): Array<{ pool: string; cidr: string }> {
-  return [
-    { pool: "default-pod-pool", cidr: `198.18.${node.index - 1}.0/25` },
-    { pool: "non-default-pod-pool", cidr: `198.19.0.${4 * (node.index - 1)}/30` },
-  ];
-}
-
 /** URL of a node's BGP wiring process (inspection server). */
 export function bgpWiringUrl(node: NodePlan): string {
   return `http://${node.internalIP}:${INSPECT_PORTS.agentBgp}`;
@@ -289,7 +277,10 @@ async function startTernNodes(state: ClusterState, log: (l: string) => void): Pr
     state.controller = true;
     state.inspect.controller = `${url}/debug/`;
   } else {
-    log("roles/controller.ts is not there yet: the sim writes NodeBGPs, BGPPeers, advertisements");
+    log(
+      "roles/controller.ts is not there yet: the sim stands in for it (pod pools, block " +
+        "answers, NodeBGPs, BGPPeers, advertisements)",
+    );
     await bootstrapBgpObjects(state);
   }
   for (const n of plan.nodes) {
@@ -310,9 +301,8 @@ async function startTernNodes(state: ClusterState, log: (l: string) => void): Pr
         `${dir}/cni.sock`,
         "--conflist-dir",
         `${dir}/net.d`,
-        ...podBlocks(n).flatMap((b) => ["--static-block", `${b.pool}=${b.cidr}`]),
-        "--auto-pool",
-        "default-pod-pool",
+        "--kubeconfig",
+        state.kubeconfig,
         "--inspect-address",
         `${n.internalIP}:${INSPECT_PORTS.agent}`,
       ]),
@@ -374,12 +364,27 @@ export function bgpPeerName(spine: SpinePlan, node: NodePlan): string {
 }
 
 /**
- * What the controller makes from the sample ClusterBGPs (every node peers with both spines),
- * written directly while the controller role is not on main: a NodeBGP and two BGPPeers per node.
+ * What the controller role would hold, written directly while it is not on main: the pod pools
+ * (IPv4 part of the samples'), and what it makes from the sample ClusterBGPs (every node peers
+ * with both spines): a NodeBGP and two BGPPeers per node.
  */
 export async function bootstrapBgpObjects(state: ClusterState): Promise<void> {
   const client = clusterClient(state);
   try {
+    // The pod pools of the samples (IPv4 part): the auto pool and a small one by annotation.
+    for (
+      const [name, cidr, blockSize, autoAssign] of [
+        ["default-pod-pool", "198.18.0.0/16", 26, true],
+        ["non-default-pod-pool", "198.19.0.0/29", 32, false],
+      ] as const
+    ) {
+      await client.create(Resources.addressPools, {
+        apiVersion: "tern.dev/v1alpha1",
+        kind: "AddressPool",
+        metadata: { name },
+        spec: { type: "pod", cidrs: [cidr], allocType: "bit", blockSize, autoAssign },
+      });
+    }
     for (const n of state.plan.nodes) {
       await client.create(Resources.nodeBGPs, {
         apiVersion: "tern.dev/v1alpha1",

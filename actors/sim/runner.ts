@@ -14,7 +14,13 @@
  * @module
  */
 import { type ActorSystem, supervisor, type SupervisorDef } from "../../runtime/mod.ts";
-import { informer, type InformerEvent, type KubeClient, Resources } from "../kube/mod.ts";
+import {
+  informer,
+  type InformerEvent,
+  type KubeClient,
+  type KubeObject,
+  Resources,
+} from "../kube/mod.ts";
 import { type NetConfList, parseConfList } from "./cni_exec.ts";
 import type { ClusterState } from "./cluster.ts";
 import type { SimEndpointSlice, SimService } from "./endpoints.ts";
@@ -23,7 +29,7 @@ import { scheduler } from "./scheduler.ts";
 import { serviceSimulator } from "./service_sim.ts";
 import { procPid } from "./processes.ts";
 import { announcer, gobgpDriver, standinConflist, standinPodSubnet } from "./standin.ts";
-import { podBlocks } from "./cluster.ts";
+import { blockAnswerer } from "./block_answerer.ts";
 import { advertiser } from "./advertiser.ts";
 
 /** Reads the first `*.conflist` (by name) in a directory. */
@@ -77,8 +83,11 @@ export function runnerTree(
             (n) => [standinPodSubnet(n)],
             gobgpDriver(async (n) => String(await procPid(state.runDir, `gobgpd-${n.name}`))),
           )
-          : advertiser(state.plan, client, (n) => podBlocks(n).map((b) => b.cidr)),
+          : advertiser(state.plan, client),
       }]),
+      ...(!standin && !state.controller
+        ? [{ id: "block-answerer", def: blockAnswerer(client) }]
+        : []),
       ...nodes.map((n) => ({
         id: n.name,
         def: nodeSimulator({
@@ -117,6 +126,28 @@ export function runnerTree(
                 },
               }),
             },
+            ...(!standin && !state.controller
+              ? [
+                {
+                  id: "blockrequests",
+                  def: informer<KubeObject>("blockrequests", {
+                    client,
+                    resource: Resources.blockRequests,
+                    deliver: (event: InformerEvent<KubeObject>) =>
+                      tell("/sim/block-answerer", { type: "requests", event }),
+                  }),
+                },
+                {
+                  id: "addressblocks",
+                  def: informer<KubeObject>("addressblocks", {
+                    client,
+                    resource: Resources.addressBlocks,
+                    deliver: (event: InformerEvent<KubeObject>) =>
+                      tell("/sim/advertiser", { type: "blocks", event }),
+                  }),
+                },
+              ]
+              : []),
             {
               id: "slices",
               def: informer<SimEndpointSlice>("slices", {

@@ -53,9 +53,10 @@ async function addrUp(l: P2pLink): Promise<void> {
 /** Picks a free management octet (240..254) by looking at the root namespace's addresses. */
 export async function freeMgmtOctet(): Promise<number> {
   const { stdout } = await run(["ip", "-4", "-o", "addr", "show"]);
-  for (let m = 254; m >= 240; m--) {
-    if (!stdout.includes(` 198.19.${m}.`)) return m;
-  }
+  // A random free one: runs started at the same moment (parallel test files) rarely collide.
+  const free = [];
+  for (let m = 240; m <= 254; m++) if (!stdout.includes(` 198.19.${m}.`)) free.push(m);
+  if (free.length) return free[Math.floor(Math.random() * free.length)];
   throw new CommandError(["ip", "addr"], 0, "no free management /24 in 198.19.240-254.0/24");
 }
 

@@ -6,7 +6,8 @@
  * BlockRequests); pods of an annotated namespace and an annotated pod get the other pool; the
  * blocks are advertised (Advertised in the advertisements' status) and routed by both spines to
  * their node; a pod pings a pod on every other node through the spines and answers HTTP with its
- * own name and address; a deleted pod's namespace and address are released.
+ * own name and address; a deleted pod's namespace and address are released, and a node's
+ * unused block is returned and withdrawn.
  */
 import assert from "node:assert/strict";
 import { podIdentity } from "../actors/sim/node_sim.ts";
@@ -168,6 +169,22 @@ Deno.test("e2e fabric: sessions, pod addresses, pod-to-pod through the spines", 
         await createPod(client, "fabric", "ping-1b", { node: "node-1" });
         const again = await waitPodsRunning(client, "fabric", ["ping-1b"]);
         assert.equal(again.get("ping-1b")!.status!.podIP, pod.status!.podIP);
+      },
+    );
+
+    await t.step(
+      "a node's last pod deleted: its unused block is released and withdrawn",
+      async () => {
+        const blocks = await nodeBlocks(client, "node-1");
+        assert.ok(blocks.length > 0);
+        await client.delete(Resources.pods, "ping-1b", { namespace: "fabric" });
+        await waitFor(
+          "node-1's blocks released",
+          async () => (await nodeBlocks(client, "node-1")).length === 0 ? true : undefined,
+          30_000,
+          500,
+        );
+        for (const b of blocks) await waitNextHops(state, b, []);
       },
     );
   });

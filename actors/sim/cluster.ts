@@ -303,6 +303,9 @@ async function startTernNodes(state: ClusterState, log: (l: string) => void): Pr
         `${dir}/net.d`,
         "--kubeconfig",
         state.kubeconfig,
+        // Empty blocks go back after 4 s (default 5 min), so tests see them released.
+        "--block-grace-ms",
+        "4000",
         "--inspect-address",
         `${n.internalIP}:${INSPECT_PORTS.agent}`,
       ]),

@@ -18,6 +18,7 @@ Deno.test("e2e demo: --smoke brings the samples up, checks them, removes everyth
   const stderr = new TextDecoder().decode(out.stderr);
   assert.equal(out.code, 0, `demo failed:\n${stdout}\n${stderr}`);
   assert.match(stdout, /applying manifests\/samples/);
+  assert.doesNotMatch(stderr, /kubectl apply/, "every sample applies");
   assert.match(stdout, /pods Running/);
   assert.match(stdout, /smoke check passed/);
   const prefix = /simulated cluster (tn-demo-[0-9a-f]+)/.exec(stdout)?.[1] ??

@@ -69,6 +69,10 @@ Deno.test("e2e fabric: sessions, pod addresses, pod-to-pod through the spines", 
           const blocks = await nodeBlocks(client, n.name, "default-pod-pool");
           assert.ok(blocks.some((b) => inCidr(ip, b)), `${ip} in ${n.name}'s blocks ${blocks}`);
           assert.ok(inCidr(ip, "198.18.0.0/16"));
+          // The default pool is dual-stack: the pod also has an address of its IPv6 block.
+          const v6 = (p.status?.podIPs ?? []).map((x) => x.ip).filter((x) => x.includes(":"));
+          assert.equal(v6.length, 1, `IPv6 address of ${p.metadata.name}: ${v6}`);
+          assert.match(v6[0], /^fd00:10::/);
           assert.equal(p.status?.hostIP, n.internalIP);
           assert.ok(!seen.has(ip), `address ${ip} given twice`);
           seen.add(ip);

@@ -288,7 +288,7 @@ async function startTernNodes(state: ClusterState, log: (l: string) => void): Pr
     await Deno.mkdir(`${dir}/net.d`, { recursive: true });
     state.cni[n.name] = { confDir: `${dir}/net.d`, cniPath: [bin, "/usr/lib/cni"] };
     const url = `http://${n.internalIP}:${INSPECT_PORTS.agent}`;
-    log(`starting the agent and the speaker of ${n.name}`);
+    log(`starting the agent and the BGP wiring of ${n.name}`);
     await startProc(runDir, {
       name: `agent-${n.name}`,
       ns: n.ns,
@@ -374,18 +374,31 @@ export function bgpPeerName(spine: SpinePlan, node: NodePlan): string {
 export async function bootstrapBgpObjects(state: ClusterState): Promise<void> {
   const client = clusterClient(state);
   try {
-    // The pod pools of the samples (IPv4 part): the auto pool and a small one by annotation.
+    // The pod pools of the samples (manifests/samples/pod_pools.yaml): the dual-stack auto pool
+    // and a small one used by annotation.
     for (
-      const [name, cidr, blockSize, autoAssign] of [
-        ["default-pod-pool", "198.18.0.0/16", 26, true],
-        ["non-default-pod-pool", "198.19.0.0/29", 32, false],
-      ] as const
+      const spec of [
+        {
+          name: "default-pod-pool",
+          cidrs: ["198.18.0.0/16", "fd00:10::/112"],
+          blockSize: 26,
+          blockSizeV6: 122,
+          autoAssign: true,
+        },
+        {
+          name: "non-default-pod-pool",
+          cidrs: ["198.19.0.0/29"],
+          blockSize: 32,
+          autoAssign: false,
+        },
+      ]
     ) {
+      const { name, ...rest } = spec;
       await client.create(Resources.addressPools, {
         apiVersion: "tern.dev/v1alpha1",
         kind: "AddressPool",
         metadata: { name },
-        spec: { type: "pod", cidrs: [cidr], allocType: "bit", blockSize, autoAssign },
+        spec: { type: "pod", allocType: "bit", ...rest },
       });
     }
     for (const n of state.plan.nodes) {

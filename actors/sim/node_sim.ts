@@ -164,7 +164,9 @@ export function nodeSimulator(opts: NodeSimOptions): ActorDef<NodeSimMsg> {
           throw new CniError("ADD", "", undefined, "network plugin not ready (no conflist)");
         }
         const result = await cniAdd(conf, attachment(pod, id), opts.cniPath, node.ns);
-        const ips = result.ips.map((i) => i.address.split("/")[0]);
+        // IPv4 first: `status.podIP` is the first of `podIPs`, and the fabric is IPv4.
+        const ips = result.ips.map((i) => i.address.split("/")[0])
+          .sort((a, b) => Number(a.includes(":")) - Number(b.includes(":")));
         wired.set(uid, { key, uid, ...id, ips, server: server(pod, id.netns) });
         failures.delete(uid);
         await writeStatus(pod, ips);

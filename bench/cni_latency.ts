@@ -245,6 +245,16 @@ try {
     ),
   );
   row(`agent's share of the ${BURST}-pod burst`, performance.now() - t0, undefined);
+  const delTimes = await pool(BURST, CONC, async (i) => {
+    const s = performance.now();
+    await callAgent(socket, {
+      v: 1,
+      op: "del",
+      attachment: { containerId: `ab${i}`, ifname: "eth0", network: "tern" },
+    });
+    return performance.now() - s;
+  });
+  row(`agent's share of DEL, ${CONC}-way concurrent, median`, pct(delTimes, 50), undefined);
   const load1 = Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
 
   console.log(

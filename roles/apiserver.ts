@@ -23,6 +23,7 @@ export interface ApiServerFlags {
   state?: string;
   adminToken?: string;
   bookmarkIntervalMs?: number;
+  advertiseHost?: string;
 }
 
 /** Typed error for bad flags. */
@@ -38,7 +39,7 @@ export class FlagError extends Error {
 
 const usage =
   `usage: apiserver [--listen ADDR] [--port N] [--tls|--plain] [--kubeconfig PATH] [--state FILE]
-                 [--admin-token TOKEN] [--bookmark-interval-ms N]`;
+                 [--admin-token TOKEN] [--bookmark-interval-ms N] [--advertise-host HOST]`;
 
 /** Parse flags (`--flag value` or `--flag=value`). */
 export function parseFlags(args: string[]): ApiServerFlags {
@@ -77,6 +78,9 @@ export function parseFlags(args: string[]): ApiServerFlags {
         break;
       case "--kubeconfig":
         flags.kubeconfig = next();
+        break;
+      case "--advertise-host":
+        flags.advertiseHost = next();
         break;
       case "--state":
         flags.state = next();
@@ -130,6 +134,7 @@ async function main(): Promise<void> {
           stateFile: flags.state,
           adminToken: flags.adminToken,
           bookmarkIntervalMs: flags.bookmarkIntervalMs,
+          advertiseHost: flags.advertiseHost,
         }),
       }],
     }),

@@ -4,7 +4,7 @@
  * `ip -n` as the oracle.
  */
 import assert from "node:assert/strict";
-import { ip, run, TestNode } from "./agent_fixtures.ts";
+import { ip, run, TestNode, waitFor } from "./agent_fixtures.ts";
 
 const V4 = "--static-block=default=198.18.0.0/28";
 const V6 = "--static-block=default=fd00:18::/124";
@@ -172,6 +172,89 @@ Deno.test("agent+plugin: bad input gets the spec's codes and leaves nothing behi
     assert.doesNotMatch(await ip("-n", node.netns, "route"), /proto 212/);
     // and the pool still starts at its lowest address
     assert.equal((await node.add("ok", p)).json.ips[0].address, "198.18.0.1/32");
+  } finally {
+    await node.cleanup();
+  }
+});
+
+Deno.test("agent+plugin: a restarted agent puts back missing pod routes and removes orphan veths", async () => {
+  const node = await TestNode.create({
+    flags: [V4, "--gc-interval-ms", "200", "--gc-grace-ms", "300"],
+  });
+  try {
+    const p = await node.pod("r1");
+    const add = await node.add("r1", p);
+    assert.equal(add.code, 0, add.stdout);
+    const hostIf = add.json.interfaces[0].name as string;
+    await node.stopAgent("SIGKILL");
+    // While the agent is away: its pod route disappears, and a stray tern veth appears.
+    await ip("-n", node.netns, "route", "del", "198.18.0.1/32");
+    await ip(
+      "-n",
+      node.netns,
+      "link",
+      "add",
+      "tern00000000000",
+      "type",
+      "veth",
+      "peer",
+      "name",
+      "stray-peer",
+    );
+    await node.startAgent();
+    await waitFor("the route and the stray veth", async () => {
+      const routes = await ip("-n", node.netns, "route");
+      const links = await ip("-n", node.netns, "link");
+      return routes.includes(`198.18.0.1 dev ${hostIf}`) && !links.includes("tern00000000000");
+    }, 10_000);
+    await waitFor(
+      "the collector's report",
+      () => /removed an orphan veth.*tern00000000000/.test(node.agentLog),
+      5_000,
+    );
+    // and the pod is whole again
+    const vars = { CNI_CONTAINERID: "r1", CNI_NETNS: p, CNI_IFNAME: "eth0" };
+    assert.equal((await node.plugin("CHECK", node.conf(), vars)).code, 0);
+  } finally {
+    await node.cleanup();
+  }
+});
+
+Deno.test("agent+plugin: an IPv6-only pool gives an IPv6-only pod", async () => {
+  const node = await TestNode.create({
+    flags: [V4, "--static-block=six=fd00:19::/124"],
+  });
+  try {
+    const a = await node.pod("v6a");
+    const b = await node.pod("v6b");
+    const ra = await node.add("v6a", a, node.conf({ pool: "six" }));
+    const rb = await node.add("v6b", b, node.conf({ pool: "six" }));
+    assert.equal(ra.code, 0, ra.stdout);
+    assert.deepEqual(ra.json.ips, [{
+      address: "fd00:19::1/128",
+      gateway: "fe80::1",
+      interface: 1,
+    }]);
+    assert.deepEqual(ra.json.routes, [{ dst: "::/0", gw: "fe80::1" }]);
+    assert.doesNotMatch(
+      await ip("-n", `${node.id}-v6a`, "-4", "addr", "show", "dev", "eth0"),
+      /inet /,
+    );
+    assert.equal(rb.json.ips[0].address, "fd00:19::2/128");
+    const ping = await run("ip", [
+      "netns",
+      "exec",
+      `${node.id}-v6a`,
+      "ping",
+      "-c",
+      "1",
+      "-W",
+      "2",
+      "fd00:19::2",
+    ], {
+      allowFail: true,
+    });
+    assert.equal(ping.code, 0, "IPv6-only pods reach each other");
   } finally {
     await node.cleanup();
   }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { runIpamCommand } from "../actors/ctl/ipam_commands.ts";
+import { ipamCommands, runIpamCommand } from "../actors/ctl/ipam_commands.ts";
 
 const fakeFetch = (bodies: Record<string, unknown>, status = 200): typeof fetch =>
   ((input: URL) =>
@@ -65,4 +65,25 @@ Deno.test("ctl ipam: usage errors and an unreachable agent", async () => {
   });
   assert.equal(down.exitCode, 1);
   assert.match(down.stderr, /cannot reach the agent/);
+});
+
+Deno.test("ctl ipam: the command group for ctl's dispatcher", async () => {
+  const out: string[] = [];
+  const err: string[] = [];
+  const ctx = {
+    api: "http://127.0.0.1:9",
+    json: false,
+    out: (l: string) => out.push(l),
+    err: (l: string) => err.push(l),
+    fetch: fakeFetch(api),
+  };
+  assert.equal(await ipamCommands.commands.blocks.run({ positional: [] }, ctx), 0);
+  assert.match(out.join("\n"), /^POOL\s+BLOCK/);
+  assert.equal(
+    await ipamCommands.commands.pods.run({ positional: [] }, { ...ctx, json: true }),
+    0,
+  );
+  assert.equal(JSON.parse(out[1]!)[0].containerId, "0123456789abcdef");
+  assert.equal(await ipamCommands.commands.pods.run({ positional: ["x"] }, ctx), 2);
+  assert.match(err.join("\n"), /usage: ctl ipam pods/);
 });

@@ -77,6 +77,8 @@ export interface PluginRun {
 export interface NodeOptions {
   /** Agent flags beyond the paths (e.g. `--static-block`). */
   flags: string[];
+  /** Runs once the node namespace exists, before the agent starts. */
+  beforeAgent?: (node: TestNode) => Promise<void>;
 }
 
 /** A node namespace with a tern agent process in it. */
@@ -89,6 +91,8 @@ export class TestNode {
   readonly stateDir: string;
   readonly conflist: string;
   readonly pods: string[] = [];
+  /** More to undo at cleanup (before the namespaces go), last added first. */
+  readonly cleanups: (() => Promise<void>)[] = [];
   agent: Deno.ChildProcess | undefined;
   agentLog = "";
   #flags: string[];
@@ -110,12 +114,18 @@ export class TestNode {
     try {
       await ip("netns", "add", n.netns);
       await ip("-n", n.netns, "link", "set", "lo", "up");
+      await o.beforeAgent?.(n);
       await n.startAgent();
     } catch (e) {
       await n.cleanup();
       throw e;
     }
     return n;
+  }
+
+  /** Replaces the agent's flags for its next start. */
+  setFlags(flags: string[]): void {
+    this.#flags = flags;
   }
 
   /** Starts (or restarts) the agent process and waits for its socket. */
@@ -245,14 +255,19 @@ export class TestNode {
     });
   }
 
-  /** GET on the agent's API (inside the node namespace). */
+  /** GET on the agent's API (inside the node namespace), as JSON. */
   // deno-lint-ignore no-explicit-any
   async api(path: string): Promise<any> {
+    return JSON.parse(await this.http(path));
+  }
+
+  /** GET on the agent's inspection server (inside the node namespace), as text. */
+  async http(path: string): Promise<string> {
     const all = [...this.agentLog.matchAll(/"url":"(http:\/\/127\.0\.0\.1:\d+)\/debug\/"/g)];
     const m = all[all.length - 1]; // the latest incarnation of the agent
     if (!m) throw new Error("the agent's inspection URL is not in its log");
     const r = await run("ip", ["netns", "exec", this.netns, "curl", "-sf", `${m[1]}${path}`]);
-    return JSON.parse(r.stdout);
+    return r.stdout;
   }
 
   /** The allocations on disk. */
@@ -268,6 +283,7 @@ export class TestNode {
   /** Stops the agent and removes every namespace and file. */
   async cleanup(): Promise<void> {
     await this.stopAgent("SIGKILL").catch(() => {});
+    for (const f of this.cleanups.reverse()) await f().catch(() => {});
     for (const p of this.pods) await run("ip", ["netns", "del", p], { allowFail: true });
     await run("ip", ["netns", "del", this.netns], { allowFail: true });
     await Deno.remove(this.dir, { recursive: true }).catch(() => {});

@@ -291,3 +291,27 @@ Deno.test(
     });
   },
 );
+
+Deno.test(
+  "agent kube: an unreachable API at start is survived; allocation says try later",
+  opts,
+  async () => {
+    const client = new KubeClient({ server: "http://127.0.0.1:9", namespace: "default" });
+    const dir = await Deno.makeTempDir({ prefix: "tn-agent-kube-" });
+    const clock = new ManualClock(1_000_000);
+    try {
+      const a = await startAgentCore(client, dir, clock);
+      try {
+        await settle();
+        assert.ok(a.system.isRunning("/agent/blocks"), "the block source runs");
+        assert.ok(a.system.isRunning("/agent/ipam/pools"), "the pool manager runs");
+        await assert.rejects(a.allocate("default", "a/eth0"), /No such pool/);
+      } finally {
+        await a.system.shutdown();
+      }
+    } finally {
+      client.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);

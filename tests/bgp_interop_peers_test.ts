@@ -20,7 +20,7 @@ import {
 } from "./bgp_lab.ts";
 
 interface Driver {
-  start(passive: boolean): Promise<void>;
+  start(passive: boolean, gracefulRestart?: boolean): Promise<void>;
   pid(): Promise<number>;
   kill(): Promise<void>;
   established(): Promise<boolean>;
@@ -35,8 +35,9 @@ type P = Lab["peers"][number];
 function frrDriver(lab: Lab, p: P): Driver {
   const frr = new Frr(lab, p.ns);
   return {
-    start: (passive) =>
+    start: (passive, gracefulRestart) =>
       frr.start(frrConfig({
+        gracefulRestart,
         routerId: p.v4,
         asn: 65002,
         neighbor: p.ternV4,
@@ -83,8 +84,9 @@ function gobgpDriver(lab: Lab, p: P): Driver {
   const g = new GoBgp(lab, p.ns);
   let pid = 0;
   return {
-    start: async (passive) => {
+    start: async (passive, gracefulRestart) => {
       await g.start(gobgpConfig({
+        gracefulRestart,
         routerId: p.v4,
         asn: 65002,
         neighbor: p.ternV4,
@@ -115,7 +117,7 @@ function exabgpDriver(lab: Lab, p: P): Driver {
   const cmdFile = `${lab.dir}/exabgp.cmd`;
   let pid = 0;
   return {
-    start: async (passive) => {
+    start: async (passive, gracefulRestart) => {
       await Deno.writeTextFile(cmdFile, "");
       await Deno.writeTextFile(x.received, "");
       const conf = exabgpConfig({
@@ -126,6 +128,7 @@ function exabgpDriver(lab: Lab, p: P): Driver {
         neighborAsn: 65001,
         nextHop6: p.v6,
         passive,
+        gracefulRestart,
         routes4: ["203.0.113.0/24"],
         routes6: ["fd00:2::/48"],
         received: x.received,
@@ -164,7 +167,7 @@ const DRIVERS: [string, (lab: Lab, p: P) => Driver][] = [
   ["ExaBGP", exabgpDriver],
 ];
 
-function ternYaml(p: P, passive: boolean) {
+function ternYaml(p: P, passive: boolean, gracefulRestart = false) {
   return ternConfig({
     asn: 65001,
     routerId: p.ternV4,
@@ -174,6 +177,7 @@ function ternYaml(p: P, passive: boolean) {
       holdTime: 3,
       connectRetryTime: 1,
       passive,
+      gracefulRestart,
       nextHop: { ipv6: p.ternV6 },
     }],
     prefixes: [{ prefix: "192.0.2.0/24" }, { prefix: "fd00:1::/48" }],
@@ -274,4 +278,93 @@ for (const [name, make] of DRIVERS) {
       await lab.destroy();
     }
   });
+
+  Deno.test(`${name}: graceful restart keeps routes while the peer restarts`, async () => {
+    const lab = await Lab.create(`bgp${name.toLowerCase().slice(0, 4)}`);
+    const p = lab.peers[0];
+    const d = make(lab, p);
+    let tern: Tern | null = null;
+    try {
+      await d.start(true, true);
+      tern = await Tern.start(lab, ternYaml(p, false, true));
+      const t = tern;
+      await waitFor("Established", async () => (await t.neighbor(p.v4))?.state === "Established");
+      await waitFor("peer route", async () => (await t.rib()).has("203.0.113.0/24"));
+      assert.equal((await t.neighbor(p.v4)).peerGracefulRestart, true, "GR negotiated");
+      await d.kill();
+      await waitFor(
+        "session down",
+        async () => (await t.neighbor(p.v4))?.state !== "Established",
+        10_000,
+        100,
+      );
+      const kept = (await t.rib()).get("203.0.113.0/24");
+      assert.ok(kept, "route retained over the restart");
+      assert.equal(kept.paths[0].stale, true);
+      await d.start(true, true);
+      await waitFor("refreshed", async () => {
+        const e = (await t.rib()).get("203.0.113.0/24");
+        return e && e.paths[0].stale === false;
+      }, 25_000);
+      assert.equal(await t.stop(), 0);
+      tern = null;
+    } catch (e) {
+      if (tern) console.error(await tern.log());
+      throw e;
+    } finally {
+      await lab.destroy();
+    }
+  });
 }
+
+Deno.test("ExaBGP limited to 2-octet ASNs (asn4 disable) meets a 4-octet tern", async () => {
+  const lab = await Lab.create("bgpexas2");
+  const p = lab.peers[0];
+  const x = new ExaBgp(lab, p.ns);
+  let tern: Tern | null = null;
+  try {
+    await Deno.writeTextFile(x.received, "");
+    const conf = exabgpConfig({
+      routerId: p.v4,
+      local: p.v4,
+      asn: 65002,
+      neighbor: p.ternV4,
+      neighborAsn: 23456, // tern's ASN as an OLD speaker sees it: AS_TRANS
+      nextHop6: p.v6,
+      passive: true,
+      routes4: ["203.0.113.0/24"],
+      received: x.received,
+    }).replace("family {", "capability { asn4 disable; }\n  family {");
+    await x.start(conf, p.v4);
+    tern = await Tern.start(
+      lab,
+      ternConfig({
+        asn: 4200000001,
+        routerId: p.ternV4,
+        peers: [{ address: p.v4, asn: 65002, holdTime: 3, connectRetryTime: 1 }],
+        prefixes: [{ prefix: "192.0.2.0/24" }],
+      }),
+    );
+    const t = tern;
+    await waitFor("Established", async () => (await t.neighbor(p.v4))?.state === "Established");
+    // ExaBGP rebuilds the real path from AS_PATH [23456] and AS4_PATH [4200000001].
+    const upd = await waitFor(
+      "tern's route in ExaBGP",
+      async () => (await x.messages()).find((m) => JSON.stringify(m).includes("192.0.2.0/24")),
+    );
+    assert.deepEqual(upd.neighbor.message.update.attribute["as-path"], [4200000001]);
+    const r = await waitFor(
+      "ExaBGP's route in tern",
+      async () => (await t.rib()).get("203.0.113.0/24"),
+    );
+    assert.equal(r.paths[0].asPath, "65002");
+    assert.equal(await t.stop(), 0);
+    tern = null;
+  } catch (e) {
+    if (tern) console.error(await tern.log());
+    throw e;
+  } finally {
+    await x.stop();
+    await lab.destroy();
+  }
+});

@@ -537,6 +537,7 @@ export function frrConfig(o: {
   neighborAsn: number;
   nextHop6: string;
   passive?: boolean;
+  gracefulRestart?: boolean;
   routes4?: string[];
   routes6?: string[];
 }): string {
@@ -549,6 +550,7 @@ route-map NH6 permit 10
 exit
 router bgp ${o.asn}
  bgp router-id ${o.routerId}
+ ${o.gracefulRestart ? "bgp graceful-restart\n bgp graceful-restart restart-time 30" : ""}
  no bgp ebgp-requires-policy
  no bgp default ipv4-unicast
  no bgp network import-check
@@ -635,6 +637,7 @@ export function gobgpConfig(o: {
   neighbor: string;
   neighborAsn: number;
   passive?: boolean;
+  gracefulRestart?: boolean;
 }): string {
   return `[global.config]
   as = ${o.asn}
@@ -650,13 +653,32 @@ export function gobgpConfig(o: {
     connect-retry = 1
   [neighbors.transport.config]
     passive-mode = ${o.passive ? "true" : "false"}
-  [[neighbors.afi-safis]]
+${
+    o.gracefulRestart
+      ? `  [neighbors.graceful-restart.config]
+    enabled = true
+    restart-time = 30
+`
+      : ""
+  }  [[neighbors.afi-safis]]
     [neighbors.afi-safis.config]
       afi-safi-name = "ipv4-unicast"
-  [[neighbors.afi-safis]]
+${
+    o.gracefulRestart
+      ? `    [neighbors.afi-safis.mp-graceful-restart.config]
+      enabled = true
+`
+      : ""
+  }  [[neighbors.afi-safis]]
     [neighbors.afi-safis.config]
       afi-safi-name = "ipv6-unicast"
-`;
+${
+    o.gracefulRestart
+      ? `    [neighbors.afi-safis.mp-graceful-restart.config]
+      enabled = true
+`
+      : ""
+  }`;
 }
 
 /** ExaBGP in a namespace; received UPDATEs are written as JSON lines to a file. */
@@ -736,6 +758,7 @@ export function exabgpConfig(o: {
   neighborAsn: number;
   nextHop6: string;
   passive?: boolean;
+  gracefulRestart?: boolean;
   routes4?: string[];
   routes6?: string[];
   received: string;
@@ -751,6 +774,7 @@ neighbor ${o.neighbor} {
   peer-as ${o.neighborAsn};
   hold-time 3;
   ${o.passive ? "passive;" : ""}
+  ${o.gracefulRestart ? "capability { graceful-restart 30; }" : ""}
   family { ipv4 unicast; ipv6 unicast; }
   static {
     ${(o.routes4 ?? []).map((r) => `route ${r} next-hop ${o.local};`).join("\n    ")}

@@ -493,6 +493,55 @@ Deno.test(
         ]),
         "create crb",
       );
+      ok(
+        await run([
+          "-n",
+          "demo",
+          "create",
+          "deployment",
+          "web",
+          "--image=nginx:1.27",
+          "--replicas=3",
+          "--port=8080",
+        ]),
+        "create deploy",
+      );
+      assert.equal(
+        ok(
+          await run([
+            "-n",
+            "demo",
+            "get",
+            "deploy",
+            "web",
+            "-o",
+            "jsonpath={.spec.replicas} {.spec.selector.matchLabels.app} {.spec.template.spec.containers[0].image} {.spec.template.spec.containers[0].ports[0].containerPort} {.spec.strategy.type}",
+          ]),
+          "deploy fields",
+        ),
+        "3 web nginx:1.27 8080 RollingUpdate",
+      );
+      ok(
+        await run(["-n", "demo", "create", "service", "nodeport", "np", "--tcp=443:https"]),
+        "create svc",
+      );
+      assert.match(
+        ok(
+          await run([
+            "-n",
+            "demo",
+            "get",
+            "svc",
+            "np",
+            "-o",
+            "jsonpath={.spec.type} {.spec.ports[0].port} {.spec.ports[0].targetPort} {.spec.ports[0].nodePort}",
+          ]),
+          "svc fields",
+        ),
+        /^NodePort 443 https 3\d{4}$/,
+      );
+      const batch = await run(["-n", "demo", "create", "job", "j", "--image=busybox"]);
+      assert.match(batch.stderr, /the server could not find the requested resource/);
       assert.equal(
         ok(
           await run(["-n", "demo", "get", "cm", "cfg", "-o", "jsonpath={.data.a}{.data.c}"]),

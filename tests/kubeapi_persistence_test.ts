@@ -144,6 +144,10 @@ Deno.test("kubeapi role: flags, and the server as a process reached by kubectl",
     tls: true,
     kubeconfig: "k",
   });
+  assert.equal(
+    parseFlags(["--listen", "0.0.0.0", "--advertise-host", "192.0.2.1"]).advertiseHost,
+    "192.0.2.1",
+  );
   assert.throws(() => parseFlags(["--port", "99999"]), /Flag "--port": invalid port "99999"/);
   assert.throws(() => parseFlags(["--bogus"]), /unknown flag/);
   const dir = await Deno.makeTempDir({ prefix: "tn-kubeapi-role-" });

@@ -125,6 +125,41 @@ Deno.test("netlink veth: pair created across namespaces, addresses and routes se
   });
 });
 
+Deno.test("netlink veth: a link moves into the namespace of a process given by pid", async () => {
+  await withNamespaces(2, async ([a, b]) => {
+    // a process living in b: its pid names b's network namespace
+    const child = new Deno.Command("ip", {
+      args: ["netns", "exec", b, "sleep", "30"],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    const sa = NetlinkSocket.open({ netns: nsPath(a) });
+    const sb = NetlinkSocket.open({ netns: nsPath(b) });
+    try {
+      // `ip netns exec` execs sleep in place, so the child's pid is the sleeper's
+      await waitFor(
+        () => {
+          try {
+            return Deno.readTextFileSync(`/proc/${child.pid}/comm`).trim() === "sleep";
+          } catch {
+            return false;
+          }
+        },
+        "the sleeper to run inside the namespace",
+      );
+      await createVeth(sa, { name: "tnp1", peerName: "tnp2" });
+      await moveLink(sa, "tnp2", { pid: child.pid, name: "tnp3" });
+      await assert.rejects(getLink(sa, "tnp2"), { code: "unknown_interface" });
+      assert.equal((await getLink(sb, "tnp3")).kind, "veth");
+    } finally {
+      sa.close();
+      sb.close();
+      child.kill("SIGKILL");
+      await child.status;
+    }
+  });
+});
+
 Deno.test("netlink veth: wirePod wires a pod with no external command", async () => {
   await withNamespaces(2, async ([host, pod]) => {
     const hs = NetlinkSocket.open({ netns: nsPath(host) });

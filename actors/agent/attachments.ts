@@ -18,6 +18,7 @@ import type { AgentRequest, AgentResponse, AttachmentSpec } from "../cni/protoco
 import { errorResponse, PROTOCOL_VERSION, versionMismatch } from "../cni/protocol.ts";
 import type { PodNetwork } from "../cni/result.ts";
 import { IpamError } from "../ipam/mod.ts";
+import { KubeApiError } from "../kube/mod.ts";
 import { BlockSourceError, type BlockSourceMsg, type PoolInfo } from "./block_source.ts";
 import type { KeyedQueue } from "./keyed_queue.ts";
 import type { NodeIpamMsg } from "./node_ipam.ts";
@@ -125,6 +126,13 @@ export class AttachmentService {
 
   async #choose(a: AttachmentSpec): Promise<string> {
     const pools = await this.#pools();
+    if (pools.length === 0) {
+      throw new CniError(
+        CNI_ERROR.TRY_AGAIN_LATER,
+        "No address pool known yet",
+        "the node has no pool (the API may not be readable yet)",
+      );
+    }
     const auto = pools.find((p) => p.auto)?.name;
     const m = this.#d.metadata;
     let choice;
@@ -298,6 +306,14 @@ export class AttachmentService {
     const hostIfname = r?.hostIfname ?? hostIfnameFor(containerId, ifname);
     await this.#wiring.ask<boolean>((replyTo) => ({ type: "unwire", hostIfname, replyTo }), ASK);
     if (!r) return [];
+    // The pool's actor must hold the address while the record goes, or a pool actor starting
+    // right now could rebuild from a store that still lists it: have it started first.
+    if (!this.#d.lookup(poolPath(r.pool))) {
+      await this.#ref<PoolManagerMsg>(this.#d.poolsPath).ask<void>(
+        (replyTo) => ({ type: "ensure", pool: r.pool, known: true, replyTo }),
+        ASK,
+      ).catch(() => {});
+    }
     const ipam = this.#d.lookup(poolPath(r.pool)) as ActorRef<NodeIpamMsg> | undefined;
     const freed = ipam
       ? await ipam.ask<string[]>((replyTo) => ({ type: "release", owner: key, replyTo }), ASK)
@@ -401,6 +417,13 @@ export function toCniError(e: unknown): CniError {
   }
   if (e instanceof IpamError) {
     return new CniError(CNI_ERROR.POOL_EXHAUSTED, "Address allocation failed", e.message);
+  }
+  if (e instanceof KubeApiError) {
+    return new CniError(
+      CNI_ERROR.TRY_AGAIN_LATER,
+      "The Kubernetes API is not available",
+      e.message,
+    );
   }
   const name = (e as Error)?.name ?? "";
   if (name === "AskTimeoutError" || name === "ActorStoppedError" || name === "MailboxFullError") {

@@ -27,7 +27,12 @@ export interface CniServerOptions {
   socket: string;
   /** Builds the request handling (given the actor's lookup and log). */
   service: ServiceFactory;
+  /** How long a connection may take to send its request (default 10 s). */
+  readTimeoutMs?: number;
 }
+
+/** How long a connection may take to send its request. */
+const READ_TIMEOUT_MS = 10_000;
 
 async function readLine(conn: Deno.UnixConn): Promise<string | undefined> {
   const reader = new LineReader();
@@ -67,10 +72,17 @@ export function cniServer(o: CniServerOptions) {
     const serve = async (conn: Deno.UnixConn) => {
       conns.add(conn);
       const t0 = performance.now();
+      // A client that connects and says nothing is cut off (the plugin sends at once).
+      const idle = setTimeout(() => {
+        try {
+          conn.close();
+        } catch { /* closed */ }
+      }, o.readTimeoutMs ?? READ_TIMEOUT_MS);
       let op = "unknown";
       let res: AgentResponse;
       try {
         const line = await readLine(conn);
+        clearTimeout(idle);
         if (line === undefined) return;
         try {
           const req = decodeRequest(line);
@@ -90,6 +102,7 @@ export function cniServer(o: CniServerOptions) {
       } catch (e) {
         if (!closing) ctx.log.warn("CNI connection failed", { op, error: String(e) });
       } finally {
+        clearTimeout(idle);
         conns.delete(conn);
         try {
           conn.close();

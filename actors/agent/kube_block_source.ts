@@ -57,7 +57,15 @@ export async function readPodPools(client: KubeClient): Promise<PoolInfo[]> {
 export function kubeBlockSource(o: KubeBlockSourceOptions) {
   return actor<KubeBlockSourceMsg>("kube-block-source", async (ctx) => {
     const { client, node } = o;
-    let pools: PoolInfo[] = await readPodPools(client);
+    // An API that cannot be reached at start is not fatal: pods already running can still be
+    // released, new ones are told to try again later until the pools can be read.
+    let pools: PoolInfo[] = [];
+    try {
+      pools = await readPodPools(client);
+    } catch (e) {
+      ctx.log.warn("cannot read the address pools yet", { error: String(e) });
+      ctx.timers.once("retry", 1_000, { type: "refresh" });
+    }
     let requests = 0;
     let answered = 0;
     let failed = 0;
@@ -113,6 +121,7 @@ export function kubeBlockSource(o: KubeBlockSourceOptions) {
               pools = await readPodPools(client);
             } catch (e) {
               ctx.log.warn("cannot read the address pools", { error: String(e) });
+              if (pools.length === 0) ctx.timers.once("retry", 1_000, { type: "refresh" });
             }
             break;
           case "pools":

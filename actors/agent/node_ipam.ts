@@ -97,11 +97,12 @@ export function nodeIpam(o: NodeIpamOptions) {
     }
     // Blocks the source gave this node but no record uses (a crash between getting a block and
     // using it) are taken back too, so they are used or returned, not leaked.
-    const owned = await source.ask<string[]>((replyTo) => ({
-      type: "owned",
-      pool: o.pool,
-      replyTo,
-    }));
+    let owned: string[] = [];
+    try {
+      owned = await source.ask<string[]>((replyTo) => ({ type: "owned", pool: o.pool, replyTo }));
+    } catch (e) {
+      ctx.log.warn("cannot list the blocks the node owns", { pool: o.pool, error: String(e) });
+    }
     for (const b of owned) if (!blocks.has(Cidr.parse(b).toString())) addBlock(b);
     if (blocks.size) {
       await source.ask<void>((replyTo) => ({

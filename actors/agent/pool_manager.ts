@@ -16,7 +16,8 @@ import type { StoreMsg } from "./store.ts";
 
 /** Messages of the pool manager. */
 export type PoolManagerMsg =
-  | { type: "ensure"; pool: string; replyTo: ReplyTo<void> }
+  /** Starts the pool's actor if needed; `known` skips asking the source (a record names it). */
+  | { type: "ensure"; pool: string; known?: boolean; replyTo: ReplyTo<void> }
   | { type: "bootstrap" };
 
 /** Options of {@linkcode poolManager}. */
@@ -87,7 +88,7 @@ export function poolManager(o: PoolManagerOptions) {
           return;
         }
         try {
-          await ensure(msg.pool);
+          await ensure(msg.pool, msg.known);
           msg.replyTo.reply();
         } catch (e) {
           msg.replyTo.fail(e as Error);

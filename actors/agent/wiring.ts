@@ -21,7 +21,8 @@ import {
   listRoutes,
   wirePod,
 } from "../netlink/rtnl.ts";
-import { InterfaceNotFoundError, NamespaceNotFoundError } from "../netlink/errors.ts";
+import { InterfaceNotFoundError, NamespaceNotFoundError, NetlinkError } from "../netlink/errors.ts";
+import { removeLinkAsync } from "./link_remover.ts";
 import { NetlinkSocket } from "../netlink/socket.ts";
 import { RT_SCOPE } from "../netlink/constants.ts";
 import { cString, getLibc, lastErrno } from "../netlink/ffi.ts";
@@ -271,9 +272,16 @@ export function podWiring() {
               msg.replyTo.reply(await wire(msg.spec));
               break;
             case "unwire": {
-              const had = await removeLink(msg.hostIfname);
-              if (had) unwired++;
-              msg.replyTo.reply(had);
+              // Off the JavaScript thread and outside this actor's turn: the kernel's ~20 ms per
+              // veth deletion overlaps across pods (the caller serialises per container).
+              const r = msg.replyTo;
+              removeLinkAsync(msg.hostIfname).catch((e) => {
+                if (e instanceof NetlinkError) throw e;
+                return removeLink(msg.hostIfname); // no async path: the synchronous one
+              }).then((had) => {
+                if (had) unwired++;
+                r.reply(had);
+              }, (e) => r.fail(e as Error));
               break;
             }
             case "check":

@@ -37,9 +37,9 @@ import {
   type OpenMessage,
 } from "./open_message.ts";
 import { canonicalAddress, type Family } from "./prefix.ts";
-import type { Export, RouteSource } from "./rib.ts";
+import type { Export, Route, RouteSource } from "./rib.ts";
 import { hasLoop } from "./rib.ts";
-import type { Announced, ExportBatch, RibMsg } from "./rib_actor.ts";
+import type { ExportBatch, RibMsg } from "./rib_actor.ts";
 import {
   encodeEndOfRib,
   endOfRibFamily,
@@ -47,6 +47,7 @@ import {
   packWithdrawal,
 } from "./update_message.ts";
 import { MessageFramer } from "./wire_header.ts";
+import { encodeRouteRefresh } from "./route_refresh.ts";
 import { familyOfAfiSafi } from "./path_attributes.ts";
 
 /** Status of a session, for the control API. */
@@ -113,7 +114,9 @@ export type PeerMsg =
     readonly replyTo?: ReplyTo<"unchanged" | "live" | "reset">;
   }
   | { readonly type: "status"; readonly replyTo: ReplyTo<PeerStatus> }
-  | { readonly type: "routeRefresh"; readonly family: Family };
+  | { readonly type: "routeRefresh"; readonly family: Family }
+  /** Fault injection (chaos testing, like Erlang's `exit(Pid, kill)`): the incarnation throws. */
+  | { readonly type: "crash"; readonly reason: string };
 
 /** Settings of a peer actor. */
 export interface PeerActorOptions {
@@ -190,6 +193,7 @@ export function peerActor(opts: PeerActorOptions) {
     let connectGen = 0;
     let stopped = false;
     let establishedAt = 0;
+    let firstUpdateAt = 0;
     let establishedCount = 0;
     let lastError: string | undefined;
     let received = 0;
@@ -393,6 +397,7 @@ export function peerActor(opts: PeerActorOptions) {
           case "established": {
             const n = a.negotiated;
             establishedAt = ctx.clock.now();
+            firstUpdateAt = 0;
             establishedCount++;
             upGauge.set(1, labels);
             cur?.framer.setExtended(n.extendedMessage);
@@ -437,12 +442,17 @@ export function peerActor(opts: PeerActorOptions) {
 
     const maxLength = () => fsm.negotiated?.extendedMessage ? 65535 : 4096;
 
-    const sendExports = (changes: ExportBatch["changes"], full: boolean) => {
+    const sendExports = (
+      prefixes: readonly string[],
+      exports: readonly (Export | null)[],
+      full: boolean,
+    ) => {
       const n = fsm.negotiated;
       if (!cur || !n || fsm.state !== "Established") return;
       const groups = new Map<Export, { family: Family; prefixes: string[] }[]>();
       const withdraw4: string[] = [], withdraw6: string[] = [];
-      for (const [prefix, exp] of changes) {
+      for (let i = 0; i < prefixes.length; i++) {
+        const prefix = prefixes[i], exp = exports[i];
         const prev = adjOut.get(prefix);
         const family: Family = prefix.includes(":") ? "ipv6" : "ipv4";
         if (exp === null) {
@@ -483,7 +493,7 @@ export function peerActor(opts: PeerActorOptions) {
     /** Decodes a chunk for the main connection. */
     const onBytes = async (c: Conn, chunk: Uint8Array) => {
       c.framer.push(chunk);
-      let ops: (Announced | string)[] = [];
+      let ops: (Route | string)[] = [];
       const flush = async () => {
         if (ops.length === 0 || !source) return;
         const batch = ops;
@@ -573,17 +583,27 @@ export function peerActor(opts: PeerActorOptions) {
             handle({ type: "UpdateMsg" });
             const fam = familyOfAfiSafi(m.afi, m.safi);
             if (fam && fsm.state === "Established") {
-              const again: [string, Export][] = [];
+              const ps: string[] = [], es: Export[] = [];
               for (const [p, e] of adjOut) {
-                if (p.includes(":") === (fam === "ipv6")) again.push([p, e]);
+                if (p.includes(":") === (fam === "ipv6")) {
+                  ps.push(p);
+                  es.push(e);
+                }
               }
-              for (const [p] of again) adjOut.delete(p);
-              sendExports(again, false);
+              for (const p of ps) adjOut.delete(p);
+              sendExports(ps, es, false);
               send(cur, encodeEndOfRib(fam));
             }
             break;
           }
           case "update": {
+            if (firstUpdateAt === 0) {
+              firstUpdateAt = ctx.clock.now();
+              ctx.log.info("first UPDATE", {
+                peer: key,
+                afterEstablishedMs: firstUpdateAt - establishedAt,
+              });
+            }
             handle({ type: "UpdateMsg" });
             if (fsm.state !== "Established" || !n) break;
             const fams = sessionFamilies(n);
@@ -613,7 +633,12 @@ export function peerActor(opts: PeerActorOptions) {
               (attrs.originatorId !== undefined && attrs.originatorId === opts.routerId);
             if (fams.includes("ipv4") && msg.nlri.length) {
               const nh = attrs.nextHop ?? "";
-              for (const p of msg.nlri) ops.push(unusable ? p : { prefix: p, attrs, nextHop: nh });
+              const src = source!;
+              for (const p of msg.nlri) {
+                ops.push(
+                  unusable ? p : { prefix: p, source: src, attrs, nextHop: nh, stale: false },
+                );
+              }
             }
             const reach = msg.mpReach;
             if (reach) {
@@ -622,8 +647,11 @@ export function peerActor(opts: PeerActorOptions) {
                 const nh = reach.nextHop === "::" && reach.linkLocalNextHop
                   ? reach.linkLocalNextHop
                   : reach.nextHop;
+                const src = source!;
                 for (const p of reach.nlri) {
-                  ops.push(unusable ? p : { prefix: p, attrs, nextHop: nh });
+                  ops.push(
+                    unusable ? p : { prefix: p, source: src, attrs, nextHop: nh, stale: false },
+                  );
                 }
               }
             }
@@ -795,10 +823,18 @@ export function peerActor(opts: PeerActorOptions) {
             }
             break;
           case "export":
-            sendExports(msg.changes, msg.full);
+            sendExports(msg.prefixes, msg.exports, msg.full);
             break;
           case "routeRefresh":
+            if (fsm.state === "Established" && fsm.negotiated?.routeRefresh && cur) {
+              send(
+                cur,
+                encodeRouteRefresh({ afi: FAMILY_AFI[msg.family], safi: Safi.UNICAST, subtype: 0 }),
+              );
+            }
             break;
+          case "crash":
+            throw new Error(`Crash requested: ${msg.reason}`);
           case "reconfigure": {
             const old = config;
             config = msg.config;

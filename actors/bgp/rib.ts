@@ -241,9 +241,17 @@ export class Rib {
     if (after !== before) changes.push(this.view(prefix));
   }
 
+  #lastPeer = "";
+  #lastAdj: Map<string, Route> | null = null;
+
   /** Installs or replaces a route; appends best-path changes to `changes`. */
   upsert(route: Route, changes: BestChange[]): void {
-    const adj = this.peerRoutes(route.source.peer);
+    let adj = this.#lastAdj;
+    if (adj === null || this.#lastPeer !== route.source.peer || !this.adjIn.has(this.#lastPeer)) {
+      adj = this.peerRoutes(route.source.peer);
+      this.#lastPeer = route.source.peer;
+      this.#lastAdj = adj;
+    }
     const old = adj.get(route.prefix);
     adj.set(route.prefix, route);
     const e = this.#loc.get(route.prefix);

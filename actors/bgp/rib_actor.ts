@@ -23,8 +23,10 @@ import {
 export interface ExportBatch {
   /** Discriminator. */
   readonly type: "export";
-  /** Prefix and what to send, or null to withdraw. */
-  readonly changes: readonly (readonly [string, Export | null])[];
+  /** Prefixes changed (parallel to `exports`). */
+  readonly prefixes: readonly string[];
+  /** What to send for each prefix, or null to withdraw it. */
+  readonly exports: readonly (Export | null)[];
   /** This is the initial full table: send End-of-RIB after it. */
   readonly full: boolean;
 }
@@ -35,16 +37,6 @@ export interface BestPathEvent {
   readonly type: "bestPaths";
   /** Changes in order. The first event after subscribing holds the whole table. */
   readonly changes: readonly BestChange[];
-}
-
-/** A route announced by a peer. */
-export interface Announced {
-  /** Canonical prefix. */
-  readonly prefix: string;
-  /** Shared attributes. */
-  readonly attrs: PathAttributes;
-  /** Effective next hop. */
-  readonly nextHop: string;
 }
 
 /** Messages of the RIB actor. */
@@ -65,8 +57,9 @@ export type RibMsg =
   | {
     readonly type: "routes";
     readonly source: RouteSource;
-    /** Announcements and withdrawals (a bare prefix) in the order they were received. */
-    readonly ops: readonly (Announced | string)[];
+    /** Routes (built by the peer, installed as they are) and withdrawals (a bare prefix), in
+     * the order they were received. */
+    readonly ops: readonly (Route | string)[];
     /** Answered with the peer's Adj-RIB-In size after the change. */
     readonly replyTo?: ReplyTo<number>;
   }
@@ -231,23 +224,33 @@ export function ribActor(opts: RibActorOptions) {
       if (changes.length === 0) return;
       changeCounter.inc(undefined, changes.length);
       prefixGauge.set(rib.size);
+      let prefixes: string[] | null = null;
       for (const link of links.values()) {
-        const out: [string, Export | null][] = [];
-        for (const c of changes) out.push([c.prefix, exportFor(link, c.best)]);
-        link.ref.tell({ type: "export", changes: out, full: false });
+        prefixes ??= changes.map((c) => c.prefix);
+        const exports = new Array<Export | null>(changes.length);
+        for (let i = 0; i < changes.length; i++) exports[i] = exportFor(link, changes[i].best);
+        link.ref.tell({ type: "export", prefixes, exports, full: false });
       }
       for (const s of subscribers.values()) s.tell({ type: "bestPaths", changes });
     };
 
+    // Originated prefixes with equal attributes share one attributes object, so that their
+    // exports are computed once and packed into the same UPDATEs.
+    const interned = new Map<string, PathAttributes>();
     const originRoute = (p: OriginatedPrefix): Route => {
-      const attrs: { -readonly [K in keyof PathAttributes]: PathAttributes[K] } = {
-        origin: p.origin,
-        asPath: [],
-      };
-      if (p.med !== undefined) attrs.med = p.med;
-      if (p.localPref !== undefined) attrs.localPref = p.localPref;
-      if (p.communities?.length) attrs.communities = p.communities;
-      if (p.largeCommunities?.length) attrs.largeCommunities = p.largeCommunities;
+      const key = JSON.stringify([p.origin, p.med, p.localPref, p.communities, p.largeCommunities]);
+      let attrs = interned.get(key);
+      if (!attrs) {
+        const a: { -readonly [K in keyof PathAttributes]: PathAttributes[K] } = {
+          origin: p.origin,
+          asPath: [],
+        };
+        if (p.med !== undefined) a.med = p.med;
+        if (p.localPref !== undefined) a.localPref = p.localPref;
+        if (p.communities?.length) a.communities = p.communities;
+        if (p.largeCommunities?.length) a.largeCommunities = p.largeCommunities;
+        interned.set(key, attrs = a);
+      }
       return { prefix: p.prefix, source: local, attrs, nextHop: "", stale: false };
     };
     const sameOrigin = (a: OriginatedPrefix, b: OriginatedPrefix) =>
@@ -279,12 +282,15 @@ export function ribActor(opts: RibActorOptions) {
               cache6: new WeakMap(),
             };
             links.set(msg.target.peer, link);
-            const out: [string, Export | null][] = [];
+            const prefixes: string[] = [], exports: Export[] = [];
             for (const e of rib.entries()) {
               const x = exportFor(link, e.best);
-              if (x) out.push([e.prefix, x]);
+              if (x) {
+                prefixes.push(e.prefix);
+                exports.push(x);
+              }
             }
-            msg.ref.tell({ type: "export", changes: out, full: true });
+            msg.ref.tell({ type: "export", prefixes, exports, full: true });
             msg.replyTo?.reply();
             break;
           }
@@ -318,15 +324,7 @@ export function ribActor(opts: RibActorOptions) {
             const peer = msg.source.peer;
             for (const op of msg.ops) {
               if (typeof op === "string") rib.remove(peer, op, changes);
-              else {
-                rib.upsert({
-                  prefix: op.prefix,
-                  source: msg.source,
-                  attrs: op.attrs,
-                  nextHop: op.nextHop,
-                  stale: false,
-                }, changes);
-              }
+              else rib.upsert(op, changes);
             }
             publish(changes);
             msg.replyTo?.reply(rib.adjIn.get(peer)?.size ?? 0);

@@ -15,12 +15,18 @@ export interface ApiOptions {
   retryBaseMs?: number;
 }
 
+/**
+ * Priority of a request when the limit is reached: status writes that users wait for first,
+ * then derived objects, then Events.
+ */
+export type Priority = 0 | 1 | 2;
+
 /** A rate-bounded, retrying facade over the REST client. */
 export class Api {
   readonly client: KubeClient;
   #max: number;
   #inFlight = 0;
-  #waiting: (() => void)[] = [];
+  #waiting: (() => void)[][] = [[], [], []];
   #attempts: number;
   #baseMs: number;
   /** Requests sent (including retries). */
@@ -35,24 +41,30 @@ export class Api {
     this.#baseMs = options.retryBaseMs ?? 50;
   }
 
-  async #slot(): Promise<void> {
+  async #slot(priority: Priority): Promise<void> {
     if (this.#inFlight < this.#max) {
       this.#inFlight++;
       return;
     }
-    await new Promise<void>((r) => this.#waiting.push(r));
+    await new Promise<void>((r) => this.#waiting[priority]!.push(r));
   }
 
   #release(): void {
-    const next = this.#waiting.shift();
+    const next = this.#waiting[0]!.shift() ?? this.#waiting[1]!.shift() ??
+      this.#waiting[2]!.shift();
     if (next) next();
     else this.#inFlight--;
   }
 
+  /** Requests waiting for a slot. */
+  get queued(): number {
+    return this.#waiting.reduce((n, q) => n + q.length, 0);
+  }
+
   /** Runs `op` within the concurrency limit, retrying transient failures. */
-  async run<T>(op: (client: KubeClient) => Promise<T>): Promise<T> {
+  async run<T>(op: (client: KubeClient) => Promise<T>, priority: Priority = 0): Promise<T> {
     for (let attempt = 1;; attempt++) {
-      await this.#slot();
+      await this.#slot(priority);
       try {
         this.requests++;
         return await op(this.client);
@@ -68,8 +80,8 @@ export class Api {
   }
 
   /** Creates an object. */
-  create<T extends KubeObject>(r: Resource, obj: T): Promise<T> {
-    return this.run((c) => c.create<T>(r, obj));
+  create<T extends KubeObject>(r: Resource, obj: T, priority: Priority = 0): Promise<T> {
+    return this.run((c) => c.create<T>(r, obj), priority);
   }
 
   /** JSON merge patch of an object or its status. */
@@ -77,9 +89,10 @@ export class Api {
     r: Resource,
     name: string,
     patch: unknown,
-    options: { namespace?: string; status?: boolean } = {},
+    options: { namespace?: string; status?: boolean; priority?: Priority } = {},
   ): Promise<T> {
-    return this.run((c) => c.mergePatch<T>(r, name, patch, options));
+    const { priority, ...rest } = options;
+    return this.run((c) => c.mergePatch<T>(r, name, patch, rest), priority ?? 0);
   }
 
   /** Replaces an object (optimistic concurrency through its resourceVersion). */
@@ -88,8 +101,8 @@ export class Api {
   }
 
   /** Deletes an object; false when it was already gone. */
-  delete(r: Resource, name: string, namespace?: string): Promise<boolean> {
-    return this.run((c) => c.delete(r, name, namespace ? { namespace } : {}));
+  delete(r: Resource, name: string, namespace?: string, priority: Priority = 0): Promise<boolean> {
+    return this.run((c) => c.delete(r, name, namespace ? { namespace } : {}), priority);
   }
 
   /** Reads an object, or undefined. */

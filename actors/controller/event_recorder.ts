@@ -85,6 +85,7 @@ export function eventRecorder(options: RecorderOptions): ActorDef<RecorderMsg> {
           const count = prior.count + 1;
           await api.patch(Resources.events, prior.name, { count, lastTimestamp: now }, {
             namespace: prior.namespace,
+            priority: 2,
           });
           ctx.self.tell({ type: "written", key, name: prior.name, namespace, count });
         } else {
@@ -111,7 +112,7 @@ export function eventRecorder(options: RecorderOptions): ActorDef<RecorderMsg> {
             firstTimestamp: now,
             lastTimestamp: now,
             count: 1,
-          } as KubeObject);
+          } as KubeObject, 2);
           ctx.self.tell({ type: "written", key, name, namespace, count: 1 });
         }
         written++;

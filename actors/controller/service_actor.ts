@@ -77,7 +77,7 @@ export function serviceActor(key: string, deps: ServiceActorDeps): ActorDef<Serv
         const hadCond = (svc.status?.conditions ?? []).length !== conds.length;
         if (ours || hadCond) {
           const status: Record<string, unknown> = { conditions: conds };
-          if (ours) status.loadBalancer = {};
+          if (ours) status.loadBalancer = { ingress: null };
           await patchStatus(name, namespace, status);
         }
         if (outcome.released.length > 0) {
@@ -112,7 +112,7 @@ export function serviceActor(key: string, deps: ServiceActorDeps): ActorDef<Serv
       const conds = setCondition(svc.status?.conditions, condition, now);
       if (!showsAddresses(svc, addresses) || !sameConditions(svc.status?.conditions, conds)) {
         await patchStatus(name, namespace, {
-          loadBalancer: addresses.length > 0 ? { ingress: ingressOf(addresses) } : {},
+          loadBalancer: { ingress: addresses.length > 0 ? ingressOf(addresses) : null },
           conditions: conds,
         });
       }

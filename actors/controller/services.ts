@@ -28,6 +28,7 @@ import {
 import type { InformerEvent, KubeObject } from "../kube/mod.ts";
 import type { DesiredAd } from "./advertisement_plan.ts";
 import type { Api } from "./api.ts";
+import { startChild } from "./children.ts";
 import { type EventSink, recordEvent } from "./event_recorder.ts";
 import { resolvePoolObjects } from "./pool_view.ts";
 import { type Outcome, serviceActor, type ServiceMsg } from "./service_actor.ts";
@@ -105,6 +106,7 @@ export function servicesActor(options: ServicesOptions): ActorDef<ServicesMsg> {
     let supervisorRef: SupervisorHandle | undefined;
     let usageDirty = false;
     let lastReport = { leaked: 0, missing: 0, doubles: 0 };
+    let previous = new Set<string>();
     const inconsistencies = ctx.metrics.gauge(
       "tern_controller_lb_inconsistencies",
       "Leaked, missing and double LoadBalancer allocations found by the last check.",
@@ -140,7 +142,7 @@ export function servicesActor(options: ServicesOptions): ActorDef<ServicesMsg> {
       let ref = children.get(key);
       if (ref) return ref;
       const id = `svc:${key.replace("/", ":")}`;
-      ref = await sup().startChild<ServiceMsg>({
+      ref = await startChild<ServiceMsg>(sup(), {
         id,
         def: serviceActor(key, childDeps),
         restart: "transient",
@@ -317,7 +319,7 @@ export function servicesActor(options: ServicesOptions): ActorDef<ServicesMsg> {
         const addrs = statusAddresses(svc);
         if (addrs.length > 0) observed.set(key, addrs);
       }
-      const report = checkConsistency(held, observed, (a, b) => {
+      const raw = checkConsistency(held, observed, (a, b) => {
         const sa = services.get(a), sb = services.get(b);
         if (!sa || !sb) return false;
         try {
@@ -328,6 +330,25 @@ export function servicesActor(options: ServicesOptions): ActorDef<ServicesMsg> {
           return false;
         }
       });
+      // A finding counts only if the previous check saw it too: writes in flight come and go.
+      const seen = new Set<string>();
+      const keep = (kind: string) => (f: { owner: string; address: string }) => {
+        const k = `${kind}|${f.owner}|${f.address}`;
+        seen.add(k);
+        return previous.has(k);
+      };
+      const report = {
+        leaked: raw.leaked.filter(keep("leaked")),
+        missing: raw.missing.filter(keep("missing")),
+        doubles: raw.doubles.filter((d) => {
+          const k = `double|${d.address}|${d.owners.join(",")}`;
+          seen.add(k);
+          return previous.has(k);
+        }),
+        clean: false,
+      };
+      report.clean = report.leaked.length + report.missing.length + report.doubles.length === 0;
+      previous = seen;
       lastReport = {
         leaked: report.leaked.length,
         missing: report.missing.length,

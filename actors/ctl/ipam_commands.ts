@@ -144,3 +144,55 @@ export async function runIpamCommand(
     exitCode: 0,
   };
 }
+
+/** What a command of the `ctl` dispatcher gets (structurally `CommandContext` of `ctl`). */
+export interface IpamCommandContext {
+  /** Base URL of the agent's inspection API. */
+  readonly api: string;
+  readonly json: boolean;
+  readonly out: (line: string) => void;
+  readonly err: (line: string) => void;
+  readonly fetch: typeof fetch;
+}
+
+async function runFor(
+  what: "blocks" | "pods",
+  args: { readonly positional: readonly string[] },
+  ctx: IpamCommandContext,
+): Promise<number> {
+  if (args.positional.length > 0) {
+    ctx.err(`error: unexpected ${JSON.stringify(args.positional[0])}`);
+    ctx.err(`usage: ctl ipam ${what} [--json] [--api URL]`);
+    return 2;
+  }
+  const r = await runIpamCommand(
+    [what, "--agent", ctx.api, "-o", ctx.json ? "json" : "table"],
+    { fetch: ctx.fetch },
+  );
+  if (r.stdout) ctx.out(r.stdout.replace(/\n$/, ""));
+  if (r.stderr) ctx.err(r.stderr.replace(/\n$/, ""));
+  return r.exitCode;
+}
+
+/**
+ * The `ipam` command group for `ctl`'s dispatcher (it has the shape of a `CommandGroup`):
+ * register it as `COMMAND_GROUPS.ipam = ipamCommands`; `--api` is then the agent's inspection
+ * address.
+ */
+export const ipamCommands = {
+  summary: "the node agent's address blocks and allocations (its inspection API)",
+  commands: {
+    blocks: {
+      usage: "blocks [--json] [--api URL]",
+      summary: "the node's address blocks and how full they are",
+      run: (args: { readonly positional: readonly string[] }, ctx: IpamCommandContext) =>
+        runFor("blocks", args, ctx),
+    },
+    pods: {
+      usage: "pods [--json] [--api URL]",
+      summary: "the node's allocations: pod, container, interface, pool, addresses",
+      run: (args: { readonly positional: readonly string[] }, ctx: IpamCommandContext) =>
+        runFor("pods", args, ctx),
+    },
+  },
+} as const;

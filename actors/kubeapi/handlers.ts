@@ -220,7 +220,12 @@ export function createHandler(ctx: HandlerContext): (req: Request) => Promise<Re
       }
     }
     const t = store.registry.get(group, version, rest[0]);
-    if (!t) throw notFound(group, rest[0], rest[1] ?? "");
+    if (!t) {
+      // As the real server: an unserved resource (or group/version) is a bare 404.
+      throw new ApiError(404, "NotFound", "the server could not find the requested resource", {
+        causes: [{ reason: "UnexpectedServerResponse", message: "404 page not found" }],
+      });
+    }
     return { type: t, name: rest[1], subresource: rest[2] };
   }
 

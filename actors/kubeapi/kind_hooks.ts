@@ -165,21 +165,28 @@ function prepareWorkload(
   if (t.plural !== "daemonsets") spec.replicas ??= 1;
   spec.revisionHistoryLimit ??= 10;
   if (t.plural === "deployments") {
-    spec.strategy ??= {
-      type: "RollingUpdate",
-      rollingUpdate: { maxUnavailable: "25%", maxSurge: "25%" },
-    };
+    const strategy = isObject(spec.strategy) ? spec.strategy : {};
+    strategy.type ||= "RollingUpdate";
+    if (strategy.type === "RollingUpdate") {
+      strategy.rollingUpdate ??= { maxUnavailable: "25%", maxSurge: "25%" };
+    }
+    spec.strategy = strategy;
     spec.progressDeadlineSeconds ??= 600;
   }
   if (t.plural === "daemonsets") {
-    spec.updateStrategy ??= {
-      type: "RollingUpdate",
-      rollingUpdate: { maxUnavailable: 1, maxSurge: 0 },
-    };
+    const update = isObject(spec.updateStrategy) ? spec.updateStrategy : {};
+    update.type ||= "RollingUpdate";
+    if (update.type === "RollingUpdate") {
+      update.rollingUpdate ??= { maxUnavailable: 1, maxSurge: 0 };
+    }
+    spec.updateStrategy = update;
   }
   if (t.plural === "statefulsets") {
     spec.podManagementPolicy ??= "OrderedReady";
-    spec.updateStrategy ??= { type: "RollingUpdate", rollingUpdate: { partition: 0 } };
+    const update = isObject(spec.updateStrategy) ? spec.updateStrategy : {};
+    update.type ||= "RollingUpdate";
+    if (update.type === "RollingUpdate") update.rollingUpdate ??= { partition: 0 };
+    spec.updateStrategy = update;
   }
   if (!old) obj.status = {};
   return causes;

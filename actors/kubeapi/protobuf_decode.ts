@@ -16,6 +16,7 @@ type FieldType =
   | "bytes"
   | "int64"
   | "bool"
+  | "intOrString"
   | { message: Schema }
   | { map: "string" | "bytes" };
 
@@ -23,11 +24,11 @@ interface Field {
   name: string;
   type: FieldType;
   repeated?: boolean;
+  /** A non-pointer Go int or bool: zero/false means unset and is left out. */
+  omitZero?: boolean;
 }
 
 type Schema = Record<number, Field>;
-
-const time: Schema = { 1: { name: "seconds", type: "int64" } };
 
 const ownerReference: Schema = {
   1: { name: "kind", type: "string" },
@@ -44,8 +45,6 @@ const objectMeta: Schema = {
   3: { name: "namespace", type: "string" },
   5: { name: "uid", type: "string" },
   6: { name: "resourceVersion", type: "string" },
-  7: { name: "generation", type: "int64" },
-  8: { name: "creationTimestamp", type: { message: time } },
   11: { name: "labels", type: { map: "string" } },
   12: { name: "annotations", type: { map: "string" } },
   13: { name: "ownerReferences", type: { message: ownerReference }, repeated: true },
@@ -53,6 +52,118 @@ const objectMeta: Schema = {
 };
 
 const meta = { 1: { name: "metadata", type: { message: objectMeta } } } as const;
+
+const labelSelector: Schema = {
+  1: { name: "matchLabels", type: { map: "string" } },
+  2: {
+    name: "matchExpressions",
+    type: {
+      message: {
+        1: { name: "key", type: "string" },
+        2: { name: "operator", type: "string" },
+        3: { name: "values", type: "string", repeated: true },
+      },
+    },
+    repeated: true,
+  },
+};
+
+const container: Schema = {
+  1: { name: "name", type: "string" },
+  2: { name: "image", type: "string" },
+  3: { name: "command", type: "string", repeated: true },
+  4: { name: "args", type: "string", repeated: true },
+  5: { name: "workingDir", type: "string" },
+  6: {
+    name: "ports",
+    type: {
+      message: {
+        1: { name: "name", type: "string" },
+        2: { name: "hostPort", type: "int64", omitZero: true },
+        3: { name: "containerPort", type: "int64" },
+        4: { name: "protocol", type: "string" },
+        5: { name: "hostIP", type: "string" },
+      },
+    },
+    repeated: true,
+  },
+  7: {
+    name: "env",
+    type: {
+      message: { 1: { name: "name", type: "string" }, 2: { name: "value", type: "string" } },
+    },
+    repeated: true,
+  },
+  14: { name: "imagePullPolicy", type: "string" },
+};
+
+const podSpec: Schema = {
+  2: { name: "containers", type: { message: container }, repeated: true },
+  3: { name: "restartPolicy", type: "string" },
+  7: { name: "nodeSelector", type: { map: "string" } },
+  8: { name: "serviceAccountName", type: "string" },
+  10: { name: "nodeName", type: "string" },
+  11: { name: "hostNetwork", type: "bool", omitZero: true },
+  20: { name: "initContainers", type: { message: container }, repeated: true },
+};
+
+const servicePort: Schema = {
+  1: { name: "name", type: "string" },
+  2: { name: "protocol", type: "string" },
+  3: { name: "port", type: "int64" },
+  4: { name: "targetPort", type: "intOrString" },
+  5: { name: "nodePort", type: "int64", omitZero: true },
+  6: { name: "appProtocol", type: "string" },
+};
+
+const serviceSpec: Schema = {
+  1: { name: "ports", type: { message: servicePort }, repeated: true },
+  2: { name: "selector", type: { map: "string" } },
+  3: { name: "clusterIP", type: "string" },
+  4: { name: "type", type: "string" },
+  5: { name: "externalIPs", type: "string", repeated: true },
+  7: { name: "sessionAffinity", type: "string" },
+  8: { name: "loadBalancerIP", type: "string" },
+  9: { name: "loadBalancerSourceRanges", type: "string", repeated: true },
+  10: { name: "externalName", type: "string" },
+  11: { name: "externalTrafficPolicy", type: "string" },
+  17: { name: "ipFamilyPolicy", type: "string" },
+  18: { name: "clusterIPs", type: "string", repeated: true },
+  19: { name: "ipFamilies", type: "string", repeated: true },
+  20: { name: "allocateLoadBalancerNodePorts", type: "bool" },
+  21: { name: "loadBalancerClass", type: "string" },
+  22: { name: "internalTrafficPolicy", type: "string" },
+};
+
+const deploymentSpec: Schema = {
+  1: { name: "replicas", type: "int64" },
+  2: { name: "selector", type: { message: labelSelector } },
+  3: {
+    name: "template",
+    type: { message: { ...meta, 2: { name: "spec", type: { message: podSpec } } } },
+  },
+  4: {
+    name: "strategy",
+    type: {
+      message: {
+        1: { name: "type", type: "string" },
+        2: {
+          name: "rollingUpdate",
+          type: {
+            message: {
+              1: { name: "maxUnavailable", type: "intOrString" },
+              2: { name: "maxSurge", type: "intOrString" },
+            },
+          },
+        },
+      },
+    },
+  },
+  5: { name: "minReadySeconds", type: "int64", omitZero: true },
+  6: { name: "revisionHistoryLimit", type: "int64" },
+  7: { name: "paused", type: "bool", omitZero: true },
+  9: { name: "progressDeadlineSeconds", type: "int64" },
+};
 
 const policyRule: Schema = {
   1: { name: "verbs", type: "string", repeated: true },
@@ -168,6 +279,8 @@ const kinds: Record<string, Schema> = {
     4: { name: "stringData", type: { map: "string" } },
     5: { name: "immutable", type: "bool" },
   },
+  "v1/Service": { ...meta, 2: { name: "spec", type: { message: serviceSpec } } },
+  "apps/v1/Deployment": { ...meta, 2: { name: "spec", type: { message: deploymentSpec } } },
   "v1/ServiceAccount": {
     ...meta,
     2: { name: "secrets", type: { message: objectReference }, repeated: true },
@@ -255,12 +368,23 @@ function decodeMessage(buf: Uint8Array, schema: Schema): JsonObject {
       if (wire !== 0) throw badRequest(`protobuf: field ${f.name} has wire type ${wire}`);
       const v = r.varint();
       value = t === "bool" ? v !== 0n : Number(BigInt.asIntN(64, v));
+      if (f.omitZero && (value === 0 || value === false)) continue;
     } else {
       if (wire !== 2) throw badRequest(`protobuf: field ${f.name} has wire type ${wire}`);
       const b = r.bytes();
-      if (t === "string") value = text(b);
-      else if (t === "bytes") value = base64(b);
-      else if ("message" in t) value = decodeMessage(b, t.message);
+      if (t === "string") {
+        value = text(b);
+        // Go strings have no "unset": an empty one is what JSON would have omitted.
+        if (value === "" && !f.repeated) continue;
+      } else if (t === "bytes") value = base64(b);
+      else if (t === "intOrString") {
+        const v = decodeMessage(b, {
+          1: { name: "type", type: "int64" },
+          2: { name: "intVal", type: "int64" },
+          3: { name: "strVal", type: "string" },
+        });
+        value = v.type === 1 ? String(v.strVal ?? "") : Number(v.intVal ?? 0);
+      } else if ("message" in t) value = decodeMessage(b, t.message);
       else {
         const entry = decodeMessage(b, {
           1: { name: "k", type: "string" },
@@ -276,11 +400,6 @@ function decodeMessage(buf: Uint8Array, schema: Schema): JsonObject {
     else out[f.name] = value;
   }
   return out;
-}
-
-function fixTimes(o: JsonObject): void {
-  const m = o.metadata as JsonObject | undefined;
-  if (m && typeof m.creationTimestamp === "object") delete m.creationTimestamp;
 }
 
 /** Decode a `application/vnd.kubernetes.protobuf` request body into its JSON object. */
@@ -317,6 +436,5 @@ export function decodeKubeProtobuf(body: Uint8Array): JsonObject {
   const rawB64 = String(envelope.raw ?? "");
   const raw = Uint8Array.from(atob(rawB64), (c) => c.charCodeAt(0));
   const obj = decodeMessage(raw, schema);
-  fixTimes(obj);
   return { apiVersion, kind, ...obj };
 }

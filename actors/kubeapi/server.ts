@@ -32,11 +32,11 @@ export interface KubeApiServerOptions {
   historyLimit?: number;
   /** BOOKMARK period on watches that allow bookmarks (default 10 s). */
   bookmarkIntervalMs?: number;
-  /** IPv4 CIDR for Service cluster IPs (default 198.19.0.0/16). */
+  /** IPv4 CIDR for Service cluster IPs (default 198.19.192.0/20). */
   serviceCIDR?: string;
   /** Events queued for a watch client that stopped reading before it is cut off (default 10,000). */
   watchQueueLimit?: number;
-  /** Delay between a change and the state-file save (default 200 ms). */
+  /** Delay between a change and the state-file save (default 1 s). */
   saveDelayMs?: number;
   /** Hostname written into the kubeconfig (default: the listen address, or 127.0.0.1). */
   advertiseHost?: string;
@@ -103,7 +103,7 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
       saveTimer = setTimeout(() => {
         saveTimer = undefined;
         save().catch(() => {});
-      }, opts.saveDelayMs ?? 200);
+      }, opts.saveDelayMs ?? 1000);
     });
   }
   const handler = createHandler({

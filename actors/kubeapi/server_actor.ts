@@ -34,7 +34,7 @@ export function kubeApiServerActor(opts: KubeApiServerOptions, statsEveryMs = 10
     const refresh = () => {
       rv.set(server.store.resourceVersion);
       watches.set(server.store.watchCount);
-      objects.set(server.store.snapshot().objects.length);
+      objects.set(server.store.objectCount);
     };
     refresh();
     ctx.timers.every("stats", statsEveryMs, { type: "stats" });

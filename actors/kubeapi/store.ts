@@ -109,7 +109,7 @@ export interface StoreOptions {
   now?: () => number;
   /** Number of events kept for watch resumption (default 1000). */
   historyLimit?: number;
-  /** IPv4 CIDR for Service cluster IPs (default 198.19.0.0/16). */
+  /** IPv4 CIDR for Service cluster IPs (default 198.19.192.0/20). */
   serviceCIDR?: string;
 }
 
@@ -186,7 +186,7 @@ export class Store {
   /** Create a store with the built-in kinds and the default namespaces. */
   constructor(opts: StoreOptions = {}) {
     this.#now = opts.now ?? Date.now;
-    this.#serviceCIDR = opts.serviceCIDR ?? "198.19.0.0/16";
+    this.#serviceCIDR = opts.serviceCIDR ?? "198.19.192.0/20";
     this.#hub = new WatchHub({
       historyLimit: opts.historyLimit ?? 1000,
       resourceVersion: () => this.#rv,
@@ -237,6 +237,13 @@ export class Store {
   /** The oldest resourceVersion a watch may resume from. */
   get compactedResourceVersion(): number {
     return this.#hub.compactedResourceVersion;
+  }
+
+  /** Number of stored objects. */
+  get objectCount(): number {
+    let n = 0;
+    for (const bucket of this.#objects.values()) n += bucket.size;
+    return n;
   }
 
   /** Number of open watches. */

@@ -1,0 +1,82 @@
+/**
+ * Shared pieces of `bench/bgp_receive.ts` and `bench/bgp_send.ts`: process accounting from
+ * /proc, timing helpers and the BIRD/tern "table complete" probes.
+ */
+import { Bird, run, type Tern } from "./bgp_lab.ts";
+
+/** CPU seconds (user + system) and peak RSS of a process, from /proc. */
+export async function procUsage(pid: number): Promise<{ cpuS: number; peakRssMb: number }> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  const hwm = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return { cpuS: ticks / 100, peakRssMb: hwm / 1024 };
+}
+
+/** Routes BIRD holds in master4 (from `show route count`). */
+export async function birdCount(bird: Bird): Promise<number> {
+  const out = await bird.cmd("show", "route", "count");
+  const m = /(\d+) of (\d+) routes/.exec(out);
+  return m ? Number(m[1]) : 0;
+}
+
+/** Prefixes in tern's Loc-RIB (from /metrics). */
+export async function ternCount(tern: Tern): Promise<number> {
+  const r = await run([
+    "ip",
+    "netns",
+    "exec",
+    tern.ns,
+    "curl",
+    "-s",
+    "-m",
+    "5",
+    `${tern.api}/metrics`,
+  ]);
+  const m = /^tern_bgp_rib_prefixes(?:\{[^}]*\})? (\d+)/m.exec(r.stdout);
+  return m ? Number(m[1]) : 0;
+}
+
+/** Time of the first "Established" state change in tern's log (ms since epoch). */
+export async function ternEstablishedAt(tern: Tern, peer: string): Promise<number | null> {
+  const log = await Deno.readTextFile(tern.errFile).catch(() => "");
+  for (const line of log.split("\n")) {
+    if (line.includes('"to":"Established"') && line.includes(peer)) {
+      return Date.parse(JSON.parse(line).time);
+    }
+  }
+  return null;
+}
+
+/** Time BIRD's protocol entered its current state (ms since epoch, today). */
+export async function birdSince(bird: Bird, proto: string): Promise<number | null> {
+  const out = await bird.cmd("show", "protocols", proto);
+  const line = out.split("\n").find((l) => l.startsWith(proto + " "));
+  const m = line && /(\d\d):(\d\d):(\d\d)\.(\d{3})/.exec(line);
+  if (!m) return null;
+  const d = new Date();
+  d.setHours(Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4]));
+  return d.getTime();
+}
+
+/** Polls `count` until it reaches `n`; returns the time it was first seen complete. */
+export async function waitCount(
+  count: () => Promise<number>,
+  n: number,
+  timeoutMs: number,
+  everyMs = 50,
+): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const c = await count().catch(() => 0);
+    if (c >= n) return Date.now();
+    if (Date.now() > deadline) throw new Error(`only ${c} of ${n} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** Formats a ratio. */
+export function ratio(a: number, b: number): string {
+  return b > 0 ? (a / b).toFixed(2) + "x" : "n/a";
+}

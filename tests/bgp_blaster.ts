@@ -1,0 +1,70 @@
+/**
+ * A BGP sender that is as fast as the TCP connection: it connects to HOST:179, opens a session
+ * (ASN, router id), sends N pre-encoded IPv4 prefixes packed into full 4096-octet UPDATEs (one
+ * shared attribute set, next hop NEXTHOP), prints `{"sent": <ms since epoch>}` when the last
+ * byte is written, and then keeps the session alive until stdin closes.
+ *
+ *   deno run -A tests/bgp_blaster.ts HOST ASN ROUTER_ID N NEXTHOP
+ */
+import { encodeKeepalive } from "../actors/bgp/notification.ts";
+import { encodeOpen } from "../actors/bgp/open_message.ts";
+import { encodeEndOfRib, packAnnouncement } from "../actors/bgp/update_message.ts";
+import { MessageFramer } from "../actors/bgp/wire_header.ts";
+import { prefixes } from "./bgp_mrt.ts";
+
+const [host, asnText, routerId, nText, nextHop] = Deno.args;
+const asn = Number(asnText), n = Number(nText);
+const list: string[] = [];
+for (const p of prefixes(n)) list.push(p.text);
+const updates = packAnnouncement({
+  family: "ipv4",
+  attributes: { origin: 0, asPath: [{ type: 2, asns: [asn, 64512] }], nextHop },
+  prefixes: list,
+}, { as4: true, maxLength: 4096 });
+let total = 0;
+for (const u of updates) total += u.length;
+const blob = new Uint8Array(total + 23);
+let o = 0;
+for (const u of updates) {
+  blob.set(u, o);
+  o += u.length;
+}
+blob.set(encodeEndOfRib("ipv4"), o);
+
+const conn = await Deno.connect({ hostname: host, port: 179 });
+conn.setNoDelay(true);
+await conn.write(encodeOpen({
+  myAsn: asn,
+  holdTime: 90,
+  bgpId: routerId,
+  capabilities: [{ kind: "multiprotocol", afi: 1, safi: 1 }, { kind: "four-octet-as", asn }],
+}));
+const framer = new MessageFramer();
+const buf = new Uint8Array(65536);
+let gotOpen = false, gotKeepalive = false;
+while (!(gotOpen && gotKeepalive)) {
+  const r = await conn.read(buf);
+  if (r === null) throw new Error("closed before OPEN");
+  framer.push(buf.subarray(0, r));
+  for (let f = framer.next(); f; f = framer.next()) {
+    if (f.type === 1) gotOpen = true;
+    if (f.type === 4) gotKeepalive = true;
+    if (f.type === 3) throw new Error(`NOTIFICATION ${f.body[0]}/${f.body[1]}`);
+  }
+}
+await conn.write(encodeKeepalive());
+console.log(JSON.stringify({ established: Date.now(), messages: updates.length, bytes: total }));
+let off = 0;
+while (off < blob.length) off += await conn.write(blob.subarray(off));
+console.log(JSON.stringify({ sent: Date.now() }));
+// Keep the session: answer with keepalives, drain what the receiver sends.
+const ka = setInterval(() => conn.write(encodeKeepalive()).catch(() => {}), 20_000);
+const drain = (async () => {
+  try {
+    while ((await conn.read(buf)) !== null) { /* discard */ }
+  } catch { /* closed */ }
+})();
+for await (const _ of Deno.stdin.readable) { /* wait for EOF */ }
+clearInterval(ka);
+conn.close();
+await drain;

@@ -65,8 +65,8 @@ async function measure(mode: SimMode): Promise<Result> {
     for (let i = 0; i < SERVICES; i++) {
       const ip = `203.0.113.${(i % 250) + 1}`;
       const t0 = performance.now();
-      await createService(client, "bench", `s${i}`, "web", "Cluster");
-      await assignAddress(client, "bench", `s${i}`, ip);
+      await createService(client, "bench", `s${i}`, "web", "Cluster", ip);
+      await assignAddress(state, client, "bench", `s${i}`, ip);
       // Short probes: a SYN sent before the path is complete is retried at once rather than
       // after TCP's 1 s SYN retransmission.
       await waitFor(`${ip} answers`, () => clientGet(state, ip, 80, 0.2), 30_000, 10);

@@ -125,6 +125,12 @@ Deno.test("agent_bgp: advertisement state per targeted peer of this node", () =>
     a: "Advertised",
     b: "NotAdvertised",
   });
+  const v6 = ad("six", "fd00:10::/122", ["a"]);
+  assert.deepEqual(
+    advertisementPeerStates(v6, mine, sessions, new Set(["fd00:10::/122"])),
+    { a: "NotAdvertised" },
+    "an IPv4-only session does not carry an IPv6 prefix",
+  );
   assert.deepEqual(advertisementPeerStates(a, mine, sessions, new Set()), {
     a: "NotAdvertised",
     b: "NotAdvertised",

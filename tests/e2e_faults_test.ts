@@ -63,8 +63,8 @@ Deno.test("e2e faults: speaker, node, agent, spines, API watches, kubelet", asyn
       }
     }
     await waitPodsRunning(client, "faults", names);
-    await createService(client, "faults", "svc", "f", "Cluster");
-    await assignAddress(client, "faults", "svc", VIP);
+    await createService(client, "faults", "svc", "f", "Cluster", VIP);
+    await assignAddress(state, client, "faults", "svc", VIP);
     await waitNextHops(state, `${VIP}/32`, ALL);
     const before = await podIPs(e);
     assertUnique(before);
@@ -130,8 +130,8 @@ Deno.test("e2e faults: speaker, node, agent, spines, API watches, kubelet", asyn
           await r.body?.cancel();
         }
         await createPod(client, "faults", "p3-3", { labels: { app: "g" }, node: "node-3" });
-        await createService(client, "faults", "svc-g", "g", "Local");
-        await assignAddress(client, "faults", "svc-g", "203.0.113.21");
+        await createService(client, "faults", "svc-g", "g", "Local", "203.0.113.21");
+        await assignAddress(state, client, "faults", "svc-g", "203.0.113.21");
         await waitPodsRunning(client, "faults", ["p3-3"]);
         await waitNextHops(state, "203.0.113.21/32", ["node-3"]);
         const a = await waitFor("svc-g answers", () => clientGet(state, "203.0.113.21"), 20_000);

@@ -215,19 +215,24 @@ export async function waitPodsRunning(
   );
 }
 
-/** Creates a LoadBalancer Service selecting `app=<app>` on port 80 → 8080. */
+/**
+ * Creates a LoadBalancer Service selecting `app=<app>` on port 80 → 8080. With `ip`, the address
+ * is requested with the `tern.dev/loadBalancerIPs` annotation (the controller gives exactly it).
+ */
 export function createService(
   c: KubeClient,
   namespace: string,
   name: string,
   app: string,
   policy: "Cluster" | "Local" = "Cluster",
-  annotations?: Record<string, string>,
+  ip?: string,
+  annotations: Record<string, string> = {},
 ): Promise<SimService> {
+  const ann = { ...annotations, ...(ip ? { "tern.dev/loadBalancerIPs": ip } : {}) };
   return c.create<SimService>(Resources.services, {
     apiVersion: "v1",
     kind: "Service",
-    metadata: { name, namespace, ...(annotations ? { annotations } : {}) },
+    metadata: { name, namespace, ...(Object.keys(ann).length ? { annotations: ann } : {}) },
     spec: {
       type: "LoadBalancer",
       loadBalancerClass: "tern.dev/bgp",
@@ -239,18 +244,41 @@ export function createService(
 }
 
 /**
- * Gives a Service its LoadBalancer address. The tern controller role (`roles/controller.ts`) does
- * this once it is on main; until then the test stands in for it.
+ * Makes sure a Service created with `ip` has it: with tern's controller running, waits until the
+ * controller wrote it into the status; without it, writes it there (standing in for it).
  */
 export async function assignAddress(
+  s: ClusterState,
   c: KubeClient,
   namespace: string,
   name: string,
   ip: string,
 ): Promise<void> {
+  if (s.controller) {
+    await waitFor(
+      `${namespace}/${name} gets ${ip} from the controller`,
+      async () => {
+        const svc = await c.get<SimService>(Resources.services, name, namespace);
+        return (svc.status?.loadBalancer?.ingress ?? []).some((i) => i.ip === ip)
+          ? true
+          : undefined;
+      },
+      30_000,
+      100,
+    );
+    return;
+  }
   await c.mergePatch<KubeObject>(Resources.services, name, {
     status: { loadBalancer: { ingress: [{ ip, ipMode: "VIP" }] } },
   }, { namespace, status: true });
+}
+
+/** The BGPPeer name of a node's session with a spine address (whoever made it). */
+export async function peerNameOf(c: KubeClient, node: string, addr: string): Promise<string> {
+  const { items } = await c.listAll<BGPPeerObject>(Resources.bgpPeers);
+  const p = items.find((x) => x.spec.node === node && x.spec.addr === addr);
+  if (!p) throw new Error(`no BGPPeer of ${node} with ${addr}`);
+  return p.metadata.name!;
 }
 
 /** Asserts that every value of a record equals `want`. */

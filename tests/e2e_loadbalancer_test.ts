@@ -35,8 +35,8 @@ Deno.test("e2e loadbalancer: Cluster and Local next hops, endpoints moving, clie
     await waitPodsRunning(client, "lb", ["web-a", "web-b"]);
 
     await t.step("Cluster: every node is a next hop; the client reaches both pods", async () => {
-      await createService(client, "lb", "web-cluster", "web", "Cluster");
-      await assignAddress(client, "lb", "web-cluster", "203.0.113.10");
+      await createService(client, "lb", "web-cluster", "web", "Cluster", "203.0.113.10");
+      await assignAddress(state, client, "lb", "web-cluster", "203.0.113.10");
       await waitNextHops(state, "203.0.113.10/32", ALL);
       const seen = new Set<string>();
       await waitFor(
@@ -57,8 +57,8 @@ Deno.test("e2e loadbalancer: Cluster and Local next hops, endpoints moving, clie
     await t.step(
       "Local: only the nodes with endpoints; answers come from a local pod",
       async () => {
-        await createService(client, "lb", "web-local", "web", "Local");
-        await assignAddress(client, "lb", "web-local", "203.0.113.11");
+        await createService(client, "lb", "web-local", "web", "Local", "203.0.113.11");
+        await assignAddress(state, client, "lb", "web-local", "203.0.113.11");
         await waitNextHops(state, "203.0.113.11/32", ["node-1", "node-2"]);
         for (let i = 0; i < 10; i++) {
           const a = await waitFor("an answer", () => clientGet(state, "203.0.113.11"), 10_000);
@@ -96,10 +96,10 @@ Deno.test("e2e loadbalancer: Cluster and Local next hops, endpoints moving, clie
     await t.step(
       "a Service with no endpoints is announced for Cluster, not for Local",
       async () => {
-        await createService(client, "lb", "empty-cluster", "nothing", "Cluster");
-        await createService(client, "lb", "empty-local", "nothing", "Local");
-        await assignAddress(client, "lb", "empty-cluster", "203.0.113.12");
-        await assignAddress(client, "lb", "empty-local", "203.0.113.13");
+        await createService(client, "lb", "empty-cluster", "nothing", "Cluster", "203.0.113.12");
+        await createService(client, "lb", "empty-local", "nothing", "Local", "203.0.113.13");
+        await assignAddress(state, client, "lb", "empty-cluster", "203.0.113.12");
+        await assignAddress(state, client, "lb", "empty-local", "203.0.113.13");
         await waitNextHops(state, "203.0.113.12/32", ALL);
         await waitNextHops(state, "203.0.113.13/32", []);
       },

@@ -32,8 +32,15 @@ Deno.test("e2e scale: 200 pods and 200 Services converge", async () => {
       await createPod(client, "scale", `p${i}`, { labels: { app: `s${i}` } });
     });
     await pool(idx, 16, async (i) => {
-      await createService(client, "scale", `s${i}`, `s${i}`, i % 2 === 0 ? "Cluster" : "Local");
-      await assignAddress(client, "scale", `s${i}`, vip(i));
+      await createService(
+        client,
+        "scale",
+        `s${i}`,
+        `s${i}`,
+        i % 2 === 0 ? "Cluster" : "Local",
+        vip(i),
+      );
+      await assignAddress(state, client, "scale", `s${i}`, vip(i));
     });
 
     const pods = await waitFor(

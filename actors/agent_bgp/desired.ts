@@ -150,7 +150,8 @@ export function peerStatusChanged(a: BGPPeerStatusView | undefined, b: BGPPeerSt
 
 /**
  * The per-peer states an advertisement should show for this node's peers it targets:
- * Advertised when the session is Established and the prefix is originated, else NotAdvertised.
+ * Advertised when the session is Established, carries the prefix's family and the prefix is
+ * originated, else NotAdvertised.
  */
 export function advertisementPeerStates(
   ad: BGPAdvertisementObject,
@@ -162,7 +163,10 @@ export function advertisementPeerStates(
   for (const p of mine) {
     if (!(ad.spec.peers ?? []).includes(p.metadata.name!)) continue;
     const s = sessions.get(p.spec.addr);
-    out[p.metadata.name!] = s?.state === "Established" && originated.has(ad.spec.cidr)
+    const family = ad.spec.cidr.includes(":") ? "ipv6" : "ipv4";
+    // Advertised only over a session that carries the prefix's family.
+    out[p.metadata.name!] = s?.state === "Established" && originated.has(ad.spec.cidr) &&
+        s.families.includes(family)
       ? "Advertised"
       : "NotAdvertised";
   }

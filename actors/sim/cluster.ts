@@ -23,6 +23,11 @@ export interface ClusterOptions {
   nodes?: number;
   /** `auto` (default): `tern` when `roles/agent.ts` exists, else `standin`. */
   mode?: SimMode | "auto";
+  /**
+   * `auto` (default): tern's controller when `roles/controller.ts` exists; `standin`: the sim
+   * stands in for it (pools, block answers, BGP objects, advertisements; not Service addresses).
+   */
+  controller?: "auto" | "tern" | "standin";
   /** The repository root (default: two levels above this file). */
   repoRoot?: string;
   /** Progress lines. */
@@ -42,6 +47,8 @@ export interface ClusterState {
   cni: Record<string, { confDir: string; cniPath: string[] }>;
   /** Whether `roles/controller.ts` was started. */
   controller: boolean;
+  /** Whether it should be (`controller` option, default: when `roles/controller.ts` exists). */
+  controllerWanted: boolean;
   /** Inspection pages (process name → URL). */
   inspect: Record<string, string>;
   createdAt: string;
@@ -59,6 +66,15 @@ export const INSPECT_PORTS = {
 export function bgpWiringUrl(node: NodePlan): string {
   return `http://${node.internalIP}:${INSPECT_PORTS.agentBgp}`;
 }
+
+/** Sample manifests `sim up` applies when the controller runs (the fabric's configuration). */
+export const FABRIC_SAMPLES = [
+  "pod_pools.yaml",
+  "service_pools.yaml",
+  "peer_templates.yaml",
+  "cluster_bgp_spine0.yaml",
+  "cluster_bgp_spine1.yaml",
+];
 
 /** The repository root. */
 export function defaultRepoRoot(): string {
@@ -117,6 +133,9 @@ export async function clusterUp(opts: ClusterOptions = {}): Promise<ClusterState
     apiUrl: `http://${plan.mgmt.address}:${plan.mgmt.apiPort}`,
     cni: {},
     controller: false,
+    controllerWanted: opts.controller === undefined || opts.controller === "auto"
+      ? await exists(`${root}/roles/controller.ts`)
+      : opts.controller === "tern",
     inspect: {},
     createdAt: new Date().toISOString(),
   };
@@ -260,7 +279,7 @@ async function startTernNodes(state: ClusterState, log: (l: string) => void): Pr
     await Deno.writeTextFile(`${bin}/${name}`, wrapper, { mode: 0o755 });
   }
   const env = { KUBECONFIG: state.kubeconfig };
-  if (await exists(`${root}/roles/controller.ts`)) {
+  if (state.controllerWanted) {
     log("starting the controller");
     const url = `http://${plan.mgmt.address}:${INSPECT_PORTS.controller}`;
     await startProc(runDir, {
@@ -276,6 +295,16 @@ async function startTernNodes(state: ClusterState, log: (l: string) => void): Pr
     });
     state.controller = true;
     state.inspect.controller = `${url}/debug/`;
+    // The cluster's fabric configuration, as an operator applies it: pools, peer templates and
+    // the ClusterBGPs that peer every node (label bgp=a) with both spines.
+    const r = await run([
+      "kubectl",
+      "--kubeconfig",
+      state.kubeconfig,
+      "apply",
+      ...FABRIC_SAMPLES.flatMap((f) => ["-f", `${root}/manifests/samples/${f}`]),
+    ], { check: false, timeoutMs: 60_000 });
+    if (r.code !== 0) throw new Error(`applying the fabric samples failed: ${r.stderr}`);
   } else {
     log(
       "roles/controller.ts is not there yet: the sim stands in for it (pod pools, block " +

@@ -97,23 +97,59 @@ try {
         throw new Error(`pod ${b.metadata.name} did not answer: ${r.stdout}${r.stderr}`);
       }
     }
+    if (s.controller) {
+      // The sample Service gets an address from tern's controller and answers the client.
+      const ip = await waitFor(
+        "app-svc-cluster's address",
+        async () => {
+          const c = clusterClient(s);
+          try {
+            const svc = await c.get<
+              { status?: { loadBalancer?: { ingress?: { ip?: string }[] } } } & {
+                metadata: { name?: string };
+              }
+            >(Resources.services, "app-svc-cluster", "test-lb");
+            return svc.status?.loadBalancer?.ingress?.find((i) => i.ip && !i.ip.includes(":"))?.ip;
+          } finally {
+            c.close();
+          }
+        },
+        30_000,
+        200,
+      );
+      const answer = await waitFor(
+        `${ip} answering the client`,
+        async () => {
+          const r = await run(["curl", "-s", "-m", "2", `http://${ip}/`], {
+            ns: s.plan.client.ns,
+            check: false,
+          });
+          return r.code === 0 && r.stdout.includes("test-lb/app-0") ? r.stdout.trim() : undefined;
+        },
+        30_000,
+        200,
+      );
+      console.log(`demo: the client reached ${ip}: ${answer}`);
+    }
     console.log("demo: smoke check passed");
     await stop(0);
   }
   console.log(`\n${describeCluster(s)}\n`);
-  const lbNote = s.controller
-    ? "LoadBalancer addresses come from the tern controller."
-    : "The tern controller role is not on main yet, so LoadBalancer Services stay <pending>;\n" +
-      "  give one an address by hand to try the data path (the agent side announces it):";
   const client = s.plan.client.ns;
+  const lbLines = s.controller
+    ? `  kubectl -n test-lb get svc                     # addresses from tern's controller
+  ip netns exec ${client} curl -s http://$(kubectl -n test-lb get svc app-svc-cluster \\
+    -o jsonpath='{.status.loadBalancer.ingress[0].ip}')/`
+    : `  # No controller role: give a Service an address by hand (the agent side announces it):
+  kubectl -n test-lb patch svc app-svc-cluster --subresource=status --type=merge \\
+    -p '{"status":{"loadBalancer":{"ingress":[{"ip":"203.0.113.10"}]}}}'
+  ip netns exec ${client} curl -s http://203.0.113.10/`;
   console.log(`Try:
   export KUBECONFIG=${s.kubeconfig}
   kubectl get nodes,pods,svc,endpointslices -A -o wide
-  kubectl get addresspools,clusterbgps,bgppeertemplates
-  ${lbNote}
-  kubectl -n test-lb patch svc app-svc-cluster --subresource=status --type=merge \\
-    -p '{"status":{"loadBalancer":{"ingress":[{"ip":"203.0.113.10"}]}}}'
-  ip netns exec ${client} curl -s http://203.0.113.10/
+  kubectl get addresspools,addressblocks,clusterbgps,nodebgps,bgppeers
+  kubectl get bgpadvertisements -A
+${lbLines}
   ip -n ${s.plan.spines[0].ns} route            # the FRR spine's routes (ECMP to the nodes)
   ip netns exec ${s.plan.spines[1].ns} birdc -s ${s.runDir}/spine1/bird.ctl show route
   just sim status ${prefix}

@@ -21,6 +21,9 @@ Deno.test("e2e demo: --smoke brings the samples up, checks them, removes everyth
   assert.doesNotMatch(stderr, /kubectl apply/, "every sample applies");
   assert.match(stdout, /pods Running/);
   assert.match(stdout, /smoke check passed/);
+  if (stdout.includes("starting the controller")) {
+    assert.match(stdout, /the client reached [0-9.]+: .*test-lb\/app-0/);
+  }
   const prefix = /simulated cluster (tn-demo-[0-9a-f]+)/.exec(stdout)?.[1] ??
     /network (tn-demo-[0-9a-f]+)/.exec(stdout)?.[1];
   assert.ok(prefix, "the demo names its run");

@@ -4,7 +4,12 @@
  * addresses from the client. Every wait has a timeout.
  */
 import assert from "node:assert/strict";
-import { clusterClient, type ClusterState, clusterUp } from "../actors/sim/cluster.ts";
+import {
+  clusterClient,
+  type ClusterState,
+  clusterUp,
+  type SimMode,
+} from "../actors/sim/cluster.ts";
 import type { BGPPeerObject } from "../actors/agent_bgp/desired.ts";
 import { run, waitFor } from "../actors/sim/exec.ts";
 import { randomPrefix } from "../actors/sim/plan.ts";
@@ -24,12 +29,17 @@ export interface E2E {
 /** Runs `fn` against a fresh simulated cluster, removed afterwards whatever happens. */
 export async function withCluster(
   fn: (e: E2E) => Promise<void>,
-  opts: { nodes?: number } = {},
+  opts: { nodes?: number; mode?: SimMode; controller?: "auto" | "tern" | "standin" } = {},
 ): Promise<void> {
   const prefix = randomPrefix("e2e");
   let client: KubeClient | undefined;
   try {
-    const state = await clusterUp({ prefix, nodes: opts.nodes ?? 3 });
+    const state = await clusterUp({
+      prefix,
+      nodes: opts.nodes ?? 3,
+      mode: opts.mode,
+      controller: opts.controller,
+    });
     client = clusterClient(state);
     await fn({ state, client });
   } finally {

@@ -1,7 +1,8 @@
 /**
  * Role: the simulated cluster (network namespaces on this machine, as root).
  *
- *   sim up [--nodes N] [--mode auto|tern|standin] [--prefix tn-sim-xxxxxx]
+ *   sim up [--nodes N] [--mode auto|tern|standin] [--controller auto|tern|standin]
+ *          [--prefix tn-sim-xxxxxx]
  *   sim status [PREFIX]
  *   sim down [PREFIX | --all]
  *   sim runner --prefix PREFIX [--inspect-address HOST:PORT]   (started by `up`)
@@ -36,7 +37,8 @@ export class SimUsageError extends Error {
   }
 }
 
-const USAGE = `usage: sim up [--nodes N] [--mode auto|tern|standin] [--prefix P]
+const USAGE = `usage: sim up [--nodes N] [--mode auto|tern|standin] [--controller auto|tern|standin]
+              [--prefix P]
        sim status [PREFIX]
        sim down [PREFIX | --all]`;
 
@@ -71,6 +73,7 @@ async function up(args: string[]): Promise<void> {
   let nodes = 3;
   let mode: SimMode | "auto" = "auto";
   let prefix: string | undefined;
+  let controller: "auto" | "tern" | "standin" = "auto";
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     const v = () => {
@@ -90,10 +93,22 @@ async function up(args: string[]): Promise<void> {
         throw new SimUsageError(x, "--mode takes auto, tern or standin");
       }
       mode = x;
+    } else if (a === "--controller") {
+      const x = v();
+      if (x !== "auto" && x !== "tern" && x !== "standin") {
+        throw new SimUsageError(x, "--controller takes auto, tern or standin");
+      }
+      controller = x;
     } else if (a === "--prefix") prefix = v();
     else throw new SimUsageError(a, "unknown argument");
   }
-  const s = await clusterUp({ nodes, mode, prefix, log: (l) => console.log(`sim: ${l}`) });
+  const s = await clusterUp({
+    nodes,
+    mode,
+    controller,
+    prefix,
+    log: (l) => console.log(`sim: ${l}`),
+  });
   console.log(describeCluster(s));
   console.log(`remove it with: just sim down ${s.prefix}`);
 }

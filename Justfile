@@ -11,6 +11,10 @@ default:
 demo *ARGS:
     {{deno}} run -P=demo roles/demo.ts {{ARGS}}
 
+# The simulated cluster, as root: `just sim up [--nodes N]`, `just sim status`, `just sim down PREFIX|--all`.
+sim *ARGS:
+    {{deno}} run -P=sim roles/sim.ts {{ARGS}}
+
 # The whole suite: format, lint, type check, then every test. CI runs exactly this.
 test: fmt-check lint check
     {{deno}} task test

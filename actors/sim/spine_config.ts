@@ -37,6 +37,8 @@ export function frrConfig(
   const si = plan.spines.indexOf(spine);
   const lines = [
     "frr defaults datacenter",
+    // Accept from a node only what it originates (AS path = its own ASN): nodes are not transit.
+    "bgp as-path access-list node-originated seq 5 permit ^[0-9]+$",
     `hostname ${spine.id}`,
     `log file ${logFile} informational`,
     "!",
@@ -55,6 +57,7 @@ export function frrConfig(
       ` neighbor ${peer} update-source ${spine.address}`,
       ` neighbor ${peer} timers ${timers.keepalive} ${timers.hold}`,
       ` neighbor ${peer} timers connect ${timers.connectRetry}`,
+      ` neighbor ${peer} filter-list node-originated in`,
     );
   }
   lines.push(" !", " address-family ipv4 unicast", "  maximum-paths 16");
@@ -88,7 +91,8 @@ export function birdConfig(
     `  keepalive time ${timers.keepalive};`,
     `  connect retry time ${timers.connectRetry};`,
     "  error wait time 1, 10;",
-    "  ipv4 { import all; export where source = RTS_BGP; next hop self; };",
+    // Accept from a node only what it originates (AS path = its own ASN): nodes are not transit.
+    "  ipv4 { import where bgp_path.len = 1; export where source = RTS_BGP; next hop self; };",
     "}",
   ];
   for (const node of plan.nodes) {

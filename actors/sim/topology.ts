@@ -30,6 +30,8 @@ async function sysctls(ns: string): Promise<void> {
     "net.ipv4.conf.all.rp_filter=0",
     "net.ipv4.conf.default.rp_filter=0",
     "net.ipv6.conf.all.forwarding=1",
+    // ECMP by 5-tuple, so the client's connections spread over every next hop.
+    "net.ipv4.fib_multipath_hash_policy=1",
   ], { ns });
 }
 
@@ -51,9 +53,10 @@ async function addrUp(l: P2pLink): Promise<void> {
 /** Picks a free management octet (240..254) by looking at the root namespace's addresses. */
 export async function freeMgmtOctet(): Promise<number> {
   const { stdout } = await run(["ip", "-4", "-o", "addr", "show"]);
-  for (let m = 254; m >= 240; m--) {
-    if (!stdout.includes(` 198.19.${m}.`)) return m;
-  }
+  // A random free one: runs started at the same moment (parallel test files) rarely collide.
+  const free = [];
+  for (let m = 240; m <= 254; m++) if (!stdout.includes(` 198.19.${m}.`)) free.push(m);
+  if (free.length) return free[Math.floor(Math.random() * free.length)];
   throw new CommandError(["ip", "addr"], 0, "no free management /24 in 198.19.240-254.0/24");
 }
 
@@ -97,6 +100,21 @@ export async function buildNetwork(plan: SimPlan): Promise<void> {
         `route add default ${hops.join(" ")}`,
       ], node.ns);
     }
+    // Every spine reaches every address of every node and of the client, also those on the
+    // other spine's links (replies take either spine: the nodes' default route is ECMP).
+    for (const [si, spine] of plan.spines.entries()) {
+      const lines: string[] = [];
+      for (const owner of [...plan.nodes.map((n) => n.uplinks), plan.client.uplinks]) {
+        const via = owner[si];
+        for (const [ti, other] of owner.entries()) {
+          if (ti !== si) lines.push(`route add ${other.b.address}/32 via ${via.b.address}`);
+        }
+      }
+      for (const node of plan.nodes) {
+        lines.push(`route add ${node.internalIP}/32 via ${node.uplinks[si].b.address}`);
+      }
+      await ipBatch(lines, spine.ns);
+    }
     const chops = plan.client.uplinks.map((u) => `nexthop via ${u.a.address} dev ${u.b.ifname}`);
     await ipBatch([
       ...plan.client.uplinks.map((u, i) =>
@@ -135,7 +153,19 @@ export async function startSpine(plan: SimPlan, runDir: string, spine: SpinePlan
     await Deno.writeTextFile(f.conf, frrConfig(plan, spine, f.log));
     // FRR drops to its own user (the only one in its vty group), so its directory is open to it.
     await Deno.chmod(f.dir, 0o777);
-    const common = ["-d", "-u", "frr", "-g", "frr", "-z", f.zserv, "--vty_socket", f.dir];
+    const common = [
+      "-d",
+      "-u",
+      "frr",
+      "-g",
+      "frr",
+      "-A",
+      "127.0.0.1",
+      "-z",
+      f.zserv,
+      "--vty_socket",
+      f.dir,
+    ];
     await run(["/usr/lib/frr/zebra", ...common, "-f", f.zebraConf, "-i", f.zebraPid], {
       ns: spine.ns,
     });
@@ -202,10 +232,11 @@ async function readPid(path: string): Promise<number | undefined> {
   }
 }
 
-function alive(pid: number): boolean {
+/** Whether a process exists and is not a zombie (detached processes may be reaped late). */
+export function alive(pid: number): boolean {
   try {
-    Deno.kill(pid, "SIGCONT");
-    return true;
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
   } catch {
     return false;
   }
@@ -247,18 +278,20 @@ export async function namespacesWithPrefix(prefix: string): Promise<string[]> {
  */
 export async function teardown(prefix: string, opts: { keepRunDir?: boolean } = {}): Promise<void> {
   const dir = runDirOf(prefix);
-  // 1. Processes the run recorded (daemons, agents, controller, API server).
+  // 1. Processes the run recorded (daemons, agents, controller, API server), all at once.
+  const pids: number[] = [];
   for (const pidFile of await findPidFiles(dir)) {
     const pid = await readPid(pidFile);
-    if (pid !== undefined) await killAndWait(pid);
+    if (pid !== undefined) pids.push(pid);
   }
+  await Promise.all(pids.map((p) => killAndWait(p)));
   // 2. Anything still running inside the run's namespaces.
   const nss = await namespacesWithPrefix(prefix);
   for (const ns of nss) {
     const r = await run(["ip", "netns", "pids", ns], { check: false });
-    for (const p of r.stdout.split(/\s+/).filter(Boolean).map(Number)) {
-      if (Number.isInteger(p) && p > 1 && p !== Deno.pid) await killAndWait(p);
-    }
+    const left = r.stdout.split(/\s+/).filter(Boolean).map(Number)
+      .filter((p) => Number.isInteger(p) && p > 1 && p !== Deno.pid);
+    await Promise.all(left.map((p) => killAndWait(p)));
   }
   // 3. Namespaces (their veth ends go with them), then the root-namespace bridge and veths.
   for (const ns of nss) await run(["ip", "netns", "del", ns], { check: false });
@@ -284,4 +317,33 @@ async function findPidFiles(dir: string): Promise<string[]> {
   };
   await walk(dir);
   return out;
+}
+
+/** nftables table that isolates a node (its failure, as the network sees it). */
+const ISOLATE_TABLE = "tern_sim_isolate";
+
+/**
+ * Makes a node fail as the fabric sees it: every packet on its uplinks is dropped (links stay
+ * up, so only BGP's hold timer notices), until {@link restoreNode}.
+ */
+export async function isolateNode(plan: SimPlan, nodeName: string): Promise<void> {
+  const node = plan.nodes.find((n) => n.name === nodeName);
+  if (!node) throw new CommandError(["isolate", nodeName], 1, `no node ${nodeName}`);
+  const ifs = node.uplinks.map((u) => `"${u.b.ifname}"`).join(", ");
+  await run(["nft", "-f", "-"], {
+    ns: node.ns,
+    stdin: `table inet ${ISOLATE_TABLE} {
+  chain iso_in { type filter hook input priority -300; policy accept; iifname { ${ifs} } drop; }
+  chain iso_fwd { type filter hook forward priority -300; policy accept; iifname { ${ifs} } drop; oifname { ${ifs} } drop; }
+  chain iso_out { type filter hook output priority -300; policy accept; oifname { ${ifs} } drop; }
+}
+`,
+  });
+}
+
+/** Undoes {@link isolateNode}. */
+export async function restoreNode(plan: SimPlan, nodeName: string): Promise<void> {
+  const node = plan.nodes.find((n) => n.name === nodeName);
+  if (!node) throw new CommandError(["restore", nodeName], 1, `no node ${nodeName}`);
+  await run(["nft", "delete", "table", "inet", ISOLATE_TABLE], { ns: node.ns, check: false });
 }

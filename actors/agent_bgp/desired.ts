@@ -1,0 +1,174 @@
+/**
+ * The agent's BGP wiring, pure part: from the node's `NodeBGP`, its `BGPPeer`s and the
+ * `BGPAdvertisement`s aimed at them, the speaker configuration to run; from the speaker's
+ * neighbor states, the `BGPPeer` and `BGPAdvertisement` statuses to write.
+ * @module
+ */
+import { type SpeakerConfig, validateConfig } from "../bgp/config.ts";
+import type { PeerStatus } from "../bgp/peer_actor.ts";
+import type { KubeObject } from "../kube/mod.ts";
+
+/** A NodeBGP as read here. */
+export interface NodeBGPObject extends KubeObject {
+  spec: { asn: number; routerId: string };
+}
+
+/** A BGPPeer as read here. */
+export interface BGPPeerObject extends KubeObject {
+  spec: {
+    node: string;
+    asn: number;
+    addr: string;
+    port?: number;
+    holdTime?: number;
+    keepaliveTime?: number;
+    connectRetryTime?: number;
+    /** `ipv4-unicast` / `ipv6-unicast` (default: the family of addr). */
+    families?: string[];
+    maxPrefixes?: number;
+  };
+  status?: BGPPeerStatusView;
+}
+
+/** The BGPPeer status fields written here. */
+export interface BGPPeerStatusView {
+  sessionState?: string;
+  establishedSince?: string;
+  prefixesReceived?: number;
+  prefixesAdvertised?: number;
+  lastError?: string;
+  backoff?: number;
+  conditions?: Array<
+    { type: string; status: string; reason: string; message?: string; lastTransitionTime: string }
+  >;
+}
+
+/** A BGPAdvertisement as read here. */
+export interface BGPAdvertisementObject extends KubeObject {
+  spec: { cidr: string; type?: string; family?: string; peers?: string[] };
+  status?: { peers?: Record<string, string> };
+}
+
+/** Options the node adds to what the objects say. */
+export interface WiringOptions {
+  /** Where the speaker listens (default 0.0.0.0:179). */
+  listen?: { address: string; port: number };
+}
+
+/** The node's peers, by BGPPeer name, sorted by name. */
+export function nodePeers(node: string, peers: BGPPeerObject[]): BGPPeerObject[] {
+  return peers.filter((p) => p.spec.node === node && !p.metadata.deletionTimestamp)
+    .sort((a, b) => a.metadata.name!.localeCompare(b.metadata.name!));
+}
+
+/** The prefixes to originate: advertisements aimed at one of the node's peers. */
+export function nodePrefixes(mine: BGPPeerObject[], ads: BGPAdvertisementObject[]): string[] {
+  const names = new Set(mine.map((p) => p.metadata.name!));
+  const out = new Set<string>();
+  for (const a of ads) {
+    if (a.metadata.deletionTimestamp) continue;
+    if ((a.spec.peers ?? []).some((p) => names.has(p))) out.add(a.spec.cidr);
+  }
+  return [...out].sort();
+}
+
+/**
+ * The speaker configuration (validated by the speaker's own validator, so a bad object shows up
+ * as a typed `ConfigError` naming the field).
+ */
+export function speakerConfigFor(
+  nodeBgp: NodeBGPObject,
+  mine: BGPPeerObject[],
+  prefixes: string[],
+  opts: WiringOptions = {},
+): SpeakerConfig {
+  return validateConfig({
+    asn: nodeBgp.spec.asn,
+    routerId: nodeBgp.spec.routerId,
+    listen: opts.listen ?? { address: "0.0.0.0", port: 179 },
+    multipath: true,
+    peers: mine.map((p) => ({
+      address: p.spec.addr,
+      asn: p.spec.asn,
+      ...(p.spec.port !== undefined ? { port: p.spec.port } : {}),
+      ...(p.spec.holdTime !== undefined ? { holdTime: p.spec.holdTime } : {}),
+      ...(p.spec.keepaliveTime !== undefined ? { keepaliveTime: p.spec.keepaliveTime } : {}),
+      ...(p.spec.connectRetryTime !== undefined
+        ? { connectRetryTime: p.spec.connectRetryTime }
+        : {}),
+      ...(p.spec.families
+        ? { families: p.spec.families.map((f) => f.replace(/-unicast$/, "")) }
+        : {}),
+      ...(p.spec.maxPrefixes !== undefined ? { maxPrefixes: p.spec.maxPrefixes } : {}),
+    })),
+    prefixes: prefixes.map((prefix) => ({ prefix })),
+  });
+}
+
+/** The status a BGPPeer should show, given its session (undefined: not configured yet). */
+export function peerStatusFor(
+  peer: BGPPeerObject,
+  session: PeerStatus | undefined,
+  now: Date,
+): BGPPeerStatusView {
+  const old = peer.status ?? {};
+  const state = session?.state ?? "Idle";
+  const established = state === "Established";
+  const since = established
+    ? (old.sessionState === "Established" && old.establishedSince
+      ? old.establishedSince
+      : new Date(now.getTime() - (session?.uptimeSeconds ?? 0) * 1000).toISOString())
+    : undefined;
+  const oldCond = old.conditions?.find((c) => c.type === "Established");
+  const condStatus = established ? "True" : "False";
+  return {
+    sessionState: state,
+    ...(since ? { establishedSince: since } : {}),
+    prefixesReceived: session?.prefixesReceived ?? 0,
+    prefixesAdvertised: session?.prefixesSent ?? 0,
+    ...(session?.lastError ? { lastError: session.lastError.slice(0, 1024) } : {}),
+    backoff: established ? 0 : session?.connectRetryCounter ?? 0,
+    conditions: [{
+      type: "Established",
+      status: condStatus,
+      reason: state,
+      message: established
+        ? `Session with ${peer.spec.addr} (AS ${peer.spec.asn}) is Established`
+        : `Session with ${peer.spec.addr} (AS ${peer.spec.asn}) is ${state}` +
+          (session?.lastError ? `: ${session.lastError.slice(0, 200)}` : ""),
+      lastTransitionTime: oldCond && oldCond.status === condStatus
+        ? oldCond.lastTransitionTime
+        : now.toISOString(),
+    }],
+  };
+}
+
+/** Whether two statuses differ in anything but timestamps that did not move. */
+export function peerStatusChanged(a: BGPPeerStatusView | undefined, b: BGPPeerStatusView): boolean {
+  return JSON.stringify(a ?? {}) !== JSON.stringify(b);
+}
+
+/**
+ * The per-peer states an advertisement should show for this node's peers it targets:
+ * Advertised when the session is Established, carries the prefix's family and the prefix is
+ * originated, else NotAdvertised.
+ */
+export function advertisementPeerStates(
+  ad: BGPAdvertisementObject,
+  mine: BGPPeerObject[],
+  sessions: Map<string, PeerStatus>,
+  originated: Set<string>,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const p of mine) {
+    if (!(ad.spec.peers ?? []).includes(p.metadata.name!)) continue;
+    const s = sessions.get(p.spec.addr);
+    const family = ad.spec.cidr.includes(":") ? "ipv6" : "ipv4";
+    // Advertised only over a session that carries the prefix's family.
+    out[p.metadata.name!] = s?.state === "Established" && originated.has(ad.spec.cidr) &&
+        s.families.includes(family)
+      ? "Advertised"
+      : "NotAdvertised";
+  }
+  return out;
+}

@@ -1,0 +1,277 @@
+/**
+ * The agent's BGP wiring as actors: the node's BGP speaker (tern's BGP actors, in-process),
+ * configured from its `NodeBGP` and `BGPPeer` objects and originating the `BGPAdvertisement`s
+ * aimed at its peers, all changed live; and the statuses written back: each BGPPeer's session
+ * state, uptime, prefixes in and out, last error and backoff, and each advertisement's per-peer
+ * state.
+ *
+ * ```
+ * /<root>               rest_for_one
+ * ├── wiring            this actor; starts `bgp` once the NodeBGP exists
+ * ├── informers/{nodebgp, peers, ads}
+ * └── bgp               tern's BGP subtree (rib, peers, speaker), a dynamic child
+ * ```
+ * @module
+ */
+import {
+  actor,
+  type ActorDef,
+  type ActorSystem,
+  supervisor,
+  type SupervisorDef,
+} from "../../runtime/mod.ts";
+import { bgpPaths, bgpSupervisor, type SpeakerMsg } from "../bgp/speaker_actor.ts";
+import type { PeerStatus } from "../bgp/peer_actor.ts";
+import { informer, type InformerEvent, type KubeClient, Resources } from "../kube/mod.ts";
+import {
+  advertisementPeerStates,
+  type BGPAdvertisementObject,
+  type BGPPeerObject,
+  type NodeBGPObject,
+  nodePeers,
+  nodePrefixes,
+  peerStatusChanged,
+  peerStatusFor,
+  speakerConfigFor,
+  type WiringOptions,
+} from "./desired.ts";
+
+/** Messages of the wiring actor. */
+export type WiringMsg =
+  | { type: "nodebgp"; event: InformerEvent<NodeBGPObject> }
+  | { type: "peers"; event: InformerEvent<BGPPeerObject> }
+  | { type: "ads"; event: InformerEvent<BGPAdvertisementObject> }
+  | { type: "apply" }
+  | { type: "status" };
+
+/** Options of {@link agentBgpTree}. */
+export interface AgentBgpOptions extends WiringOptions {
+  client: KubeClient;
+  node: string;
+  /** Root supervisor name (path segment), default `agentbgp`. */
+  root?: string;
+  /** How often statuses are refreshed (default 1,000 ms). */
+  statusIntervalMs?: number;
+}
+
+function track<T extends { metadata: { name?: string; namespace?: string } }>(
+  m: Map<string, T>,
+  ev: InformerEvent<T>,
+): void {
+  const k = (o: T) => `${o.metadata.namespace ?? ""}/${o.metadata.name}`;
+  if (ev.type === "synced") {
+    m.clear();
+    for (const o of ev.objects) m.set(k(o), o);
+  } else if (ev.type === "deleted") m.delete(k(ev.object));
+  else m.set(k(ev.object), ev.object);
+}
+
+/** The wiring actor. */
+export function wiringActor(opts: AgentBgpOptions): ActorDef<WiringMsg> {
+  const root = opts.root ?? "agentbgp";
+  const paths = bgpPaths(root);
+  return actor<WiringMsg>("agent-bgp-wiring", (ctx) => {
+    let nodeBgp: NodeBGPObject | undefined;
+    const peers = new Map<string, BGPPeerObject>();
+    const ads = new Map<string, BGPAdvertisementObject>();
+    const synced = new Set<string>();
+    let running: { asn: number; routerId: string } | undefined;
+    let lastConfig = "";
+    let originated = new Set<string>();
+    let configErrors = 0;
+    let statusWrites = 0;
+    const { client, node } = opts;
+    ctx.timers.every("status", opts.statusIntervalMs ?? 1_000, { type: "status" });
+
+    const speaker = () => ctx.lookup<SpeakerMsg>(paths.speaker);
+    const parent = () => {
+      if (!ctx.parent) throw new Error("the wiring actor must run under a supervisor");
+      return ctx.parent;
+    };
+
+    const apply = async () => {
+      if (synced.size < 3) return;
+      if (!nodeBgp) {
+        if (running) {
+          await parent().terminateChild("bgp").catch(() => {});
+          running = undefined;
+          lastConfig = "";
+        }
+        return;
+      }
+      const mine = nodePeers(node, [...peers.values()]);
+      const prefixes = nodePrefixes(mine, [...ads.values()]);
+      let config;
+      try {
+        config = speakerConfigFor(nodeBgp, mine, prefixes, opts);
+      } catch (e) {
+        configErrors++;
+        ctx.log.error("invalid BGP configuration from the objects", { error: String(e) });
+        return;
+      }
+      const text = JSON.stringify(config);
+      if (text === lastConfig) return;
+      if (running && (running.asn !== config.asn || running.routerId !== config.routerId)) {
+        await parent().terminateChild("bgp").catch(() => {});
+        running = undefined;
+      }
+      if (!running) {
+        // A subtree left by an earlier incarnation of this actor is replaced.
+        await parent().terminateChild("bgp").catch(() => {});
+        await parent().startChild({ id: "bgp", def: bgpSupervisor(root, config) });
+        running = { asn: config.asn, routerId: config.routerId };
+      } else {
+        const ref = speaker();
+        if (!ref) throw new Error("the BGP speaker is not running");
+        await ref.ask((replyTo) => ({ type: "applyConfig", config, replyTo }), {
+          timeoutMs: 10_000,
+        });
+      }
+      lastConfig = text;
+      originated = new Set(prefixes);
+      ctx.log.info("speaker configured", { peers: mine.length, prefixes: prefixes.length });
+    };
+
+    const writeStatuses = async () => {
+      const ref = running ? speaker() : undefined;
+      let sessions: PeerStatus[] = [];
+      if (ref) {
+        try {
+          sessions = await ref.ask<PeerStatus[]>((replyTo) => ({ type: "neighbors", replyTo }), {
+            timeoutMs: 5_000,
+          });
+        } catch {
+          return;
+        }
+      }
+      const byAddr = new Map(sessions.map((s) => [s.address, s]));
+      const mine = nodePeers(node, [...peers.values()]);
+      const now = new Date();
+      for (const p of mine) {
+        const want = peerStatusFor(p, byAddr.get(p.spec.addr), now);
+        if (!peerStatusChanged(p.status, want)) continue;
+        try {
+          const updated = await client.mergePatch<BGPPeerObject>(
+            Resources.bgpPeers,
+            p.metadata.name!,
+            { status: want },
+            { status: true },
+          );
+          peers.set(`/${p.metadata.name}`, updated);
+          statusWrites++;
+        } catch (e) {
+          ctx.log.warn("BGPPeer status write failed", { peer: p.metadata.name, error: String(e) });
+        }
+      }
+      for (const [key, ad] of ads) {
+        const states = advertisementPeerStates(ad, mine, byAddr, originated);
+        const cur = ad.status?.peers ?? {};
+        if (Object.entries(states).every(([k, v]) => cur[k] === v)) continue;
+        try {
+          const updated = await client.mergePatch<BGPAdvertisementObject>(
+            Resources.bgpAdvertisements,
+            ad.metadata.name!,
+            { status: { peers: states } },
+            { namespace: ad.metadata.namespace, status: true },
+          );
+          ads.set(key, updated);
+          statusWrites++;
+        } catch (e) {
+          ctx.log.warn("BGPAdvertisement status write failed", {
+            advertisement: key,
+            error: String(e),
+          });
+        }
+      }
+    };
+
+    return {
+      async receive(msg) {
+        switch (msg.type) {
+          case "nodebgp": {
+            const ev = msg.event;
+            if (ev.type === "synced") {
+              nodeBgp = ev.objects.find((o) => o.metadata.name === node);
+              synced.add("nodebgp");
+            } else if (ev.object.metadata.name === node) {
+              nodeBgp = ev.type === "deleted" ? undefined : ev.object;
+            }
+            ctx.timers.once("apply", 20, { type: "apply" });
+            return;
+          }
+          case "peers":
+          case "ads":
+            if (msg.type === "peers") track(peers, msg.event);
+            else track(ads, msg.event);
+            if (msg.event.type === "synced") synced.add(msg.type);
+            ctx.timers.once("apply", 20, { type: "apply" });
+            return;
+          case "apply":
+            await apply();
+            return;
+          case "status":
+            await writeStatuses();
+            return;
+        }
+      },
+      inspect: () => ({
+        node,
+        asn: running?.asn,
+        routerId: running?.routerId,
+        peers: nodePeers(node, [...peers.values()]).map((p) =>
+          `${p.metadata.name} ${p.spec.addr} ${p.status?.sessionState ?? "?"}`
+        ),
+        originated: [...originated].slice(0, 50),
+        configErrors,
+        statusWrites,
+      }),
+    };
+  });
+}
+
+/** The agent's BGP subtree; `system` routes informer events to the wiring actor. */
+export function agentBgpTree(opts: AgentBgpOptions, system: () => ActorSystem): SupervisorDef {
+  const root = opts.root ?? "agentbgp";
+  const wiring = `/${root}/wiring`;
+  const tell = (msg: WiringMsg) => system().lookup<WiringMsg>(wiring)?.tell(msg);
+  return supervisor(root, {
+    strategy: "rest_for_one",
+    intensity: { maxRestarts: 10, withinMs: 60_000 },
+    children: [
+      { id: "wiring", def: wiringActor(opts) },
+      {
+        id: "informers",
+        def: supervisor("informers", {
+          strategy: "one_for_one",
+          children: [
+            {
+              id: "nodebgp",
+              def: informer<NodeBGPObject>("nodebgp", {
+                client: opts.client,
+                resource: Resources.nodeBGPs,
+                fieldSelector: `metadata.name=${opts.node}`,
+                deliver: (event) => tell({ type: "nodebgp", event }),
+              }),
+            },
+            {
+              id: "peers",
+              def: informer<BGPPeerObject>("peers", {
+                client: opts.client,
+                resource: Resources.bgpPeers,
+                deliver: (event) => tell({ type: "peers", event }),
+              }),
+            },
+            {
+              id: "ads",
+              def: informer<BGPAdvertisementObject>("ads", {
+                client: opts.client,
+                resource: Resources.bgpAdvertisements,
+                deliver: (event) => tell({ type: "ads", event }),
+              }),
+            },
+          ],
+        }),
+      },
+    ],
+  });
+}

@@ -327,7 +327,7 @@ export function ribActor(opts: RibActorOptions) {
               else rib.upsert(op, changes);
             }
             publish(changes);
-            msg.replyTo?.reply(rib.adjIn.get(peer)?.size ?? 0);
+            msg.replyTo?.reply(rib.peerCount(peer));
             break;
           }
           case "endOfRib": {
@@ -336,8 +336,7 @@ export function ribActor(opts: RibActorOptions) {
             if (n > 0) {
               ctx.log.info("stale routes swept at End-of-RIB", { peer: msg.peer, routes: n });
             }
-            const adj = rib.adjIn.get(msg.peer);
-            if (!adj || ![...adj.values()].some((r) => r.stale)) {
+            if (rib.peerStaleCount(msg.peer) === 0) {
               ctx.timers.cancel(`stale:${msg.peer}`);
               staleSince.delete(msg.peer);
             }
@@ -415,7 +414,7 @@ export function ribActor(opts: RibActorOptions) {
             break;
           case "stats": {
             const adjIn: Record<string, number> = {};
-            for (const [p, m] of rib.adjIn) adjIn[p] = m.size;
+            for (const [p, n] of rib.peerCounts()) adjIn[p] = n;
             msg.replyTo.reply({
               prefixes: rib.size,
               adjIn,

@@ -23,17 +23,20 @@ export interface RouteSource {
   readonly local: boolean;
 }
 
-/** A path to a prefix. */
+/**
+ * A path, as held in the RIB for each prefix it reaches. It carries no prefix: all prefixes of
+ * one UPDATE share one Route object (the Loc-RIB key says which prefix), so a table load costs
+ * one object per UPDATE, not per prefix.
+ */
 export interface Route {
-  /** Canonical prefix. */
-  readonly prefix: string;
   /** Origin of the route. */
   readonly source: RouteSource;
   /** Attributes (interned: routes with equal attributes share one object). */
   readonly attrs: PathAttributes;
   /** Effective next hop (NEXT_HOP, or the MP_REACH next hop). */
   readonly nextHop: string;
-  /** Retained over a graceful restart of its peer, awaiting refresh. */
+  /** Retained over a graceful restart of its peer, awaiting refresh (set for all of the peer's
+   * routes at once, so sharing the object between prefixes is safe). */
   stale: boolean;
 }
 
@@ -310,9 +313,10 @@ export class Rib {
     if (this.#opts.multipath || after !== before) changes.push(this.view(prefix));
   }
 
-  /** Installs or replaces a route; appends best-path changes to `changes`. */
-  upsert(route: Route, changes: BestChange[]): void {
-    const prefix = route.prefix, peer = route.source.peer;
+  /** Installs or replaces the route of `route.source.peer` for `prefix`; appends best-path
+   * changes to `changes`. */
+  upsert(prefix: string, route: Route, changes: BestChange[]): void {
+    const peer = route.source.peer;
     const c = this.#counts(peer);
     const e = this.#loc.get(prefix);
     if (e === undefined) {
@@ -382,19 +386,19 @@ export class Rib {
   }
 
   /** Prefixes of `peer`'s routes matching `pick` (collected before any change). */
-  #prefixesOf(peer: string, pick: (r: Route) => boolean): string[] {
+  #prefixesOf(peer: string, pick: (r: Route, prefix: string) => boolean): string[] {
     const out: string[] = [];
     if (!this.#peers.has(peer)) return out;
     for (const [prefix, e] of this.#loc) {
       const r = ownRoute(e, peer);
-      if (r && pick(r)) out.push(prefix);
+      if (r && pick(r, prefix)) out.push(prefix);
     }
     return out;
   }
 
   /** Removes every route of a peer (session down without graceful restart). */
   dropPeer(peer: string, changes: BestChange[], family?: Family): void {
-    const ps = this.#prefixesOf(peer, (r) => !family || fam(r.prefix) === family);
+    const ps = this.#prefixesOf(peer, (_, p) => !family || fam(p) === family);
     for (const prefix of ps) this.remove(peer, prefix, changes);
   }
 
@@ -402,20 +406,21 @@ export class Rib {
   markStale(peer: string, changes: BestChange[]): number {
     const c = this.#peers.get(peer);
     if (!c) return 0;
+    // Routes may be shared between prefixes: mark them all, then re-rank every contested entry.
     for (const [prefix, e] of this.#loc) {
       const r = ownRoute(e, peer);
-      if (!r || r.stale) continue;
+      if (!r) continue;
       r.stale = true;
-      c.stale++;
-      if (Array.isArray(e)) this.#settle(prefix, e.slice(), e[0], changes);
+      if (Array.isArray(e)) this.#settle(prefix, e, e[0], changes);
     }
+    c.stale = c.routes;
     return c.routes;
   }
 
   /** Removes the routes of a peer still stale (End-of-RIB or restart timer). */
   sweepStale(peer: string, changes: BestChange[], family?: Family): number {
     if (this.peerStaleCount(peer) === 0) return 0;
-    const ps = this.#prefixesOf(peer, (r) => r.stale && (!family || fam(r.prefix) === family));
+    const ps = this.#prefixesOf(peer, (r, p) => r.stale && (!family || fam(p) === family));
     for (const prefix of ps) this.remove(peer, prefix, changes);
     return ps.length;
   }
@@ -460,8 +465,11 @@ export interface Export {
  * iBGP peers; a route never goes back to its source; toward eBGP our ASN is prepended, MED and
  * LOCAL_PREF are dropped (originated routes keep their configured MED); next hop self.
  */
-export function exportRoute(route: Route, target: ExportTarget): Export | null {
-  const family = fam(route.prefix);
+export function exportRoute(
+  route: Route,
+  target: ExportTarget,
+  family: Family,
+): Export | null {
   if (!target.families.includes(family)) return null;
   if (route.source.peer === target.peer) return null;
   if (!route.source.local && route.source.ibgp && target.ibgp) return null;

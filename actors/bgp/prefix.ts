@@ -199,6 +199,46 @@ export interface NlriFault {
 
 const scratch16 = new Uint8Array(16);
 
+/** Character codes of the IPv4 prefix being formatted, and one reusable array per text length
+ * ("0.0.0.0/0" is 9 characters, "255.255.255.255/32" 18): `String.fromCharCode.apply` on them
+ * makes one flat string, where concatenating the parts makes a rope of several intermediate
+ * strings that must be flattened again when the prefix is first hashed as a map key. */
+const v4Codes: number[][] = Array.from({ length: 19 }, (_, k) => new Array<number>(k).fill(0));
+const v4Scratch = new Uint8Array(18);
+
+function putDecimal(at: number, v: number): number {
+  const c = v4Scratch;
+  if (v >= 100) {
+    c[at] = 48 + ((v / 100) | 0);
+    c[at + 1] = 48 + (((v % 100) / 10) | 0);
+    c[at + 2] = 48 + (v % 10);
+    return at + 3;
+  }
+  if (v >= 10) {
+    c[at] = 48 + ((v / 10) | 0);
+    c[at + 1] = 48 + (v % 10);
+    return at + 2;
+  }
+  c[at] = 48 + v;
+  return at + 1;
+}
+
+/** `a.b.c.d/len` as one flat string. */
+function ipv4PrefixText(a: number, b: number, c: number, d: number, len: number): string {
+  let k = putDecimal(0, a);
+  v4Scratch[k++] = 46;
+  k = putDecimal(k, b);
+  v4Scratch[k++] = 46;
+  k = putDecimal(k, c);
+  v4Scratch[k++] = 46;
+  k = putDecimal(k, d);
+  v4Scratch[k++] = 47;
+  k = putDecimal(k, len);
+  const codes = v4Codes[k];
+  for (let i = 0; i < k; i++) codes[i] = v4Scratch[i];
+  return String.fromCharCode.apply(null, codes);
+}
+
 /**
  * Decodes NLRI entries in `buf[start, end)` into canonical prefix strings appended to `out`.
  * Trailing host bits are cleared. Returns null on success or the fault that stopped decoding.
@@ -230,7 +270,7 @@ export function readNlri(
         else if (n === 3) c &= mask;
         else d &= mask;
       }
-      out.push(a + "." + b + "." + c + "." + d + "/" + len);
+      out.push(ipv4PrefixText(a, b, c, d, len));
       p += 1 + n;
     }
     return null;

@@ -239,6 +239,60 @@ function ipv4PrefixText(a: number, b: number, c: number, d: number, len: number)
   return String.fromCharCode.apply(null, codes);
 }
 
+const textCodes: number[][] = Array.from({ length: 44 }, (_, k) => new Array<number>(k).fill(0));
+const v6Scratch = new Uint8Array(44);
+const v6Groups = new Uint16Array(8);
+const HEX = [48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 97, 98, 99, 100, 101, 102];
+
+function putHex(at: number, v: number): number {
+  const c = v6Scratch;
+  if (v >= 0x1000) c[at++] = HEX[v >> 12];
+  if (v >= 0x100) c[at++] = HEX[(v >> 8) & 15];
+  if (v >= 0x10) c[at++] = HEX[(v >> 4) & 15];
+  c[at++] = HEX[v & 15];
+  return at;
+}
+
+/** The RFC 5952 text of the 16 bytes in `bytes` followed by `/len`, as one flat string (same
+ * output as `formatIPv6(bytes) + "/" + len`, without the intermediate arrays and strings). */
+function ipv6PrefixText(bytes: Uint8Array, len: number): string {
+  const g = v6Groups;
+  for (let i = 0; i < 8; i++) g[i] = (bytes[i * 2] << 8) | bytes[i * 2 + 1];
+  let bestStart = -1, bestLen = 0;
+  for (let i = 0; i < 8;) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen && j - i >= 2) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const c = v6Scratch;
+  let k = 0;
+  for (let i = 0; i < 8; i++) {
+    if (i === bestStart) {
+      c[k++] = 58;
+      c[k++] = 58;
+      i += bestLen - 1;
+      continue;
+    }
+    if (k > 0 && c[k - 1] !== 58) c[k++] = 58;
+    k = putHex(k, g[i]);
+  }
+  c[k++] = 47;
+  if (len >= 100) c[k++] = 49;
+  if (len >= 10) c[k++] = 48 + (((len % 100) / 10) | 0);
+  c[k++] = 48 + (len % 10);
+  const codes = textCodes[k];
+  for (let i = 0; i < k; i++) codes[i] = c[i];
+  return String.fromCharCode.apply(null, codes);
+}
+
 /**
  * Decodes NLRI entries in `buf[start, end)` into canonical prefix strings appended to `out`.
  * Trailing host bits are cleared. Returns null on success or the fault that stopped decoding.
@@ -283,7 +337,7 @@ export function readNlri(
     scratch16.fill(0);
     for (let i = 0; i < n; i++) scratch16[i] = buf[p + 1 + i];
     if (len & 7) scratch16[n - 1] &= (0xff << (8 - (len & 7))) & 0xff;
-    out.push(formatIPv6(scratch16) + "/" + len);
+    out.push(ipv6PrefixText(scratch16, len));
     p += 1 + n;
   }
   return null;

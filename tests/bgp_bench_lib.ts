@@ -14,9 +14,15 @@ export async function procUsage(pid: number): Promise<{ cpuS: number; peakRssMb:
   return { cpuS: ticks / 100, peakRssMb: hwm / 1024 };
 }
 
-/** Routes BIRD holds in master4 (from `show route count`). */
-export async function birdCount(bird: Bird): Promise<number> {
-  const out = await bird.cmd("show", "route", "count");
+/** Current RSS of a process in MB, from /proc. */
+export async function procRss(pid: number): Promise<number> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+/** Routes BIRD holds in `table` (from `show route table <table> count`). */
+export async function birdCount(bird: Bird, table = "master4"): Promise<number> {
+  const out = await bird.cmd("show", "route", "table", table, "count");
   const m = /(\d+) of (\d+) routes/.exec(out);
   return m ? Number(m[1]) : 0;
 }

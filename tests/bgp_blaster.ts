@@ -4,32 +4,37 @@
  * shared attribute set, next hop NEXTHOP), prints `{"sent": <ms since epoch>}` when the last
  * byte is written, and then keeps the session alive until stdin closes.
  *
- *   deno run -A tests/bgp_blaster.ts HOST ASN ROUTER_ID N NEXTHOP
+ *   deno run -A tests/bgp_blaster.ts HOST ASN ROUTER_ID N NEXTHOP [FAMILY]
  */
 import { encodeKeepalive } from "../actors/bgp/notification.ts";
 import { encodeOpen } from "../actors/bgp/open_message.ts";
 import { encodeEndOfRib, packAnnouncement } from "../actors/bgp/update_message.ts";
 import { MessageFramer } from "../actors/bgp/wire_header.ts";
-import { prefixes } from "./bgp_mrt.ts";
+import { prefixes, prefixes6 } from "./bgp_mrt.ts";
 
-const [host, asnText, routerId, nText, nextHop] = Deno.args;
+const [host, asnText, routerId, nText, nextHop, familyText = "ipv4"] = Deno.args;
 const asn = Number(asnText), n = Number(nText);
+if (familyText !== "ipv4" && familyText !== "ipv6") throw new Error(`bad family "${familyText}"`);
+const family: "ipv4" | "ipv6" = familyText;
 const list: string[] = [];
-for (const p of prefixes(n)) list.push(p.text);
+for (const p of family === "ipv4" ? prefixes(n) : prefixes6(n)) list.push(p.text);
+const asPath = [{ type: 2, asns: [asn, 64512] }];
 const updates = packAnnouncement({
-  family: "ipv4",
-  attributes: { origin: 0, asPath: [{ type: 2, asns: [asn, 64512] }], nextHop },
+  family,
+  attributes: family === "ipv4" ? { origin: 0, asPath, nextHop } : { origin: 0, asPath },
   prefixes: list,
+  ...(family === "ipv6" ? { mpNextHop: nextHop } : {}),
 }, { as4: true, maxLength: 4096 });
 let total = 0;
 for (const u of updates) total += u.length;
-const blob = new Uint8Array(total + 23);
+const blob = new Uint8Array(total + encodeEndOfRib(family).length);
 let o = 0;
 for (const u of updates) {
   blob.set(u, o);
   o += u.length;
 }
-blob.set(encodeEndOfRib("ipv4"), o);
+const eor = encodeEndOfRib(family);
+blob.set(eor, o);
 
 const conn = await Deno.connect({ hostname: host, port: 179 });
 conn.setNoDelay(true);
@@ -37,7 +42,10 @@ await conn.write(encodeOpen({
   myAsn: asn,
   holdTime: 90,
   bgpId: routerId,
-  capabilities: [{ kind: "multiprotocol", afi: 1, safi: 1 }, { kind: "four-octet-as", asn }],
+  capabilities: [
+    { kind: "multiprotocol", afi: family === "ipv4" ? 1 : 2, safi: 1 },
+    { kind: "four-octet-as", asn },
+  ],
 }));
 const framer = new MessageFramer();
 const buf = new Uint8Array(65536);

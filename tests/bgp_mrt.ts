@@ -23,6 +23,16 @@ export function* prefixes(n: number): Generator<{ len: number; bytes: number[]; 
 }
 
 /**
+ * Distinct IPv6 prefixes inside fd00::/8 (`fd00:<hi>:<lo>::/48`, up to 2^32 of them), for
+ * benchmarks larger than the IPv4 test space allows.
+ */
+export function* prefixes6(n: number): Generator<{ len: number; text: string }> {
+  for (let i = 0; i < n; i++) {
+    yield { len: 48, text: `fd00:${(i >>> 16).toString(16)}:${(i & 0xffff).toString(16)}::/48` };
+  }
+}
+
+/**
  * Writes MRT TABLE_DUMP_V2 files (RFC 6396) holding N synthetic IPv4 routes, for
  * `gobgp mrt inject global` in the benchmarks. All routes share one attribute set.
  */

@@ -25,15 +25,18 @@ const LOCAL: RouteSource = {
   local: true,
 };
 
-function route(source: RouteSource, attrs: PathAttributes, prefix = "198.51.100.0/24"): Route {
+/** A route with the prefix it is meant for (the RIB keys routes by prefix). */
+type Routed = Route & { readonly prefix: string };
+function route(source: RouteSource, attrs: PathAttributes, prefix = "198.51.100.0/24"): Routed {
   return { prefix, source, attrs, nextHop: source.peer, stale: false };
 }
+const up = (rib: Rib, r: Routed, ch: BestChange[]) => rib.upsert(r.prefix, r, ch);
 const path = (...asns: number[]) => [{ type: 2, asns }];
 
-function bestOf(routes: Route[], multipath = false): [Route | undefined, BestChange[]] {
+function bestOf(routes: Routed[], multipath = false): [Route | undefined, BestChange[]] {
   const rib = new Rib({ multipath });
   const changes: BestChange[] = [];
-  for (const r of routes) rib.upsert(r, changes);
+  for (const r of routes) up(rib, r, changes);
   return [rib.best("198.51.100.0/24"), changes];
 }
 
@@ -90,7 +93,7 @@ Deno.test("ECMP: equal paths form a multipath set; changes are reported", () => 
   const r3 = route(B, { origin: 0, asPath: path(65002, 1) });
   const rib = new Rib({ multipath: true });
   const ch: BestChange[] = [];
-  for (const r of [r1, r2, r3]) rib.upsert(r, ch);
+  for (const r of [r1, r2, r3]) up(rib, r, ch);
   assert.deepEqual(rib.view("198.51.100.0/24").paths, [r1, r2]);
   ch.length = 0;
   rib.remove(A.peer, "198.51.100.0/24", ch);
@@ -104,15 +107,15 @@ Deno.test("ECMP: equal paths form a multipath set; changes are reported", () => 
 Deno.test("graceful restart: stale routes lose to fresh ones and are swept", () => {
   const rib = new Rib();
   const ch: BestChange[] = [];
-  rib.upsert(route(A, { origin: 0, asPath: path(65001) }, "198.51.100.0/24"), ch);
-  rib.upsert(route(A, { origin: 0, asPath: path(65001) }, "203.0.113.0/24"), ch);
-  rib.upsert(route(B, { origin: 0, asPath: path(65002, 9, 9) }, "203.0.113.0/24"), ch);
+  up(rib, route(A, { origin: 0, asPath: path(65001) }, "198.51.100.0/24"), ch);
+  up(rib, route(A, { origin: 0, asPath: path(65001) }, "203.0.113.0/24"), ch);
+  up(rib, route(B, { origin: 0, asPath: path(65002, 9, 9) }, "203.0.113.0/24"), ch);
   assert.equal(rib.best("203.0.113.0/24")?.source, A);
   ch.length = 0;
   assert.equal(rib.markStale(A.peer, ch), 2);
   assert.equal(rib.best("203.0.113.0/24")?.source, B, "a stale path loses");
   assert.equal(rib.best("198.51.100.0/24")?.stale, true, "but is kept");
-  rib.upsert(route(A, { origin: 0, asPath: path(65001) }, "203.0.113.0/24"), ch);
+  up(rib, route(A, { origin: 0, asPath: path(65001) }, "203.0.113.0/24"), ch);
   assert.equal(rib.best("203.0.113.0/24")?.source, A);
   assert.equal(rib.sweepStale(A.peer, ch), 1);
   assert.equal(rib.best("198.51.100.0/24"), undefined);
@@ -130,13 +133,13 @@ Deno.test("export: rules toward eBGP and iBGP peers", () => {
   const ebgp = { ...base, peer: "192.0.2.2", ibgp: false, families: [...base.families] };
   const ibgp = { ...base, peer: "192.0.2.5", ibgp: true, families: [...base.families] };
   const learned = route(A, { origin: 0, asPath: path(65001), med: 5, communities: [1] });
-  assert.deepEqual(exportRoute(learned, ebgp)?.attrs, {
+  assert.deepEqual(exportRoute(learned, ebgp, "ipv4")?.attrs, {
     origin: 0,
     asPath: [{ type: 2, asns: [65000, 65001] }],
     nextHop: "192.0.2.100",
     communities: [1],
   });
-  assert.deepEqual(exportRoute(learned, ibgp)?.attrs, {
+  assert.deepEqual(exportRoute(learned, ibgp, "ipv4")?.attrs, {
     origin: 0,
     asPath: [{ type: 2, asns: [65001] }],
     nextHop: "192.0.2.100",
@@ -144,10 +147,14 @@ Deno.test("export: rules toward eBGP and iBGP peers", () => {
     localPref: 100,
     communities: [1],
   });
-  assert.equal(exportRoute(learned, { ...ebgp, peer: A.peer }), null, "never back to the source");
+  assert.equal(
+    exportRoute(learned, { ...ebgp, peer: A.peer }, "ipv4"),
+    null,
+    "never back to the source",
+  );
   const fromIbgp = route(I, { origin: 0, asPath: path(65001), localPref: 300 });
-  assert.equal(exportRoute(fromIbgp, ibgp), null, "iBGP-learned not to iBGP");
-  assert.ok(exportRoute(fromIbgp, ebgp));
+  assert.equal(exportRoute(fromIbgp, ibgp, "ipv4"), null, "iBGP-learned not to iBGP");
+  assert.ok(exportRoute(fromIbgp, ebgp, "ipv4"));
   const local = route(LOCAL, {
     origin: 0,
     asPath: [],
@@ -155,7 +162,7 @@ Deno.test("export: rules toward eBGP and iBGP peers", () => {
     localPref: 150,
     largeCommunities: [[1, 2, 3]],
   }, "fd00:1::/64");
-  assert.deepEqual(exportRoute(local, ebgp), {
+  assert.deepEqual(exportRoute(local, ebgp, "ipv6"), {
     attrs: {
       origin: 0,
       asPath: [{ type: 2, asns: [65000] }],
@@ -164,14 +171,18 @@ Deno.test("export: rules toward eBGP and iBGP peers", () => {
     },
     nextHop: "fd00::100",
   });
-  assert.deepEqual(exportRoute(local, ibgp)?.attrs, {
+  assert.deepEqual(exportRoute(local, ibgp, "ipv6")?.attrs, {
     origin: 0,
     asPath: [],
     med: 7,
     localPref: 150,
     largeCommunities: [[1, 2, 3]],
   });
-  assert.equal(exportRoute(local, { ...ebgp, families: ["ipv4"] }), null, "family not negotiated");
+  assert.equal(
+    exportRoute(local, { ...ebgp, families: ["ipv4"] }, "ipv6"),
+    null,
+    "family not negotiated",
+  );
   assert.equal(hasLoop(path(1, 65000), 65000), true);
   assert.equal(hasLoop(path(1, 2), 65000), false);
 });

@@ -493,15 +493,18 @@ export function peerActor(opts: PeerActorOptions) {
     /** Decodes a chunk for the main connection. */
     const onBytes = async (c: Conn, chunk: Uint8Array) => {
       c.framer.push(chunk);
-      let ops: (Route | string)[] = [];
+      // Prefixes received and, parallel, the route to install (one object per UPDATE, shared
+      // by its prefixes) or null for a withdrawal.
+      let prefixes: string[] = [], routes: (Route | null)[] = [];
       const flush = async () => {
-        if (ops.length === 0 || !source) return;
-        const batch = ops;
-        ops = [];
+        if (prefixes.length === 0 || !source) return;
+        const ps = prefixes, rs = routes;
+        prefixes = [];
+        routes = [];
         const ref = rib();
         if (!ref) return;
         const count = await ref.ask<number>(
-          (replyTo) => ({ type: "routes", source: source!, ops: batch, replyTo }),
+          (replyTo) => ({ type: "routes", source: source!, prefixes: ps, routes: rs, replyTo }),
           { timeoutMs: 600_000 },
         );
         prefixesReceived = count;
@@ -622,22 +625,32 @@ export function peerActor(opts: PeerActorOptions) {
                 issues: m.issues.map((i) => `${i.action}: ${i.reason}`),
               });
             }
-            if (fams.includes("ipv4")) { for (const p of msg.withdrawn) ops.push(p); }
+            if (fams.includes("ipv4")) {
+              for (const p of msg.withdrawn) {
+                prefixes.push(p);
+                routes.push(null);
+              }
+            }
             const un = msg.mpUnreach;
             if (un) {
               const f = familyOfAfiSafi(un.afi, un.safi);
-              if (f && fams.includes(f)) { for (const p of un.withdrawn) ops.push(p); }
+              if (f && fams.includes(f)) {
+                for (const p of un.withdrawn) {
+                  prefixes.push(p);
+                  routes.push(null);
+                }
+              }
             }
             const attrs = msg.attributes;
             const unusable = m.treatAsWithdraw || hasLoop(attrs.asPath, opts.localAsn) ||
               (attrs.originatorId !== undefined && attrs.originatorId === opts.routerId);
             if (fams.includes("ipv4") && msg.nlri.length) {
-              const nh = attrs.nextHop ?? "";
-              const src = source!;
+              const route: Route | null = unusable
+                ? null
+                : { source: source!, attrs, nextHop: attrs.nextHop ?? "", stale: false };
               for (const p of msg.nlri) {
-                ops.push(
-                  unusable ? p : { prefix: p, source: src, attrs, nextHop: nh, stale: false },
-                );
+                prefixes.push(p);
+                routes.push(route);
               }
             }
             const reach = msg.mpReach;
@@ -647,15 +660,16 @@ export function peerActor(opts: PeerActorOptions) {
                 const nh = reach.nextHop === "::" && reach.linkLocalNextHop
                   ? reach.linkLocalNextHop
                   : reach.nextHop;
-                const src = source!;
+                const route: Route | null = unusable
+                  ? null
+                  : { source: source!, attrs, nextHop: nh, stale: false };
                 for (const p of reach.nlri) {
-                  ops.push(
-                    unusable ? p : { prefix: p, source: src, attrs, nextHop: nh, stale: false },
-                  );
+                  prefixes.push(p);
+                  routes.push(route);
                 }
               }
             }
-            if (ops.length >= 20_000) await flush();
+            if (prefixes.length >= 20_000) await flush();
             break;
           }
         }

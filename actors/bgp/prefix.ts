@@ -199,6 +199,100 @@ export interface NlriFault {
 
 const scratch16 = new Uint8Array(16);
 
+/** Character codes of the IPv4 prefix being formatted, and one reusable array per text length
+ * ("0.0.0.0/0" is 9 characters, "255.255.255.255/32" 18): `String.fromCharCode.apply` on them
+ * makes one flat string, where concatenating the parts makes a rope of several intermediate
+ * strings that must be flattened again when the prefix is first hashed as a map key. */
+const v4Codes: number[][] = Array.from({ length: 19 }, (_, k) => new Array<number>(k).fill(0));
+const v4Scratch = new Uint8Array(18);
+
+function putDecimal(at: number, v: number): number {
+  const c = v4Scratch;
+  if (v >= 100) {
+    c[at] = 48 + ((v / 100) | 0);
+    c[at + 1] = 48 + (((v % 100) / 10) | 0);
+    c[at + 2] = 48 + (v % 10);
+    return at + 3;
+  }
+  if (v >= 10) {
+    c[at] = 48 + ((v / 10) | 0);
+    c[at + 1] = 48 + (v % 10);
+    return at + 2;
+  }
+  c[at] = 48 + v;
+  return at + 1;
+}
+
+/** `a.b.c.d/len` as one flat string. */
+function ipv4PrefixText(a: number, b: number, c: number, d: number, len: number): string {
+  let k = putDecimal(0, a);
+  v4Scratch[k++] = 46;
+  k = putDecimal(k, b);
+  v4Scratch[k++] = 46;
+  k = putDecimal(k, c);
+  v4Scratch[k++] = 46;
+  k = putDecimal(k, d);
+  v4Scratch[k++] = 47;
+  k = putDecimal(k, len);
+  const codes = v4Codes[k];
+  for (let i = 0; i < k; i++) codes[i] = v4Scratch[i];
+  return String.fromCharCode.apply(null, codes);
+}
+
+const textCodes: number[][] = Array.from({ length: 44 }, (_, k) => new Array<number>(k).fill(0));
+const v6Scratch = new Uint8Array(44);
+const v6Groups = new Uint16Array(8);
+const HEX = [48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 97, 98, 99, 100, 101, 102];
+
+function putHex(at: number, v: number): number {
+  const c = v6Scratch;
+  if (v >= 0x1000) c[at++] = HEX[v >> 12];
+  if (v >= 0x100) c[at++] = HEX[(v >> 8) & 15];
+  if (v >= 0x10) c[at++] = HEX[(v >> 4) & 15];
+  c[at++] = HEX[v & 15];
+  return at;
+}
+
+/** The RFC 5952 text of the 16 bytes in `bytes` followed by `/len`, as one flat string (same
+ * output as `formatIPv6(bytes) + "/" + len`, without the intermediate arrays and strings). */
+function ipv6PrefixText(bytes: Uint8Array, len: number): string {
+  const g = v6Groups;
+  for (let i = 0; i < 8; i++) g[i] = (bytes[i * 2] << 8) | bytes[i * 2 + 1];
+  let bestStart = -1, bestLen = 0;
+  for (let i = 0; i < 8;) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen && j - i >= 2) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const c = v6Scratch;
+  let k = 0;
+  for (let i = 0; i < 8; i++) {
+    if (i === bestStart) {
+      c[k++] = 58;
+      c[k++] = 58;
+      i += bestLen - 1;
+      continue;
+    }
+    if (k > 0 && c[k - 1] !== 58) c[k++] = 58;
+    k = putHex(k, g[i]);
+  }
+  c[k++] = 47;
+  if (len >= 100) c[k++] = 49;
+  if (len >= 10) c[k++] = 48 + (((len % 100) / 10) | 0);
+  c[k++] = 48 + (len % 10);
+  const codes = textCodes[k];
+  for (let i = 0; i < k; i++) codes[i] = c[i];
+  return String.fromCharCode.apply(null, codes);
+}
+
 /**
  * Decodes NLRI entries in `buf[start, end)` into canonical prefix strings appended to `out`.
  * Trailing host bits are cleared. Returns null on success or the fault that stopped decoding.
@@ -230,7 +324,7 @@ export function readNlri(
         else if (n === 3) c &= mask;
         else d &= mask;
       }
-      out.push(a + "." + b + "." + c + "." + d + "/" + len);
+      out.push(ipv4PrefixText(a, b, c, d, len));
       p += 1 + n;
     }
     return null;
@@ -243,7 +337,7 @@ export function readNlri(
     scratch16.fill(0);
     for (let i = 0; i < n; i++) scratch16[i] = buf[p + 1 + i];
     if (len & 7) scratch16[n - 1] &= (0xff << (8 - (len & 7))) & 0xff;
-    out.push(formatIPv6(scratch16) + "/" + len);
+    out.push(ipv6PrefixText(scratch16, len));
     p += 1 + n;
   }
   return null;

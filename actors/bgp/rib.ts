@@ -23,17 +23,20 @@ export interface RouteSource {
   readonly local: boolean;
 }
 
-/** A path to a prefix. */
+/**
+ * A path, as held in the RIB for each prefix it reaches. It carries no prefix: all prefixes of
+ * one UPDATE share one Route object (the Loc-RIB key says which prefix), so a table load costs
+ * one object per UPDATE, not per prefix.
+ */
 export interface Route {
-  /** Canonical prefix. */
-  readonly prefix: string;
   /** Origin of the route. */
   readonly source: RouteSource;
   /** Attributes (interned: routes with equal attributes share one object). */
   readonly attrs: PathAttributes;
   /** Effective next hop (NEXT_HOP, or the MP_REACH next hop). */
   readonly nextHop: string;
-  /** Retained over a graceful restart of its peer, awaiting refresh. */
+  /** Retained over a graceful restart of its peer, awaiting refresh (set for all of the peer's
+   * routes at once, so sharing the object between prefixes is safe). */
   stale: boolean;
 }
 
@@ -169,14 +172,51 @@ function fam(prefix: string): Family {
 }
 
 /**
+ * A best-path change. The ECMP set of a single-path RIB is derived on access (`[best]`), so a
+ * change costs one small object: a table load of N prefixes makes N of them.
+ */
+class Change implements BestChange {
+  readonly prefix: string;
+  readonly best: Route | null;
+  readonly #paths: readonly Route[] | null;
+  constructor(prefix: string, best: Route | null, paths: readonly Route[] | null) {
+    this.prefix = prefix;
+    this.best = best;
+    this.#paths = paths;
+  }
+  get family(): Family {
+    return fam(this.prefix);
+  }
+  get paths(): readonly Route[] {
+    return this.#paths ?? (this.best ? [this.best] : []);
+  }
+  toJSON(): BestChange {
+    return { prefix: this.prefix, family: this.family, best: this.best, paths: this.paths };
+  }
+}
+
+/** Per-peer counters of the Adj-RIB-In (the routes themselves live in the Loc-RIB entries). */
+interface PeerCounts {
+  routes: number;
+  stale: number;
+}
+
+/**
  * Adj-RIBs-In and the Loc-RIB. Every mutation returns the best-path changes it caused.
+ *
+ * One map holds everything: per prefix either the single route (the common case: one peer
+ * announces it) or the candidates from every peer, best first. A peer's Adj-RIB-In is the set
+ * of entries holding a route whose `source.peer` is that peer; only its counts are kept apart.
+ * Installing a prefix costs one map lookup and one insertion; the rare whole-peer operations
+ * (session down, graceful-restart marking and sweeping) walk the table.
  */
 export class Rib {
-  /** Adj-RIB-In per peer key. */
-  readonly adjIn = new Map<string, Map<string, Route>>();
   /** Loc-RIB: one route, or candidates ordered best first. */
   readonly #loc = new Map<string, Route | Route[]>();
+  readonly #peers = new Map<string, PeerCounts>();
   readonly #opts: DecisionOptions;
+  #lastPeer = "";
+  #lastCounts: PeerCounts | null = null;
 
   /** Creates an empty RIB. */
   constructor(opts: DecisionOptions = {}) {
@@ -188,11 +228,36 @@ export class Rib {
     return this.#loc.size;
   }
 
-  /** Routes of one peer. */
-  peerRoutes(peer: string): Map<string, Route> {
-    let m = this.adjIn.get(peer);
-    if (!m) this.adjIn.set(peer, m = new Map());
-    return m;
+  /** Number of routes in the Adj-RIB-In of `peer`. */
+  peerCount(peer: string): number {
+    return this.#peers.get(peer)?.routes ?? 0;
+  }
+
+  /** Number of routes of `peer` marked stale (graceful restart). */
+  peerStaleCount(peer: string): number {
+    return this.#peers.get(peer)?.stale ?? 0;
+  }
+
+  /** Adj-RIB-In sizes of every peer holding routes. */
+  peerCounts(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [p, c] of this.#peers) out.set(p, c.routes);
+    return out;
+  }
+
+  /** Routes of one peer (walks the table). */
+  *peerRoutes(peer: string): Generator<Route> {
+    if (!this.#peers.has(peer)) return;
+    for (const e of this.#loc.values()) {
+      const r = ownRoute(e, peer);
+      if (r) yield r;
+    }
+  }
+
+  /** The route of `peer` for `prefix`, if any. */
+  route(peer: string, prefix: string): Route | undefined {
+    const e = this.#loc.get(prefix);
+    return e === undefined ? undefined : ownRoute(e, peer);
   }
 
   /** Candidates of a prefix, best first. */
@@ -210,12 +275,11 @@ export class Rib {
   /** The best-path view of one prefix as a change record. */
   view(prefix: string): BestChange {
     const c = this.candidates(prefix);
-    return {
+    return new Change(
       prefix,
-      family: fam(prefix),
-      best: c[0] ?? null,
-      paths: multipathSet(c, this.#opts),
-    };
+      c[0] ?? null,
+      this.#opts.multipath ? multipathSet(c, this.#opts) : null,
+    );
   }
 
   /** Every prefix of the Loc-RIB with its best route and ECMP set. */
@@ -226,123 +290,147 @@ export class Rib {
     }
   }
 
-  #recompute(prefix: string, before: Route | undefined, changes: BestChange[]) {
-    const e = this.#loc.get(prefix);
-    let after: Route | undefined;
-    if (Array.isArray(e)) {
-      const ranked = rank(e, this.#opts);
-      if (ranked.length === 1) this.#loc.set(prefix, ranked[0]);
-      else this.#loc.set(prefix, ranked);
-      after = ranked[0];
-      if (this.#opts.multipath || after !== before) changes.push(this.view(prefix));
-      return;
-    }
-    after = e;
-    if (after !== before) changes.push(this.view(prefix));
+  #counts(peer: string): PeerCounts {
+    if (this.#lastCounts !== null && this.#lastPeer === peer) return this.#lastCounts;
+    let c = this.#peers.get(peer);
+    if (!c) this.#peers.set(peer, c = { routes: 0, stale: 0 });
+    this.#lastPeer = peer;
+    this.#lastCounts = c;
+    return c;
   }
 
-  #lastPeer = "";
-  #lastAdj: Map<string, Route> | null = null;
+  #forget(peer: string, c: PeerCounts) {
+    if (c.routes > 0) return;
+    this.#peers.delete(peer);
+    if (this.#lastCounts === c) this.#lastCounts = null;
+  }
 
-  /** Installs or replaces a route; appends best-path changes to `changes`. */
-  upsert(route: Route, changes: BestChange[]): void {
-    let adj = this.#lastAdj;
-    if (adj === null || this.#lastPeer !== route.source.peer || !this.adjIn.has(this.#lastPeer)) {
-      adj = this.peerRoutes(route.source.peer);
-      this.#lastPeer = route.source.peer;
-      this.#lastAdj = adj;
-    }
-    const old = adj.get(route.prefix);
-    adj.set(route.prefix, route);
-    const e = this.#loc.get(route.prefix);
+  /** Ranks a candidate list (length >= 2) in place of the entry and records the change. */
+  #settle(prefix: string, cands: Route[], before: Route | undefined, changes: BestChange[]) {
+    const ranked = rank(cands, this.#opts);
+    this.#loc.set(prefix, ranked.length === 1 ? ranked[0] : ranked);
+    const after = ranked[0];
+    if (this.#opts.multipath || after !== before) changes.push(this.view(prefix));
+  }
+
+  /** Installs or replaces the route of `route.source.peer` for `prefix`; appends best-path
+   * changes to `changes`. */
+  upsert(prefix: string, route: Route, changes: BestChange[]): void {
+    const peer = route.source.peer;
+    const c = this.#counts(peer);
+    const e = this.#loc.get(prefix);
     if (e === undefined) {
-      this.#loc.set(route.prefix, route);
-      changes.push({
-        prefix: route.prefix,
-        family: fam(route.prefix),
-        best: route,
-        paths: [route],
-      });
+      this.#loc.set(prefix, route);
+      c.routes++;
+      if (route.stale) c.stale++;
+      changes.push(new Change(prefix, route, this.#opts.multipath ? [route] : null));
       return;
     }
-    const before = Array.isArray(e) ? e[0] : e;
     if (!Array.isArray(e)) {
-      if (e === old) {
+      if (e.source.peer === peer) {
         // The only candidate is replaced.
-        this.#loc.set(route.prefix, route);
-        changes.push({
-          prefix: route.prefix,
-          family: fam(route.prefix),
-          best: route,
-          paths: [route],
-        });
+        if (e.stale) c.stale--;
+        if (route.stale) c.stale++;
+        this.#loc.set(prefix, route);
+        changes.push(new Change(prefix, route, this.#opts.multipath ? [route] : null));
         return;
       }
-      this.#loc.set(route.prefix, [e, route]);
-    } else {
-      const i = old ? e.indexOf(old) : -1;
-      if (i >= 0) e[i] = route;
-      else e.push(route);
+      c.routes++;
+      if (route.stale) c.stale++;
+      this.#settle(prefix, [e, route], e, changes);
+      return;
     }
-    this.#recompute(route.prefix, before, changes);
+    const before = e[0];
+    let i = 0;
+    while (i < e.length && e[i].source.peer !== peer) i++;
+    const cands = e.slice();
+    if (i < e.length) {
+      if (e[i].stale) c.stale--;
+      cands[i] = route;
+    } else {
+      c.routes++;
+      cands.push(route);
+    }
+    if (route.stale) c.stale++;
+    this.#settle(prefix, cands, before, changes);
   }
 
   /** Removes the route of `peer` for `prefix`. */
   remove(peer: string, prefix: string, changes: BestChange[]): void {
-    const adj = this.adjIn.get(peer);
-    const old = adj?.get(prefix);
-    if (!old) return;
-    adj!.delete(prefix);
     const e = this.#loc.get(prefix);
     if (e === undefined) return;
+    const c = this.#peers.get(peer);
+    if (!c) return;
     if (!Array.isArray(e)) {
-      if (e === old) {
-        this.#loc.delete(prefix);
-        changes.push({ prefix, family: fam(prefix), best: null, paths: [] });
-      }
+      if (e.source.peer !== peer) return;
+      this.#loc.delete(prefix);
+      c.routes--;
+      if (e.stale) c.stale--;
+      this.#forget(peer, c);
+      changes.push(new Change(prefix, null, this.#opts.multipath ? [] : null));
       return;
     }
+    const old = ownRoute(e, peer);
+    if (!old) return;
+    c.routes--;
+    if (old.stale) c.stale--;
+    this.#forget(peer, c);
     const before = e[0];
     const rest = e.filter((r) => r !== old);
-    this.#loc.set(prefix, rest.length === 1 ? rest[0] : rest);
-    this.#recompute(prefix, before, changes);
+    if (rest.length === 1) {
+      this.#loc.set(prefix, rest[0]);
+      if (this.#opts.multipath || rest[0] !== before) changes.push(this.view(prefix));
+      return;
+    }
+    this.#settle(prefix, rest, before, changes);
+  }
+
+  /** Prefixes of `peer`'s routes matching `pick` (collected before any change). */
+  #prefixesOf(peer: string, pick: (r: Route, prefix: string) => boolean): string[] {
+    const out: string[] = [];
+    if (!this.#peers.has(peer)) return out;
+    for (const [prefix, e] of this.#loc) {
+      const r = ownRoute(e, peer);
+      if (r && pick(r, prefix)) out.push(prefix);
+    }
+    return out;
   }
 
   /** Removes every route of a peer (session down without graceful restart). */
   dropPeer(peer: string, changes: BestChange[], family?: Family): void {
-    const adj = this.adjIn.get(peer);
-    if (!adj) return;
-    for (const prefix of [...adj.keys()]) {
-      if (!family || fam(prefix) === family) this.remove(peer, prefix, changes);
-    }
-    if (adj.size === 0) this.adjIn.delete(peer);
+    const ps = this.#prefixesOf(peer, (_, p) => !family || fam(p) === family);
+    for (const prefix of ps) this.remove(peer, prefix, changes);
   }
 
   /** Marks every route of a peer stale (graceful restart). Returns how many. */
   markStale(peer: string, changes: BestChange[]): number {
-    const adj = this.adjIn.get(peer);
-    if (!adj) return 0;
-    for (const r of adj.values()) {
+    const c = this.#peers.get(peer);
+    if (!c) return 0;
+    // Routes may be shared between prefixes: mark them all, then re-rank every contested entry.
+    for (const [prefix, e] of this.#loc) {
+      const r = ownRoute(e, peer);
+      if (!r) continue;
       r.stale = true;
-      const e = this.#loc.get(r.prefix);
-      if (Array.isArray(e)) this.#recompute(r.prefix, e[0], changes);
+      if (Array.isArray(e)) this.#settle(prefix, e, e[0], changes);
     }
-    return adj.size;
+    c.stale = c.routes;
+    return c.routes;
   }
 
   /** Removes the routes of a peer still stale (End-of-RIB or restart timer). */
   sweepStale(peer: string, changes: BestChange[], family?: Family): number {
-    const adj = this.adjIn.get(peer);
-    if (!adj) return 0;
-    let n = 0;
-    for (const [prefix, r] of [...adj]) {
-      if (r.stale && (!family || fam(prefix) === family)) {
-        this.remove(peer, prefix, changes);
-        n++;
-      }
-    }
-    return n;
+    if (this.peerStaleCount(peer) === 0) return 0;
+    const ps = this.#prefixesOf(peer, (r, p) => r.stale && (!family || fam(p) === family));
+    for (const prefix of ps) this.remove(peer, prefix, changes);
+    return ps.length;
   }
+}
+
+/** The route of `peer` in a Loc-RIB entry. */
+function ownRoute(e: Route | Route[], peer: string): Route | undefined {
+  if (!Array.isArray(e)) return e.source.peer === peer ? e : undefined;
+  for (const r of e) if (r.source.peer === peer) return r;
+  return undefined;
 }
 
 /** What a peer needs to know to build its Adj-RIB-Out. */
@@ -377,8 +465,11 @@ export interface Export {
  * iBGP peers; a route never goes back to its source; toward eBGP our ASN is prepended, MED and
  * LOCAL_PREF are dropped (originated routes keep their configured MED); next hop self.
  */
-export function exportRoute(route: Route, target: ExportTarget): Export | null {
-  const family = fam(route.prefix);
+export function exportRoute(
+  route: Route,
+  target: ExportTarget,
+  family: Family,
+): Export | null {
   if (!target.families.includes(family)) return null;
   if (route.source.peer === target.peer) return null;
   if (!route.source.local && route.source.ibgp && target.ibgp) return null;

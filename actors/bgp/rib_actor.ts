@@ -57,9 +57,11 @@ export type RibMsg =
   | {
     readonly type: "routes";
     readonly source: RouteSource;
-    /** Routes (built by the peer, installed as they are) and withdrawals (a bare prefix), in
-     * the order they were received. */
-    readonly ops: readonly (Route | string)[];
+    /** Prefixes announced or withdrawn, in the order they were received. */
+    readonly prefixes: readonly string[];
+    /** Parallel to `prefixes`: the route to install (built by the peer, installed as it is and
+     * shared by the prefixes of one UPDATE), or null to withdraw. */
+    readonly routes: readonly (Route | null)[];
     /** Answered with the peer's Adj-RIB-In size after the change. */
     readonly replyTo?: ReplyTo<number>;
   }
@@ -207,15 +209,16 @@ export function ribActor(opts: RibActorOptions) {
       "Best-path changes computed by the decision process",
     );
 
-    const exportFor = (link: PeerLink, best: Route | null): Export | null => {
+    const exportFor = (link: PeerLink, prefix: string, best: Route | null): Export | null => {
       if (!best) return null;
       if (best.source.peer === link.target.peer) return null;
       // The cache is per attributes object; iBGP filtering depends on the source, so only
       // eBGP-learned and local routes are cached.
-      const cache = best.prefix.includes(":") ? link.cache6 : link.cache4;
+      const v6 = prefix.includes(":");
+      const cache = v6 ? link.cache6 : link.cache4;
       const cached = cache.get(best.attrs);
       if (cached !== undefined && !best.source.ibgp) return cached;
-      const e = exportRoute(best, link.target);
+      const e = exportRoute(best, link.target, v6 ? "ipv6" : "ipv4");
       if (e && !best.source.ibgp) cache.set(best.attrs, e);
       return e;
     };
@@ -228,7 +231,9 @@ export function ribActor(opts: RibActorOptions) {
       for (const link of links.values()) {
         prefixes ??= changes.map((c) => c.prefix);
         const exports = new Array<Export | null>(changes.length);
-        for (let i = 0; i < changes.length; i++) exports[i] = exportFor(link, changes[i].best);
+        for (let i = 0; i < changes.length; i++) {
+          exports[i] = exportFor(link, changes[i].prefix, changes[i].best);
+        }
         link.ref.tell({ type: "export", prefixes, exports, full: false });
       }
       for (const s of subscribers.values()) s.tell({ type: "bestPaths", changes });
@@ -236,11 +241,11 @@ export function ribActor(opts: RibActorOptions) {
 
     // Originated prefixes with equal attributes share one attributes object, so that their
     // exports are computed once and packed into the same UPDATEs.
-    const interned = new Map<string, PathAttributes>();
+    const interned = new Map<string, Route>();
     const originRoute = (p: OriginatedPrefix): Route => {
       const key = JSON.stringify([p.origin, p.med, p.localPref, p.communities, p.largeCommunities]);
-      let attrs = interned.get(key);
-      if (!attrs) {
+      let route = interned.get(key);
+      if (!route) {
         const a: { -readonly [K in keyof PathAttributes]: PathAttributes[K] } = {
           origin: p.origin,
           asPath: [],
@@ -249,9 +254,10 @@ export function ribActor(opts: RibActorOptions) {
         if (p.localPref !== undefined) a.localPref = p.localPref;
         if (p.communities?.length) a.communities = p.communities;
         if (p.largeCommunities?.length) a.largeCommunities = p.largeCommunities;
-        interned.set(key, attrs = a);
+        route = { source: local, attrs: a, nextHop: "", stale: false };
+        interned.set(key, route);
       }
-      return { prefix: p.prefix, source: local, attrs, nextHop: "", stale: false };
+      return route;
     };
     const sameOrigin = (a: OriginatedPrefix, b: OriginatedPrefix) =>
       JSON.stringify(a) === JSON.stringify(b);
@@ -260,7 +266,7 @@ export function ribActor(opts: RibActorOptions) {
       const changes: BestChange[] = [];
       for (const p of opts.prefixes) {
         originated.set(p.prefix, p);
-        rib.upsert(originRoute(p), changes);
+        rib.upsert(p.prefix, originRoute(p), changes);
       }
       prefixGauge.set(rib.size);
     }
@@ -284,7 +290,7 @@ export function ribActor(opts: RibActorOptions) {
             links.set(msg.target.peer, link);
             const prefixes: string[] = [], exports: Export[] = [];
             for (const e of rib.entries()) {
-              const x = exportFor(link, e.best);
+              const x = exportFor(link, e.prefix, e.best);
               if (x) {
                 prefixes.push(e.prefix);
                 exports.push(x);
@@ -322,12 +328,14 @@ export function ribActor(opts: RibActorOptions) {
           case "routes": {
             const changes: BestChange[] = [];
             const peer = msg.source.peer;
-            for (const op of msg.ops) {
-              if (typeof op === "string") rib.remove(peer, op, changes);
-              else rib.upsert(op, changes);
+            const { prefixes, routes } = msg;
+            for (let i = 0; i < prefixes.length; i++) {
+              const r = routes[i];
+              if (r === null) rib.remove(peer, prefixes[i], changes);
+              else rib.upsert(prefixes[i], r, changes);
             }
             publish(changes);
-            msg.replyTo?.reply(rib.adjIn.get(peer)?.size ?? 0);
+            msg.replyTo?.reply(rib.peerCount(peer));
             break;
           }
           case "endOfRib": {
@@ -336,8 +344,7 @@ export function ribActor(opts: RibActorOptions) {
             if (n > 0) {
               ctx.log.info("stale routes swept at End-of-RIB", { peer: msg.peer, routes: n });
             }
-            const adj = rib.adjIn.get(msg.peer);
-            if (!adj || ![...adj.values()].some((r) => r.stale)) {
+            if (rib.peerStaleCount(msg.peer) === 0) {
               ctx.timers.cancel(`stale:${msg.peer}`);
               staleSince.delete(msg.peer);
             }
@@ -357,7 +364,7 @@ export function ribActor(opts: RibActorOptions) {
             if (!old || !sameOrigin(old, msg.prefix)) {
               originated.set(msg.prefix.prefix, msg.prefix);
               const changes: BestChange[] = [];
-              rib.upsert(originRoute(msg.prefix), changes);
+              rib.upsert(msg.prefix.prefix, originRoute(msg.prefix), changes);
               publish(changes);
             }
             msg.replyTo?.reply();
@@ -386,7 +393,7 @@ export function ribActor(opts: RibActorOptions) {
               const old = originated.get(prefix);
               if (!old || !sameOrigin(old, p)) {
                 originated.set(prefix, p);
-                rib.upsert(originRoute(p), changes);
+                rib.upsert(p.prefix, originRoute(p), changes);
               }
             }
             publish(changes);
@@ -415,7 +422,7 @@ export function ribActor(opts: RibActorOptions) {
             break;
           case "stats": {
             const adjIn: Record<string, number> = {};
-            for (const [p, m] of rib.adjIn) adjIn[p] = m.size;
+            for (const [p, n] of rib.peerCounts()) adjIn[p] = n;
             msg.replyTo.reply({
               prefixes: rib.size,
               adjIn,

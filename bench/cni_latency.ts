@@ -12,6 +12,7 @@
  * burst (all ADDs at once). Prints a markdown table with ratios (tern / reference).
  */
 import { callAgent } from "../actors/cni/client.ts";
+import { pluginCommand } from "../actors/cni/launch.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const DENO = Deno.execPath();
@@ -78,7 +79,7 @@ async function op(tool: Tool, command: string, cid: string, netns?: string): Pro
     ...(netns ? { CNI_NETNS: netns } : {}),
   };
   const args = tool === "tern"
-    ? [`--net=/run/netns/${nodeNs}`, DENO, "run", "-P=cni", `${ROOT}/roles/cni.ts`]
+    ? [`--net=/run/netns/${nodeNs}`, ...pluginCommand(DENO, ROOT)]
     : [`--net=/run/netns/${nodeNs}`, "/usr/lib/cni/ptp"];
   const t0 = performance.now();
   const r = await sh("nsenter", args, tool === "tern" ? ternConf : refConf, env);
@@ -211,9 +212,7 @@ try {
   const start = { tern: [] as number[], ref: [] as number[] };
   for (let i = 0; i < 50; i++) {
     for (const t of ["tern", "ref"] as Tool[]) {
-      const args = t === "tern"
-        ? [DENO, "run", "-P=cni", `${ROOT}/roles/cni.ts`]
-        : ["/usr/lib/cni/ptp"];
+      const args = t === "tern" ? pluginCommand(DENO, ROOT) : ["/usr/lib/cni/ptp"];
       const t0 = performance.now();
       await sh(args[0]!, args.slice(1), "{}", { ...baseEnv, CNI_COMMAND: "VERSION" });
       start[t].push(performance.now() - t0);

@@ -2,7 +2,11 @@
  * CNI ADD and DEL latency, tern against the reference chain `ptp` + `host-local` (Debian's
  * containernetworking-plugins), side by side in one run, on real network namespaces.
  *
- *   deno run -A bench/cni_latency.ts [--n 200] [--concurrency 20] [--burst 100]
+ *   deno run -A bench/cni_latency.ts [--n 200] [--concurrency 20] [--burst 100] [--baseline DIR]
+ *
+ * `--baseline DIR` also runs the plugin of another checkout (e.g. `/work/main`, the plugin before
+ * a change) the way it was launched before `actors/cni/launch.ts` (`deno run -P=cni`), in the
+ * sequential ADD/DEL and start-up measures, against this checkout's agent, in the same run.
  *
  * Both tools run as a container runtime runs them: one process per operation, configuration on
  * stdin, `CNI_*` in the environment, entered into the benchmark's "node" namespace with
@@ -12,6 +16,7 @@
  * burst (all ADDs at once). Prints a markdown table with ratios (tern / reference).
  */
 import { callAgent } from "../actors/cni/client.ts";
+import { pluginCommand } from "../actors/cni/launch.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const DENO = Deno.execPath();
@@ -23,6 +28,8 @@ function flag(name: string, dflt: number): number {
 const N = flag("n", 200);
 const CONC = flag("concurrency", 20);
 const BURST = flag("burst", 100);
+const baselineAt = Deno.args.indexOf("--baseline");
+const BASE = baselineAt >= 0 ? Deno.args[baselineAt + 1]!.replace(/\/$/, "") : undefined;
 
 const id = `tn-bench-${crypto.randomUUID().slice(0, 6)}`;
 const nodeNs = `${id}-node`;
@@ -52,7 +59,12 @@ for (const k of ["HOME", "DENO_DIR"]) {
   if (v) baseEnv[k] = v;
 }
 
-type Tool = "tern" | "ref";
+type Tool = "tern" | "ref" | "base";
+/** The tools of the sequential and start-up measures. */
+const TOOLS: Tool[] = BASE ? ["tern", "base", "ref"] : ["tern", "ref"];
+/** The plugin of the baseline checkout, launched as it was before `launch.ts`. */
+const baseCommand =
+  () => [DENO, "run", "-P=cni", "--config", `${BASE}/deno.json`, `${BASE}/roles/cni.ts`];
 const ternConf = JSON.stringify({ cniVersion: "1.0.0", name: "tern", type: "tern", socket });
 const refConf = JSON.stringify({
   cniVersion: "1.0.0",
@@ -77,11 +89,16 @@ async function op(tool: Tool, command: string, cid: string, netns?: string): Pro
     CNI_PATH: "/usr/lib/cni",
     ...(netns ? { CNI_NETNS: netns } : {}),
   };
-  const args = tool === "tern"
-    ? [`--net=/run/netns/${nodeNs}`, DENO, "run", "-P=cni", `${ROOT}/roles/cni.ts`]
-    : [`--net=/run/netns/${nodeNs}`, "/usr/lib/cni/ptp"];
+  const args = [
+    `--net=/run/netns/${nodeNs}`,
+    ...(tool === "tern"
+      ? pluginCommand(DENO, ROOT)
+      : tool === "base"
+      ? baseCommand()
+      : ["/usr/lib/cni/ptp"]),
+  ];
   const t0 = performance.now();
-  const r = await sh("nsenter", args, tool === "tern" ? ternConf : refConf, env);
+  const r = await sh("nsenter", args, tool === "ref" ? refConf : ternConf, env);
   const ms = performance.now() - t0;
   if (r.code !== 0) throw new Error(`${tool} ${command} ${cid} failed: ${r.out}`);
   return ms;
@@ -104,7 +121,7 @@ async function pool<T>(n: number, width: number, fn: (i: number) => Promise<T>):
   return out;
 }
 
-const pods: Record<Tool, string[]> = { tern: [], ref: [] };
+const pods: Record<Tool, string[]> = { tern: [], ref: [], base: [] };
 let agent: Deno.ChildProcess | undefined;
 const rows: [string, string, string, string][] = [];
 const fmt = (ms: number) => `${ms.toFixed(1)} ms`;
@@ -121,8 +138,8 @@ try {
   await sh("ip", ["netns", "add", nodeNs]);
   await sh("ip", ["-n", nodeNs, "link", "set", "lo", "up"]);
   const size = Math.max(N, BURST);
-  for (const t of ["tern", "ref"] as Tool[]) {
-    for (let i = 0; i < size; i++) {
+  for (const t of TOOLS) {
+    for (let i = 0; i < (t === "base" ? N : size); i++) {
       const ns = `${id}-${t}${i}`;
       await sh("ip", ["netns", "add", ns]);
       pods[t].push(`/run/netns/${ns}`);
@@ -158,7 +175,7 @@ try {
   }
 
   // Warm-up (module cache, first veth), not counted.
-  for (const t of ["tern", "ref"] as Tool[]) {
+  for (const t of TOOLS) {
     await op(t, "ADD", "warm", pods[t][0]);
     await op(t, "DEL", "warm", pods[t][0]);
   }
@@ -167,26 +184,40 @@ try {
   const seq = {
     tern: { add: [] as number[], del: [] as number[] },
     ref: { add: [] as number[], del: [] as number[] },
+    base: { add: [] as number[], del: [] as number[] },
   };
   for (let i = 0; i < N; i++) {
-    for (const t of ["tern", "ref"] as Tool[]) {
-      seq[t].add.push(await op(t, "ADD", `s${i}`, pods[t][i]));
+    for (const t of TOOLS) {
+      seq[t].add.push(await op(t, "ADD", `${t === "base" ? "bs" : "s"}${i}`, pods[t][i]));
     }
   }
   for (let i = 0; i < N; i++) {
-    for (const t of ["tern", "ref"] as Tool[]) {
-      seq[t].del.push(await op(t, "DEL", `s${i}`, pods[t][i]));
+    for (const t of TOOLS) {
+      seq[t].del.push(await op(t, "DEL", `${t === "base" ? "bs" : "s"}${i}`, pods[t][i]));
     }
   }
   row(`ADD median, ${N} sequential`, pct(seq.tern.add, 50), pct(seq.ref.add, 50));
   row(`ADD p99, ${N} sequential`, pct(seq.tern.add, 99), pct(seq.ref.add, 99));
   row(`DEL median, ${N} sequential`, pct(seq.tern.del, 50), pct(seq.ref.del, 50));
   row(`DEL p99, ${N} sequential`, pct(seq.tern.del, 99), pct(seq.ref.del, 99));
+  if (BASE) {
+    row(
+      `ADD median, ${N} sequential, baseline plugin`,
+      pct(seq.base.add, 50),
+      pct(seq.ref.add, 50),
+    );
+    row(
+      `DEL median, ${N} sequential, baseline plugin`,
+      pct(seq.base.del, 50),
+      pct(seq.ref.del, 50),
+    );
+  }
 
   // 20-way concurrent.
   const conc: Record<Tool, { add: number[]; del: number[] }> = {
     tern: { add: [], del: [] },
     ref: { add: [], del: [] },
+    base: { add: [], del: [] },
   };
   for (const t of ["tern", "ref"] as Tool[]) {
     conc[t].add = await pool(N, CONC, (i) => op(t, "ADD", `c${i}`, pods[t][i]));
@@ -198,7 +229,7 @@ try {
   row(`DEL p99, ${CONC}-way concurrent`, pct(conc.tern.del, 99), pct(conc.ref.del, 99));
 
   // The burst: every ADD at once.
-  const burst: Record<Tool, number> = { tern: 0, ref: 0 };
+  const burst: Record<Tool, number> = { tern: 0, ref: 0, base: 0 };
   for (const t of ["tern", "ref"] as Tool[]) {
     const t0 = performance.now();
     await Promise.all(pods[t].slice(0, BURST).map((p, i) => op(t, "ADD", `b${i}`, p)));
@@ -208,11 +239,13 @@ try {
   row(`${BURST}-pod burst, all ADDs done`, burst.tern, burst.ref);
 
   // Where tern's time goes: the plugin's start-up alone, and the agent's share alone.
-  const start = { tern: [] as number[], ref: [] as number[] };
+  const start = { tern: [] as number[], ref: [] as number[], base: [] as number[] };
   for (let i = 0; i < 50; i++) {
-    for (const t of ["tern", "ref"] as Tool[]) {
+    for (const t of TOOLS) {
       const args = t === "tern"
-        ? [DENO, "run", "-P=cni", `${ROOT}/roles/cni.ts`]
+        ? pluginCommand(DENO, ROOT)
+        : t === "base"
+        ? baseCommand()
         : ["/usr/lib/cni/ptp"];
       const t0 = performance.now();
       await sh(args[0]!, args.slice(1), "{}", { ...baseEnv, CNI_COMMAND: "VERSION" });
@@ -220,6 +253,13 @@ try {
     }
   }
   row("plugin start-up (VERSION) median", pct(start.tern, 50), pct(start.ref, 50));
+  if (BASE) {
+    row(
+      "plugin start-up (VERSION) median, baseline plugin",
+      pct(start.base, 50),
+      pct(start.ref, 50),
+    );
+  }
   const agentAdd: number[] = [];
   const agentDel: number[] = [];
   for (let i = 0; i < N; i++) {
@@ -274,7 +314,7 @@ try {
     } catch { /* gone */ }
     await agent.status;
   }
-  for (const t of ["tern", "ref"] as Tool[]) {
+  for (const t of TOOLS) {
     for (const p of pods[t]) await sh("ip", ["netns", "del", p.slice("/run/netns/".length)]);
   }
   await sh("ip", ["netns", "del", nodeNs]);

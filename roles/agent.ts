@@ -6,6 +6,7 @@
  * /agent                 rest_for_one
  * ├── store              allocation records, atomic group-committed writes
  * ├── blocks             block source: static (--static-block) or Kubernetes (--kubeconfig)
+ * ├── routes             route table of the host routes to pods (protocol 212, source "pods")
  * ├── wiring             veth pairs, addresses, routes (netlink)
  * ├── ipam               one_for_one
  * │   ├── pools          pool manager: starts a pool's actor when it is first needed
@@ -30,13 +31,15 @@ import {
   BLOCKS_PATH,
   CNI_SERVER_PATH,
   POOL_MANAGER_PATH,
+  ROUTES_PATH,
   STORE_PATH,
   WIRING_PATH,
 } from "../actors/agent/paths.ts";
 import { NO_METADATA, type PodMetadataSource } from "../actors/agent/pool_choice.ts";
 import { poolManager } from "../actors/agent/pool_manager.ts";
 import { allocationStore } from "../actors/agent/store.ts";
-import { podWiring } from "../actors/agent/wiring.ts";
+import { POD_ROUTE_PROTOCOL, podWiring } from "../actors/agent/wiring.ts";
+import { routeTable } from "../actors/netlink/route_table.ts";
 import { KubeClient, loadKubeEndpoint } from "../actors/kube/mod.ts";
 
 const { common, rest } = takeCommonFlags(Deno.args);
@@ -74,14 +77,22 @@ const service: ServiceFactory = (lookup, log) =>
 await runRole({
   name: "agent",
   common,
-  required: [STORE_PATH, BLOCKS_PATH, WIRING_PATH, POOL_MANAGER_PATH, CNI_SERVER_PATH],
+  required: [STORE_PATH, BLOCKS_PATH, ROUTES_PATH, WIRING_PATH, POOL_MANAGER_PATH, CNI_SERVER_PATH],
   root: supervisor("agent", {
     strategy: "rest_for_one",
     intensity: { maxRestarts: 5, withinMs: 30_000 },
     children: [
       { id: "store", def: allocationStore(cfg.stateDir, cfg.node) },
       { id: "blocks", def: blocks },
-      { id: "wiring", def: podWiring(), mailbox: { capacity: 4096, overflow: "fail_sender" } },
+      {
+        id: "routes",
+        def: routeTable({ protocol: POD_ROUTE_PROTOCOL, retainStaleMs: cfg.routeRetainMs }),
+      },
+      {
+        id: "wiring",
+        def: podWiring({ routesPath: ROUTES_PATH, storePath: STORE_PATH }),
+        mailbox: { capacity: 4096, overflow: "fail_sender" },
+      },
       {
         id: "ipam",
         def: supervisor("ipam", {

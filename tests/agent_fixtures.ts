@@ -5,6 +5,8 @@
  * `tn-agent-<random>-…` and removed by {@linkcode TestNode.cleanup}, also after a failure.
  */
 
+import { pluginCommand } from "../actors/cni/launch.ts";
+
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const DENO = Deno.execPath();
 
@@ -222,7 +224,8 @@ export class TestNode {
       const v = Deno.env.get(k);
       if (v) env[k] = v;
     }
-    const r = await run(DENO, ["run", "-P=cni", `${ROOT}/roles/cni.ts`], {
+    const [cmd, ...args] = pluginCommand(DENO, ROOT);
+    const r = await run(cmd!, args, {
       stdin: typeof conf === "string" ? conf : JSON.stringify(conf),
       env,
       allowFail: true,

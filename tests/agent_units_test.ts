@@ -35,6 +35,16 @@ Deno.test("agent flags: static blocks make pools, the first is auto unless named
     ["red", true, ["198.18.1.0/28", "fd00:1::/124"]],
   ]);
   assert.equal(parseAgentFlags(["--static-block", "a=198.18.0.0/28"], "h").pools[0]!.auto, true);
+  const blocks = ["--static-block", "a=198.18.0.0/28"];
+  assert.equal(parseAgentFlags(blocks, "h").routeRetainMs, 10_000);
+  assert.equal(parseAgentFlags([...blocks, "--route-retain-ms", "0"], "h").routeRetainMs, 0);
+  for (const v of ["-1", "abc", "3600001"]) {
+    assert.throws(
+      () => parseAgentFlags([...blocks, "--route-retain-ms", v], "h"),
+      AgentConfigError,
+      v,
+    );
+  }
 });
 
 Deno.test("agent flags: bad values are AgentConfigError quoting the value", () => {

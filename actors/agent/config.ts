@@ -37,6 +37,11 @@ export interface AgentConfig {
   /** How long a block must stay empty before it is returned. */
   blockGraceMs: number;
   /**
+   * How long after start the route table keeps pod routes that nobody has stated yet (left by the
+   * previous run), so a restart never blackholes a running pod.
+   */
+  routeRetainMs: number;
+  /**
    * Where pools, blocks and pod annotations come from: `static` (the `--static-block` flags) or
    * `kube` (the API, through `kubeconfig` or the in-cluster ServiceAccount when it is empty).
    */
@@ -76,7 +81,7 @@ function absPath(flag: string, v: string): string {
  * `--node`, `--state-dir`, `--socket`, `--conflist-dir`, `--conflist-name`, `--network`,
  * `--cni-version`, `--chain a,b`, `--mtu`, `--static-block POOL=CIDR` (repeatable; a pool may
  * hold IPv4 and IPv6 blocks), `--auto-pool NAME` (default: the first pool), `--gc-interval-ms`,
- * `--gc-grace-ms`, `--block-grace-ms`, `--kubeconfig PATH` or `--in-cluster` (pools, blocks and
+ * `--gc-grace-ms`, `--block-grace-ms`, `--route-retain-ms`, `--kubeconfig PATH` or `--in-cluster` (pools, blocks and
  * annotations from the Kubernetes API instead of static blocks).
  */
 export function parseAgentFlags(args: string[], hostname: string): AgentConfig {
@@ -94,6 +99,7 @@ export function parseAgentFlags(args: string[], hostname: string): AgentConfig {
     gcIntervalMs: 30_000,
     gcGraceMs: 60_000,
     blockGraceMs: 300_000,
+    routeRetainMs: 10_000,
     source: "static",
   };
   let auto: string | undefined;
@@ -204,6 +210,9 @@ export function parseAgentFlags(args: string[], hostname: string): AgentConfig {
         break;
       case "--block-grace-ms":
         c.blockGraceMs = int(flag, value(), 0, 86_400_000);
+        break;
+      case "--route-retain-ms":
+        c.routeRetainMs = int(flag, value(), 0, 3_600_000);
         break;
       default:
         throw new AgentConfigError(flag, inline ?? "", "unknown flag");

@@ -10,6 +10,10 @@ export const AGENT_ROOT = "/agent";
 export const STORE_PATH = "/agent/store";
 /** The block source. */
 export const BLOCKS_PATH = "/agent/blocks";
+/** The route-table actor holding the host routes to pods (source {@linkcode POD_ROUTE_SOURCE}). */
+export const ROUTES_PATH = "/agent/routes";
+/** The route-table source name of the host routes to pods. */
+export const POD_ROUTE_SOURCE = "pods";
 /** The pod wiring actor. */
 export const WIRING_PATH = "/agent/wiring";
 /** The supervisor of the node IPAM actors. */

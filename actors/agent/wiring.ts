@@ -8,12 +8,17 @@
  * ends and the routes through it). Netlink requests are synchronous and take microseconds, so one
  * actor serves every pod without holding anyone up for long.
  *
+ * Host routes are not written here but stated to the route-table actor (source
+ * {@linkcode POD_ROUTE_SOURCE}), which installs them in batches, puts back a route deleted by
+ * someone else, and at start keeps the routes it finds for a while (`retainStaleMs`). Each
+ * incarnation of this actor first states the routes of every recorded pod whose veth exists
+ * (`replace_source`), so a restarted agent never drops a running pod's route.
+ *
  * @module
  */
 
-import { actor, type ReplyTo } from "../../runtime/mod.ts";
+import { actor, type ActorRef, type ReplyTo } from "../../runtime/mod.ts";
 import {
-  addRoute,
   deleteLink,
   getLink,
   listAddresses,
@@ -24,8 +29,12 @@ import {
 import { InterfaceNotFoundError, NamespaceNotFoundError, NetlinkError } from "../netlink/errors.ts";
 import { removeLinkAsync } from "./link_remover.ts";
 import { NetlinkSocket } from "../netlink/socket.ts";
-import { RT_SCOPE } from "../netlink/constants.ts";
 import { cString, getLibc, lastErrno } from "../netlink/ffi.ts";
+import type { DesiredRoute } from "../netlink/route_plan.ts";
+import type { ReconcileReport, RouteTableMsg, RouteTableView } from "../netlink/route_table.ts";
+import { POD_ROUTE_SOURCE } from "./paths.ts";
+import type { AllocationRecord } from "./records.ts";
+import type { StoreMsg } from "./store.ts";
 
 /** Route protocol number of the host routes to pods. */
 export const POD_ROUTE_PROTOCOL = 212;
@@ -70,6 +79,26 @@ export class PodNamespaceError extends Error {
   }
 }
 
+/** The route-table actor refused or could not install a pod's host route. */
+export class HostRouteError extends Error {
+  override readonly name = "HostRouteError";
+  /** Always `"host_route_failed"`. */
+  readonly code = "host_route_failed" as const;
+  constructor(readonly dst: string, detail: string) {
+    super(`Host route ${JSON.stringify(dst)} not installed: ${detail}`);
+  }
+}
+
+/** Options of {@linkcode podWiring}. */
+export interface PodWiringOptions {
+  /** Path of the route-table actor (protocol {@linkcode POD_ROUTE_PROTOCOL}). */
+  routesPath: string;
+  /** Path of the allocation store (read at start to state every recorded pod's routes). */
+  storePath: string;
+  /** Timeout of each ask to the route table and the store (default 10 s). */
+  askTimeoutMs?: number;
+}
+
 /** What to wire. */
 export interface WireSpec {
   containerId: string;
@@ -98,7 +127,9 @@ export type WiringMsg =
     replyTo: ReplyTo<string[]>;
   }
   | { type: "links"; replyTo: ReplyTo<string[]> }
-  | { type: "ensure_routes"; hostIfname: string; addresses: string[]; replyTo: ReplyTo<boolean> };
+  | { type: "ensure_routes"; hostIfname: string; addresses: string[]; replyTo: ReplyTo<boolean> }
+  /** Internal, first message of each incarnation: states the routes of every recorded pod. */
+  | { type: "restate" };
 
 function openPodSocket(netns: string): NetlinkSocket {
   try {
@@ -120,13 +151,13 @@ function openPodSocket(netns: string): NetlinkSocket {
   }
 }
 
-function hostRoute(address: string, oif: number) {
-  return {
-    dst: address.includes(":") ? `${address}/128` : `${address}/32`,
-    oif,
-    scope: RT_SCOPE.LINK,
-    protocol: POD_ROUTE_PROTOCOL,
-  };
+function hostDst(address: string): string {
+  return address.includes(":") ? `${address}/128` : `${address}/32`;
+}
+
+/** The desired host route to one pod address (scope link through the host end). */
+function hostRoute(address: string, oif: number): DesiredRoute {
+  return { dst: hostDst(address), nexthops: [{ oif }] };
 }
 
 /**
@@ -152,12 +183,99 @@ function enableForwarding(log: { warn(m: string, f?: Record<string, unknown>): v
 const O_WRONLY_CLOEXEC = 0x1 | 0x80000;
 
 /** The pod wiring actor. */
-export function podWiring() {
+export function podWiring(o: PodWiringOptions) {
+  const askTimeout = o.askTimeoutMs ?? 10_000;
   return actor<WiringMsg>("pod-wiring", (ctx) => {
     const host = NetlinkSocket.open();
     enableForwarding(ctx.log);
     let wired = 0;
     let unwired = 0;
+    let restated = 0;
+    /** Host interface -> the prefixes this actor stated for it. */
+    const stated = new Map<string, string[]>();
+    ctx.self.tell({ type: "restate" });
+
+    const routes = (): ActorRef<RouteTableMsg> => {
+      const r = ctx.lookup<RouteTableMsg>(o.routesPath);
+      if (!r) throw new Error(`the route table ${o.routesPath} is not running`);
+      return r;
+    };
+
+    /** States the host routes of one interface and waits until the kernel has them. */
+    const installRoutes = async (hostIfname: string, index: number, addresses: string[]) => {
+      const rt = routes();
+      const want = addresses.map((a) => hostRoute(a, index));
+      const previous = stated.get(hostIfname) ?? [];
+      const gone = previous.filter((d) => !want.some((w) => w.dst === d));
+      if (gone.length) {
+        await rt.ask<number>(
+          (replyTo) => ({ type: "withdraw", source: POD_ROUTE_SOURCE, dsts: gone, replyTo }),
+          { timeoutMs: askTimeout },
+        );
+      }
+      stated.set(hostIfname, want.map((w) => w.dst));
+      await rt.ask<number>(
+        (replyTo) => ({ type: "set", source: POD_ROUTE_SOURCE, routes: want, replyTo }),
+        { timeoutMs: askTimeout },
+      );
+      await rt.ask<ReconcileReport>((replyTo) => ({ type: "sync", replyTo }), {
+        timeoutMs: askTimeout,
+      });
+      const v = await rt.ask<RouteTableView>((replyTo) => ({ type: "get", replyTo }), {
+        timeoutMs: askTimeout,
+      });
+      for (const w of want) {
+        const why = v.conflicts[w.dst];
+        if (why !== undefined) throw new HostRouteError(w.dst, why);
+      }
+    };
+
+    /** Withdraws the host routes of one interface (before its veth goes). */
+    const withdrawRoutes = async (hostIfname: string) => {
+      const dsts = stated.get(hostIfname);
+      if (!dsts) return;
+      stated.delete(hostIfname);
+      await routes().ask<number>(
+        (replyTo) => ({ type: "withdraw", source: POD_ROUTE_SOURCE, dsts, replyTo }),
+        { timeoutMs: askTimeout },
+      );
+    };
+
+    /**
+     * States the routes of every recorded pod whose host end exists, replacing whatever the
+     * source held (a previous incarnation's view). Runs before any other message of this
+     * incarnation is served; the route table keeps the kernel's routes meanwhile.
+     */
+    const restate = async () => {
+      const store = ctx.lookup<StoreMsg>(o.storePath);
+      if (!store) throw new Error(`the store ${o.storePath} is not running`);
+      const records = await store.ask<AllocationRecord[]>(
+        (replyTo) => ({ type: "list", replyTo }),
+        { timeoutMs: askTimeout },
+      );
+      const index = new Map<string, number>();
+      for (const l of await listLinks(host)) index.set(l.name, l.index);
+      const all: DesiredRoute[] = [];
+      stated.clear();
+      for (const r of records) {
+        const i = index.get(r.hostIfname);
+        if (i === undefined) continue; // half-made or gone: left to its DEL or the collector
+        const want = r.addresses.map((a) => hostRoute(a.address, i));
+        stated.set(r.hostIfname, want.map((w) => w.dst));
+        all.push(...want);
+      }
+      await routes().ask<number>(
+        (replyTo) => ({
+          type: "replace_source",
+          source: POD_ROUTE_SOURCE,
+          routes: all,
+          replyTo,
+        }),
+        { timeoutMs: askTimeout },
+      );
+      restated = all.length;
+      ctx.log.info("pod routes stated", { routes: all.length, pods: stated.size });
+    };
 
     const removeLink = async (name: string): Promise<boolean> => {
       try {
@@ -185,8 +303,9 @@ export function podWiring() {
           gateway6: GATEWAY6,
         });
         try {
-          for (const a of s.addresses) await addRoute(host, hostRoute(a, r.hostIndex), "replace");
+          await installRoutes(hostIfname, r.hostIndex, s.addresses);
         } catch (e) {
+          await withdrawRoutes(hostIfname).catch(() => {});
           await removeLink(hostIfname).catch(() => {});
           throw e;
         }
@@ -215,7 +334,7 @@ export function podWiring() {
       if (hostIndex >= 0) {
         const routes = await listRoutes(host, { protocol: POD_ROUTE_PROTOCOL });
         for (const a of s.addresses) {
-          const dst = hostRoute(a, hostIndex).dst;
+          const dst = hostDst(a);
           if (!routes.some((r) => r.dst === dst && r.oif === hostIndex)) {
             problems.push(`host route ${dst} dev ${hostIfname} is missing`);
           }
@@ -272,6 +391,9 @@ export function podWiring() {
               msg.replyTo.reply(await wire(msg.spec));
               break;
             case "unwire": {
+              // The route goes from the desired set first, so the route table does not try to
+              // put it back once the kernel removes it with the veth.
+              await withdrawRoutes(msg.hostIfname);
               // Off the JavaScript thread and outside this actor's turn: the kernel's ~20 ms per
               // veth deletion overlaps across pods (the caller serialises per container).
               const r = msg.replyTo;
@@ -304,20 +426,24 @@ export function podWiring() {
                 msg.replyTo.reply(false);
                 break;
               }
-              for (const a of msg.addresses) await addRoute(host, hostRoute(a, index), "replace");
+              await installRoutes(msg.hostIfname, index, msg.addresses);
               msg.replyTo.reply(true);
               break;
             }
+            case "restate":
+              // A failure crashes the actor (rethrown below): unstated routes must not be served.
+              return await restate();
           }
         } catch (e) {
           // A failed operation fails its caller, not the actor (the socket is still good).
           if ("replyTo" in msg) msg.replyTo.fail(e as Error);
+          else throw e;
         }
       },
       stop() {
         host.close();
       },
-      inspect: () => ({ wired, unwired }),
+      inspect: () => ({ wired, unwired, restated, podsWithRoutes: stated.size }),
     };
   });
 }

@@ -221,8 +221,8 @@ export const AGENT_RBAC: RoleRbac = {
     {
       group: "tern.dev",
       resource: "addressblocks",
-      verbs: READ,
-      why: "the blocks the controller gave this node",
+      verbs: ["get", "list", "watch", "delete"],
+      why: "the blocks the controller gave this node; return one that stayed empty",
       scope: "cluster",
     },
     {

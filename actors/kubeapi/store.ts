@@ -35,7 +35,7 @@ import {
 } from "./kind_hooks.ts";
 import { groupVersion, ResourceRegistry, type ResourceType } from "./resource_types.ts";
 import { ruleProblems, validateObject } from "./schema_validation.ts";
-import { serviceAllocators } from "./service_allocator.ts";
+import { ServiceAddressIndex } from "./service_allocator.ts";
 import { matchFields, matchLabels, parseFieldSelector, parseLabelSelector } from "./selectors.ts";
 import { listStrategy, strategicMergePatch } from "./strategic_merge.ts";
 import {
@@ -162,6 +162,8 @@ function comparable(o: KubeObject): JsonObject {
   return c;
 }
 
+const SERVICES_KEY = "/services";
+
 /** The object store. */
 export class Store {
   /** Served resource types (built-ins and CRD-defined). */
@@ -180,6 +182,8 @@ export class Store {
   #saTokens = new Map<string, ServiceAccountIdentity>();
   #tokenBySa = new Map<string, string>();
   #serviceCIDR: string;
+  /** ClusterIPs and node ports of the stored Services (kept by #put and #drop). */
+  #serviceIndex: ServiceAddressIndex;
   #reconciling = false;
   #changeListeners: Array<() => void> = [];
 
@@ -187,6 +191,7 @@ export class Store {
   constructor(opts: StoreOptions = {}) {
     this.#now = opts.now ?? Date.now;
     this.#serviceCIDR = opts.serviceCIDR ?? "198.19.192.0/20";
+    this.#serviceIndex = new ServiceAddressIndex(this.#serviceCIDR);
     this.#hub = new WatchHub({
       historyLimit: opts.historyLimit ?? 1000,
       resourceVersion: () => this.#rv,
@@ -374,10 +379,7 @@ export class Store {
   // ---- writes --------------------------------------------------------------------------------
 
   #allocators(): Allocators {
-    return serviceAllocators(
-      () => this.#objects.get("/services")?.values() ?? [],
-      this.#serviceCIDR,
-    );
+    return this.#serviceIndex.allocators();
   }
 
   /** List-key function for managedFields of type `t`. */
@@ -1022,6 +1024,10 @@ export class Store {
     const key = objKey(o.metadata.namespace, o.metadata.name!);
     const ref = `${storageKey}\n${key}`;
     this.#bucket(storageKey).set(key, o);
+    if (storageKey === SERVICES_KEY) {
+      if (old) this.#serviceIndex.remove(old);
+      this.#serviceIndex.add(o);
+    }
     this.#uids.set(o.metadata.uid!, [storageKey, key]);
     for (const r of old?.metadata.ownerReferences ?? []) this.#dependents.get(r.uid)?.delete(ref);
     const owners = o.metadata.ownerReferences ?? [];
@@ -1039,6 +1045,7 @@ export class Store {
   #drop(storageKey: string, key: string, old: KubeObject): void {
     const ref = `${storageKey}\n${key}`;
     this.#bucket(storageKey).delete(key);
+    if (storageKey === SERVICES_KEY) this.#serviceIndex.remove(old);
     this.#uids.delete(old.metadata.uid!);
     for (const r of old.metadata.ownerReferences ?? []) {
       const set = this.#dependents.get(r.uid);
@@ -1168,6 +1175,7 @@ export class Store {
   /** Replace the contents with a snapshot (history starts empty at its resourceVersion). */
   restore(snap: StoreSnapshot): void {
     this.#objects.clear();
+    this.#serviceIndex = new ServiceAddressIndex(this.#serviceCIDR);
     this.#uids.clear();
     this.#dependents.clear();
     this.#deleting.clear();

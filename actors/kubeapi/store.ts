@@ -164,6 +164,18 @@ function comparable(o: KubeObject): JsonObject {
 
 const SERVICES_KEY = "/services";
 
+/** Index of the first element of sorted `keys` greater than `key`. */
+function upperBound(keys: string[], key: string): number {
+  let lo = 0;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (keys[mid] <= key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /** The object store. */
 export class Store {
   /** Served resource types (built-ins and CRD-defined). */
@@ -184,6 +196,8 @@ export class Store {
   #serviceCIDR: string;
   /** ClusterIPs and node ports of the stored Services (kept by #put and #drop). */
   #serviceIndex: ServiceAddressIndex;
+  /** Sorted keys per storage key (for lists), dropped when a bucket gains or loses a key. */
+  #keyOrder = new Map<string, string[]>();
   #reconciling = false;
   #changeListeners: Array<() => void> = [];
 
@@ -314,11 +328,11 @@ export class Store {
       }
     }
     const bucket = this.#objects.get(t.storageKey) ?? new Map<string, KubeObject>();
-    const keys = [...bucket.keys()].sort();
+    const keys = this.#sortedKeys(t.storageKey, bucket);
     const matched: KubeObject[] = [];
     const ns = t.namespaced ? namespace : undefined;
-    for (const k of keys) {
-      if (start && k <= start) continue;
+    for (let i = start ? upperBound(keys, start) : 0; i < keys.length; i++) {
+      const k = keys[i];
       const o = bucket.get(k)!;
       if (ns !== undefined && o.metadata.namespace !== ns) continue;
       if (!matchLabels(labels, o.metadata.labels)) continue;
@@ -339,6 +353,13 @@ export class Store {
       res.remainingItemCount = matched.length - limit;
     }
     return res;
+  }
+
+  /** The keys of a bucket in list order, cached until a key is added or removed. */
+  #sortedKeys(storageKey: string, bucket: Map<string, KubeObject>): string[] {
+    let keys = this.#keyOrder.get(storageKey);
+    if (!keys) this.#keyOrder.set(storageKey, keys = [...bucket.keys()].sort());
+    return keys;
   }
 
   // ---- watch ---------------------------------------------------------------------------------
@@ -980,6 +1001,7 @@ export class Store {
           this.#remove(nt.storageKey, child);
         }
         this.#objects.delete(nt.storageKey);
+        this.#keyOrder.delete(nt.storageKey);
         break;
       }
     }
@@ -1023,7 +1045,9 @@ export class Store {
   #put(storageKey: string, o: KubeObject, old: KubeObject | undefined): void {
     const key = objKey(o.metadata.namespace, o.metadata.name!);
     const ref = `${storageKey}\n${key}`;
-    this.#bucket(storageKey).set(key, o);
+    const bucket = this.#bucket(storageKey);
+    if (!bucket.has(key)) this.#keyOrder.delete(storageKey);
+    bucket.set(key, o);
     if (storageKey === SERVICES_KEY) {
       if (old) this.#serviceIndex.remove(old);
       this.#serviceIndex.add(o);
@@ -1044,7 +1068,7 @@ export class Store {
   /** Forget `old` (stored under `key`), queueing its dependents for garbage collection. */
   #drop(storageKey: string, key: string, old: KubeObject): void {
     const ref = `${storageKey}\n${key}`;
-    this.#bucket(storageKey).delete(key);
+    if (this.#bucket(storageKey).delete(key)) this.#keyOrder.delete(storageKey);
     if (storageKey === SERVICES_KEY) this.#serviceIndex.remove(old);
     this.#uids.delete(old.metadata.uid!);
     for (const r of old.metadata.ownerReferences ?? []) {
@@ -1175,6 +1199,7 @@ export class Store {
   /** Replace the contents with a snapshot (history starts empty at its resourceVersion). */
   restore(snap: StoreSnapshot): void {
     this.#objects.clear();
+    this.#keyOrder.clear();
     this.#serviceIndex = new ServiceAddressIndex(this.#serviceCIDR);
     this.#uids.clear();
     this.#dependents.clear();

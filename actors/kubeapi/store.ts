@@ -164,6 +164,18 @@ function comparable(o: KubeObject): JsonObject {
 
 const SERVICES_KEY = "/services";
 
+/** Index of the first element of sorted `keys` not less than `key`. */
+function lowerBound(keys: string[], key: string): number {
+  let lo = 0;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (keys[mid] < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /** Index of the first element of sorted `keys` greater than `key`. */
 function upperBound(keys: string[], key: string): number {
   let lo = 0;
@@ -331,10 +343,14 @@ export class Store {
     const keys = this.#sortedKeys(t.storageKey, bucket);
     const matched: KubeObject[] = [];
     const ns = t.namespaced ? namespace : undefined;
-    for (let i = start ? upperBound(keys, start) : 0; i < keys.length; i++) {
+    // Keys are `namespace/name`: one namespace's objects are a contiguous run of the order.
+    const prefix = ns !== undefined ? `${ns}/` : "";
+    let i = prefix ? lowerBound(keys, prefix) : 0;
+    if (start) i = Math.max(i, upperBound(keys, start));
+    for (; i < keys.length; i++) {
       const k = keys[i];
+      if (prefix && !k.startsWith(prefix)) break;
       const o = bucket.get(k)!;
-      if (ns !== undefined && o.metadata.namespace !== ns) continue;
       if (!matchLabels(labels, o.metadata.labels)) continue;
       if (!matchFields(fields, t.convert ? this.#present(t, o) : o)) continue;
       matched.push(o);

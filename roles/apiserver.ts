@@ -12,6 +12,7 @@
  */
 
 import { type KubeApiMsg, kubeApiServerActor } from "../actors/kubeapi/server_actor.ts";
+import { ServiceAddressIndex } from "../actors/kubeapi/service_allocator.ts";
 import { type CommonFlags, runRole, supervisor, takeCommonFlags } from "../runtime/mod.ts";
 
 /** Parsed command-line flags. */
@@ -24,6 +25,7 @@ export interface ApiServerFlags {
   adminToken?: string;
   bookmarkIntervalMs?: number;
   advertiseHost?: string;
+  serviceCIDR?: string;
 }
 
 /** Typed error for bad flags. */
@@ -39,7 +41,8 @@ export class FlagError extends Error {
 
 const usage =
   `usage: apiserver [--listen ADDR] [--port N] [--tls|--plain] [--kubeconfig PATH] [--state FILE]
-                 [--admin-token TOKEN] [--bookmark-interval-ms N] [--advertise-host HOST]`;
+                 [--admin-token TOKEN] [--bookmark-interval-ms N] [--advertise-host HOST]
+                 [--service-cidr CIDR]`;
 
 /** Parse flags (`--flag value` or `--flag=value`). */
 export function parseFlags(args: string[]): ApiServerFlags {
@@ -95,6 +98,16 @@ export function parseFlags(args: string[]): ApiServerFlags {
         flags.bookmarkIntervalMs = n;
         break;
       }
+      case "--service-cidr": {
+        const v = next();
+        try {
+          new ServiceAddressIndex(v);
+        } catch (e) {
+          throw new FlagError(name, e instanceof Error ? e.message : String(e));
+        }
+        flags.serviceCIDR = v;
+        break;
+      }
       case "--help":
       case "-h":
         throw new FlagError(name, usage);
@@ -135,6 +148,7 @@ async function main(): Promise<void> {
           adminToken: flags.adminToken,
           bookmarkIntervalMs: flags.bookmarkIntervalMs,
           advertiseHost: flags.advertiseHost,
+          serviceCIDR: flags.serviceCIDR,
         }),
       }],
     }),

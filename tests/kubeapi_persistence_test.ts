@@ -150,6 +150,11 @@ Deno.test("kubeapi role: flags, and the server as a process reached by kubectl",
   );
   assert.throws(() => parseFlags(["--port", "99999"]), /Flag "--port": invalid port "99999"/);
   assert.throws(() => parseFlags(["--bogus"]), /unknown flag/);
+  assert.equal(parseFlags(["--service-cidr", "198.18.0.0/16"]).serviceCIDR, "198.18.0.0/16");
+  assert.throws(
+    () => parseFlags(["--service-cidr", "198.18.0.0/33"]),
+    /Flag "--service-cidr": invalid service CIDR "198\.18\.0\.0\/33"/,
+  );
   const dir = await Deno.makeTempDir({ prefix: "tn-kubeapi-role-" });
   const child = new Deno.Command(Deno.execPath(), {
     args: [

@@ -34,6 +34,24 @@ import { type IncludeObject, toTable } from "./table.ts";
 import { isObject, type JsonObject, type KubeObject } from "./types.ts";
 
 /** What the handler needs from the server. */
+
+/** One watch event as a JSON line. */
+function line(type: string, object: JsonObject): string {
+  return JSON.stringify({ type, object }) + "\n";
+}
+
+/** Serialized events by event object: the watch hub hands one object to every watcher of a
+ * kind, so a fan-out to many watchers serializes it once. */
+const eventLines = new WeakMap<JsonObject, { type: string; text: string }>();
+
+function eventLine(ev: WatchEvent): string {
+  const hit = eventLines.get(ev.object);
+  if (hit && hit.type === ev.type) return hit.text;
+  const text = line(ev.type, ev.object);
+  eventLines.set(ev.object, { type: ev.type, text });
+  return text;
+}
+
 export interface HandlerContext {
   store: Store;
   faults: FaultInjector;
@@ -297,7 +315,7 @@ export function createHandler(ctx: HandlerContext): (req: Request) => Promise<Re
       if (table && (ev.type === "ADDED" || ev.type === "MODIFIED" || ev.type === "DELETED")) {
         object = toTable(t, [ev.object as KubeObject], { includeObject: include, now: Date.now() });
       }
-      controller.enqueue(enc.encode(JSON.stringify({ type: ev.type, object }) + "\n"));
+      controller.enqueue(enc.encode(object === ev.object ? eventLine(ev) : line(ev.type, object)));
       // A client that stopped reading is cut off (it re-watches from its last version), as the
       // real server drops watchers whose buffers fill up.
       if ((controller.desiredSize ?? 0) < -ctx.watchQueueLimit) close();

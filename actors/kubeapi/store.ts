@@ -35,7 +35,7 @@ import {
 } from "./kind_hooks.ts";
 import { groupVersion, ResourceRegistry, type ResourceType } from "./resource_types.ts";
 import { ruleProblems, validateObject } from "./schema_validation.ts";
-import { serviceAllocators } from "./service_allocator.ts";
+import { ServiceAddressIndex } from "./service_allocator.ts";
 import { matchFields, matchLabels, parseFieldSelector, parseLabelSelector } from "./selectors.ts";
 import { listStrategy, strategicMergePatch } from "./strategic_merge.ts";
 import {
@@ -162,6 +162,32 @@ function comparable(o: KubeObject): JsonObject {
   return c;
 }
 
+const SERVICES_KEY = "/services";
+
+/** Index of the first element of sorted `keys` not less than `key`. */
+function lowerBound(keys: string[], key: string): number {
+  let lo = 0;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (keys[mid] < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Index of the first element of sorted `keys` greater than `key`. */
+function upperBound(keys: string[], key: string): number {
+  let lo = 0;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (keys[mid] <= key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /** The object store. */
 export class Store {
   /** Served resource types (built-ins and CRD-defined). */
@@ -180,6 +206,10 @@ export class Store {
   #saTokens = new Map<string, ServiceAccountIdentity>();
   #tokenBySa = new Map<string, string>();
   #serviceCIDR: string;
+  /** ClusterIPs and node ports of the stored Services (kept by #put and #drop). */
+  #serviceIndex: ServiceAddressIndex;
+  /** Sorted keys per storage key (for lists), dropped when a bucket gains or loses a key. */
+  #keyOrder = new Map<string, string[]>();
   #reconciling = false;
   #changeListeners: Array<() => void> = [];
 
@@ -187,6 +217,7 @@ export class Store {
   constructor(opts: StoreOptions = {}) {
     this.#now = opts.now ?? Date.now;
     this.#serviceCIDR = opts.serviceCIDR ?? "198.19.192.0/20";
+    this.#serviceIndex = new ServiceAddressIndex(this.#serviceCIDR);
     this.#hub = new WatchHub({
       historyLimit: opts.historyLimit ?? 1000,
       resourceVersion: () => this.#rv,
@@ -309,13 +340,17 @@ export class Store {
       }
     }
     const bucket = this.#objects.get(t.storageKey) ?? new Map<string, KubeObject>();
-    const keys = [...bucket.keys()].sort();
+    const keys = this.#sortedKeys(t.storageKey, bucket);
     const matched: KubeObject[] = [];
     const ns = t.namespaced ? namespace : undefined;
-    for (const k of keys) {
-      if (start && k <= start) continue;
+    // Keys are `namespace/name`: one namespace's objects are a contiguous run of the order.
+    const prefix = ns !== undefined ? `${ns}/` : "";
+    let i = prefix ? lowerBound(keys, prefix) : 0;
+    if (start) i = Math.max(i, upperBound(keys, start));
+    for (; i < keys.length; i++) {
+      const k = keys[i];
+      if (prefix && !k.startsWith(prefix)) break;
       const o = bucket.get(k)!;
-      if (ns !== undefined && o.metadata.namespace !== ns) continue;
       if (!matchLabels(labels, o.metadata.labels)) continue;
       if (!matchFields(fields, t.convert ? this.#present(t, o) : o)) continue;
       matched.push(o);
@@ -334,6 +369,13 @@ export class Store {
       res.remainingItemCount = matched.length - limit;
     }
     return res;
+  }
+
+  /** The keys of a bucket in list order, cached until a key is added or removed. */
+  #sortedKeys(storageKey: string, bucket: Map<string, KubeObject>): string[] {
+    let keys = this.#keyOrder.get(storageKey);
+    if (!keys) this.#keyOrder.set(storageKey, keys = [...bucket.keys()].sort());
+    return keys;
   }
 
   // ---- watch ---------------------------------------------------------------------------------
@@ -374,10 +416,7 @@ export class Store {
   // ---- writes --------------------------------------------------------------------------------
 
   #allocators(): Allocators {
-    return serviceAllocators(
-      () => this.#objects.get("/services")?.values() ?? [],
-      this.#serviceCIDR,
-    );
+    return this.#serviceIndex.allocators();
   }
 
   /** List-key function for managedFields of type `t`. */
@@ -978,6 +1017,7 @@ export class Store {
           this.#remove(nt.storageKey, child);
         }
         this.#objects.delete(nt.storageKey);
+        this.#keyOrder.delete(nt.storageKey);
         break;
       }
     }
@@ -1021,7 +1061,13 @@ export class Store {
   #put(storageKey: string, o: KubeObject, old: KubeObject | undefined): void {
     const key = objKey(o.metadata.namespace, o.metadata.name!);
     const ref = `${storageKey}\n${key}`;
-    this.#bucket(storageKey).set(key, o);
+    const bucket = this.#bucket(storageKey);
+    if (!bucket.has(key)) this.#keyOrder.delete(storageKey);
+    bucket.set(key, o);
+    if (storageKey === SERVICES_KEY) {
+      if (old) this.#serviceIndex.remove(old);
+      this.#serviceIndex.add(o);
+    }
     this.#uids.set(o.metadata.uid!, [storageKey, key]);
     for (const r of old?.metadata.ownerReferences ?? []) this.#dependents.get(r.uid)?.delete(ref);
     const owners = o.metadata.ownerReferences ?? [];
@@ -1038,7 +1084,8 @@ export class Store {
   /** Forget `old` (stored under `key`), queueing its dependents for garbage collection. */
   #drop(storageKey: string, key: string, old: KubeObject): void {
     const ref = `${storageKey}\n${key}`;
-    this.#bucket(storageKey).delete(key);
+    if (this.#bucket(storageKey).delete(key)) this.#keyOrder.delete(storageKey);
+    if (storageKey === SERVICES_KEY) this.#serviceIndex.remove(old);
     this.#uids.delete(old.metadata.uid!);
     for (const r of old.metadata.ownerReferences ?? []) {
       const set = this.#dependents.get(r.uid);
@@ -1168,6 +1215,8 @@ export class Store {
   /** Replace the contents with a snapshot (history starts empty at its resourceVersion). */
   restore(snap: StoreSnapshot): void {
     this.#objects.clear();
+    this.#keyOrder.clear();
+    this.#serviceIndex = new ServiceAddressIndex(this.#serviceCIDR);
     this.#uids.clear();
     this.#dependents.clear();
     this.#deleting.clear();

@@ -77,7 +77,9 @@ export interface WatchHubOptions {
 export class WatchHub {
   #history: HistoryEntry[] = [];
   #compactedRv = 0;
-  #watchers = new Set<Watcher>();
+  /** Open watchers by storage key, so an event only visits the watchers of its kind. */
+  #watchers = new Map<string, Set<Watcher>>();
+  #count = 0;
   #opts: WatchHubOptions;
 
   /** A hub reading the store through `opts`. */
@@ -92,7 +94,7 @@ export class WatchHub {
 
   /** Number of open watches. */
   get count(): number {
-    return this.#watchers.size;
+    return this.#count;
   }
 
   /**
@@ -136,10 +138,22 @@ export class WatchHub {
       }
     } else {
       if (from < this.#compactedRv) throw expired(from, this.#compactedRv);
-      for (const e of this.#history) if (e.rv > from) this.#deliver(w, e);
+      for (const e of this.#history) {
+        if (e.rv > from) this.#deliver(w, e, (t) => this.#opts.present(t, e.object));
+      }
     }
-    this.#watchers.add(w);
-    return { stop: () => this.#watchers.delete(w) };
+    let set = this.#watchers.get(t.storageKey);
+    if (!set) this.#watchers.set(t.storageKey, set = new Set());
+    set.add(w);
+    this.#count++;
+    return { stop: () => this.#remove(w) };
+  }
+
+  #remove(w: Watcher): void {
+    const set = this.#watchers.get(w.type.storageKey);
+    if (!set?.delete(w)) return;
+    this.#count--;
+    if (set.size === 0) this.#watchers.delete(w.type.storageKey);
   }
 
   /** A bookmark event for a watch on `t` at the current resourceVersion. */
@@ -161,13 +175,24 @@ export class WatchHub {
       const dropped = this.#history.shift()!;
       this.#compactedRv = dropped.rv;
     }
-    for (const w of [...this.#watchers]) this.#deliver(w, e);
+    const set = this.#watchers.get(e.storageKey);
+    if (!set) return;
+    // Every watcher of the same served type gets the same presented object (read-only): one
+    // clone per event and type, not one per watcher.
+    const presented = new Map<ResourceType, KubeObject>();
+    const present = (t: ResourceType): KubeObject => {
+      let p = presented.get(t);
+      if (!p) presented.set(t, p = this.#opts.present(t, e.object));
+      return p;
+    };
+    for (const w of [...set]) this.#deliver(w, e, present);
   }
 
   /** End every open watch; returns how many there were. */
   closeAll(): number {
-    const all = [...this.#watchers];
+    const all = [...this.#watchers.values()].flatMap((set) => [...set]);
     this.#watchers.clear();
+    this.#count = 0;
     for (const w of all) w.sink.close();
     return all.length;
   }
@@ -184,20 +209,20 @@ export class WatchHub {
       matchFields(w.fields, w.type.convert ? this.#opts.present(w.type, o) : o);
   }
 
-  #deliver(w: Watcher, e: HistoryEntry): void {
+  #deliver(w: Watcher, e: HistoryEntry, present: (t: ResourceType) => KubeObject): void {
     if (w.type.storageKey !== e.storageKey) return;
     const now = this.#matches(w, e.object);
     if (e.type === "MODIFIED" && e.old) {
       const before = this.#matches(w, e.old);
       if (before && !now) {
-        w.sink.send({ type: "DELETED", object: this.#opts.present(w.type, e.object) });
+        w.sink.send({ type: "DELETED", object: present(w.type) });
         return;
       }
       if (!before && now) {
-        w.sink.send({ type: "ADDED", object: this.#opts.present(w.type, e.object) });
+        w.sink.send({ type: "ADDED", object: present(w.type) });
         return;
       }
     }
-    if (now) w.sink.send({ type: e.type, object: this.#opts.present(w.type, e.object) });
+    if (now) w.sink.send({ type: e.type, object: present(w.type) });
   }
 }

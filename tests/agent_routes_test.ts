@@ -1,6 +1,6 @@
 /**
  * Host routes to pods go through the route-table actor (source "pods", protocol 212): an agent
- * killed with SIGKILL and started again never drops a running pod's route (checked by polling
+ * killed with SIGKILL (or stopped with SIGTERM) and started again never drops a running pod's route (checked by polling
  * `ip -j route` the whole time), a stale route nobody states goes once the retention ends, a
  * route deleted by hand comes back, and a DEL's route stays gone.
  */
@@ -44,7 +44,7 @@ function watchRoutes(node: TestNode, want: string[]) {
   };
 }
 
-Deno.test("agent routes: SIGKILL and restart never drop a running pod's route", async () => {
+Deno.test("agent routes: SIGKILL or SIGTERM and restart never drop a running pod's route", async () => {
   const node = await TestNode.create({ flags: [...DUAL, "--route-retain-ms", "400"] });
   try {
     const want: string[] = [];
@@ -61,16 +61,22 @@ Deno.test("agent routes: SIGKILL and restart never drop a running pod's route", 
 
     const watch = watchRoutes(node, want);
     try {
-      await node.stopAgent("SIGKILL");
-      // A route of ours that no pod wants, left behind: kept while retaining, then removed.
-      await ip("-n", node.netns, "route", "add", "198.18.0.14/32", "dev", "lo", "proto", "212");
-      await node.startAgent();
-      await waitFor("the pod routes stated", () => node.agentLog.includes("pod routes stated"));
-      await waitFor("the stale route removed", async () => {
-        return ![...await podRoutes(node)].some((r) => r.startsWith("198.18.0.14 "));
-      }, 10_000);
-      // past the retention, with the periodic and event-driven reconciles having run
-      await new Promise((r) => setTimeout(r, 300));
+      for (const signal of ["SIGKILL", "SIGTERM"] as const) {
+        const stated = node.agentLog.split("pod routes stated").length;
+        await node.stopAgent(signal);
+        // A route of ours that no pod wants, left behind: kept while retaining, then removed.
+        await ip("-n", node.netns, "route", "add", "198.18.0.14/32", "dev", "lo", "proto", "212");
+        await node.startAgent();
+        await waitFor(
+          "the pod routes stated",
+          () => node.agentLog.split("pod routes stated").length > stated,
+        );
+        await waitFor("the stale route removed", async () => {
+          return ![...await podRoutes(node)].some((r) => r.startsWith("198.18.0.14 "));
+        }, 10_000);
+        // past the retention, with the periodic and event-driven reconciles having run
+        await new Promise((r) => setTimeout(r, 300));
+      }
     } finally {
       const { samples, gaps } = await watch.finish();
       assert.ok(samples > 10, `only ${samples} samples`);

@@ -2,7 +2,8 @@
  * Host routes to pods go through the route-table actor (source "pods", protocol 212): an agent
  * killed with SIGKILL (or stopped with SIGTERM) and started again never drops a running pod's route (checked by polling
  * `ip -j route` the whole time), a stale route nobody states goes once the retention ends, a
- * route deleted by hand comes back, and a DEL's route stays gone.
+ * route deleted by hand comes back, a DEL's route stays gone, and the routes of a pod whose
+ * namespace is deleted without a DEL are withdrawn (not retried through a vanished interface).
  */
 import assert from "node:assert/strict";
 import { ip, TestNode, waitFor } from "./agent_fixtures.ts";
@@ -115,6 +116,36 @@ Deno.test("agent routes: a pod route deleted by hand comes back; a DEL's route s
     assert.deepEqual([...await podRoutes(node)], []);
     const view = JSON.stringify(await node.api("/debug/supervision"));
     assert.doesNotMatch(view, /"sources":\{"pods":\d/);
+  } finally {
+    await node.cleanup();
+  }
+});
+
+Deno.test("agent routes: a pod namespace deleted without DEL has its routes withdrawn", async () => {
+  const node = await TestNode.create({ flags: [...DUAL] });
+  try {
+    const p = await node.pod("g1");
+    const add = await node.add("g1", p);
+    assert.equal(add.code, 0, add.stdout);
+    const hostIf = add.json.interfaces[0].name as string;
+    assert.match(JSON.stringify(await node.api("/debug/supervision")), /"sources":\{"pods":2\}/);
+    // The runtime deletes the namespace without a DEL: the kernel removes the veth pair.
+    await node.removePod(p);
+    await waitFor(
+      "the routes withdrawn",
+      async () => {
+        const view = JSON.stringify(await node.api("/debug/supervision"));
+        return !/"sources":\{"pods":\d/.test(view);
+      },
+      10_000,
+    );
+    assert.match(node.agentLog, new RegExp(`host routes withdrawn.*${hostIf}`));
+    // the route table's reconcile after the link went must not try to put them back
+    await new Promise((r) => setTimeout(r, 400));
+    assert.doesNotMatch(node.agentLog, /route changes refused/);
+    assert.deepEqual([...await podRoutes(node)], []);
+    // the record stays for the collector (the addresses are freed after its grace period)
+    assert.equal(node.state().length, 1);
   } finally {
     await node.cleanup();
   }

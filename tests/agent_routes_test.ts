@@ -1,8 +1,9 @@
 /**
  * Host routes to pods go through the route-table actor (source "pods", protocol 212): an agent
- * killed with SIGKILL and started again never drops a running pod's route (checked by polling
+ * killed with SIGKILL (or stopped with SIGTERM) and started again never drops a running pod's route (checked by polling
  * `ip -j route` the whole time), a stale route nobody states goes once the retention ends, a
- * route deleted by hand comes back, and a DEL's route stays gone.
+ * route deleted by hand comes back, a DEL's route stays gone, and the routes of a pod whose
+ * namespace is deleted without a DEL are withdrawn (not retried through a vanished interface).
  */
 import assert from "node:assert/strict";
 import { ip, TestNode, waitFor } from "./agent_fixtures.ts";
@@ -44,7 +45,7 @@ function watchRoutes(node: TestNode, want: string[]) {
   };
 }
 
-Deno.test("agent routes: SIGKILL and restart never drop a running pod's route", async () => {
+Deno.test("agent routes: SIGKILL or SIGTERM and restart never drop a running pod's route", async () => {
   const node = await TestNode.create({ flags: [...DUAL, "--route-retain-ms", "400"] });
   try {
     const want: string[] = [];
@@ -61,16 +62,22 @@ Deno.test("agent routes: SIGKILL and restart never drop a running pod's route", 
 
     const watch = watchRoutes(node, want);
     try {
-      await node.stopAgent("SIGKILL");
-      // A route of ours that no pod wants, left behind: kept while retaining, then removed.
-      await ip("-n", node.netns, "route", "add", "198.18.0.14/32", "dev", "lo", "proto", "212");
-      await node.startAgent();
-      await waitFor("the pod routes stated", () => node.agentLog.includes("pod routes stated"));
-      await waitFor("the stale route removed", async () => {
-        return ![...await podRoutes(node)].some((r) => r.startsWith("198.18.0.14 "));
-      }, 10_000);
-      // past the retention, with the periodic and event-driven reconciles having run
-      await new Promise((r) => setTimeout(r, 300));
+      for (const signal of ["SIGKILL", "SIGTERM"] as const) {
+        const stated = node.agentLog.split("pod routes stated").length;
+        await node.stopAgent(signal);
+        // A route of ours that no pod wants, left behind: kept while retaining, then removed.
+        await ip("-n", node.netns, "route", "add", "198.18.0.14/32", "dev", "lo", "proto", "212");
+        await node.startAgent();
+        await waitFor(
+          "the pod routes stated",
+          () => node.agentLog.split("pod routes stated").length > stated,
+        );
+        await waitFor("the stale route removed", async () => {
+          return ![...await podRoutes(node)].some((r) => r.startsWith("198.18.0.14 "));
+        }, 10_000);
+        // past the retention, with the periodic and event-driven reconciles having run
+        await new Promise((r) => setTimeout(r, 300));
+      }
     } finally {
       const { samples, gaps } = await watch.finish();
       assert.ok(samples > 10, `only ${samples} samples`);
@@ -109,6 +116,36 @@ Deno.test("agent routes: a pod route deleted by hand comes back; a DEL's route s
     assert.deepEqual([...await podRoutes(node)], []);
     const view = JSON.stringify(await node.api("/debug/supervision"));
     assert.doesNotMatch(view, /"sources":\{"pods":\d/);
+  } finally {
+    await node.cleanup();
+  }
+});
+
+Deno.test("agent routes: a pod namespace deleted without DEL has its routes withdrawn", async () => {
+  const node = await TestNode.create({ flags: [...DUAL] });
+  try {
+    const p = await node.pod("g1");
+    const add = await node.add("g1", p);
+    assert.equal(add.code, 0, add.stdout);
+    const hostIf = add.json.interfaces[0].name as string;
+    assert.match(JSON.stringify(await node.api("/debug/supervision")), /"sources":\{"pods":2\}/);
+    // The runtime deletes the namespace without a DEL: the kernel removes the veth pair.
+    await node.removePod(p);
+    await waitFor(
+      "the routes withdrawn",
+      async () => {
+        const view = JSON.stringify(await node.api("/debug/supervision"));
+        return !/"sources":\{"pods":\d/.test(view);
+      },
+      10_000,
+    );
+    assert.match(node.agentLog, new RegExp(`host routes withdrawn.*${hostIf}`));
+    // the route table's reconcile after the link went must not try to put them back
+    await new Promise((r) => setTimeout(r, 400));
+    assert.doesNotMatch(node.agentLog, /route changes refused/);
+    assert.deepEqual([...await podRoutes(node)], []);
+    // the record stays for the collector (the addresses are freed after its grace period)
+    assert.equal(node.state().length, 1);
   } finally {
     await node.cleanup();
   }

@@ -12,7 +12,10 @@
  * {@linkcode POD_ROUTE_SOURCE}), which installs them in batches, puts back a route deleted by
  * someone else, and at start keeps the routes it finds for a while (`retainStaleMs`). Each
  * incarnation of this actor first states the routes of every recorded pod whose veth exists
- * (`replace_source`), so a restarted agent never drops a running pod's route.
+ * (`replace_source`), so a restarted agent never drops a running pod's route. A host veth that
+ * vanishes without an unwire (the pod's namespace deleted) has its routes withdrawn at once
+ * (link events, and a link listing after an event overrun), so the route table does not keep
+ * trying to put back routes through an interface that is gone.
  *
  * @module
  */
@@ -29,6 +32,9 @@ import {
 import { InterfaceNotFoundError, NamespaceNotFoundError, NetlinkError } from "../netlink/errors.ts";
 import { removeLinkAsync } from "./link_remover.ts";
 import { NetlinkSocket } from "../netlink/socket.ts";
+import { Subscription } from "../netlink/subscription.ts";
+import { RTM, RTNLGRP } from "../netlink/constants.ts";
+import { HOST_LE } from "../netlink/message.ts";
 import { cString, getLibc, lastErrno } from "../netlink/ffi.ts";
 import type { DesiredRoute } from "../netlink/route_plan.ts";
 import type { ReconcileReport, RouteTableMsg, RouteTableView } from "../netlink/route_table.ts";
@@ -129,7 +135,11 @@ export type WiringMsg =
   | { type: "links"; replyTo: ReplyTo<string[]> }
   | { type: "ensure_routes"; hostIfname: string; addresses: string[]; replyTo: ReplyTo<boolean> }
   /** Internal, first message of each incarnation: states the routes of every recorded pod. */
-  | { type: "restate" };
+  | { type: "restate" }
+  /** Internal: the kernel removed the link with this index. */
+  | { type: "link_gone"; index: number }
+  /** Internal: link events were lost; compare the stated routes with the links there are. */
+  | { type: "links_check" };
 
 function openPodSocket(netns: string): NetlinkSocket {
   try {
@@ -191,9 +201,27 @@ export function podWiring(o: PodWiringOptions) {
     let wired = 0;
     let unwired = 0;
     let restated = 0;
-    /** Host interface -> the prefixes this actor stated for it. */
-    const stated = new Map<string, string[]>();
+    /** Host interface -> its index and the prefixes this actor stated for it. */
+    const stated = new Map<string, { index: number; dsts: string[] }>();
+    let linksGone = 0;
     ctx.self.tell({ type: "restate" });
+    let links: Subscription;
+    try {
+      links = Subscription.open({ groups: [RTNLGRP.LINK] }, (ev) => {
+        if (ev.type === "overrun") {
+          ctx.self.tell({ type: "links_check" });
+          return;
+        }
+        for (const m of ev.messages) {
+          if (m.type !== RTM.DELLINK || m.payload.length < 8) continue;
+          const v = new DataView(m.payload.buffer, m.payload.byteOffset, 8);
+          ctx.self.tell({ type: "link_gone", index: v.getInt32(4, HOST_LE) });
+        }
+      });
+    } catch (e) {
+      host.close();
+      throw e;
+    }
 
     const routes = (): ActorRef<RouteTableMsg> => {
       const r = ctx.lookup<RouteTableMsg>(o.routesPath);
@@ -205,7 +233,7 @@ export function podWiring(o: PodWiringOptions) {
     const installRoutes = async (hostIfname: string, index: number, addresses: string[]) => {
       const rt = routes();
       const want = addresses.map((a) => hostRoute(a, index));
-      const previous = stated.get(hostIfname) ?? [];
+      const previous = stated.get(hostIfname)?.dsts ?? [];
       const gone = previous.filter((d) => !want.some((w) => w.dst === d));
       if (gone.length) {
         await rt.ask<number>(
@@ -213,7 +241,7 @@ export function podWiring(o: PodWiringOptions) {
           { timeoutMs: askTimeout },
         );
       }
-      stated.set(hostIfname, want.map((w) => w.dst));
+      stated.set(hostIfname, { index, dsts: want.map((w) => w.dst) });
       await rt.ask<number>(
         (replyTo) => ({ type: "set", source: POD_ROUTE_SOURCE, routes: want, replyTo }),
         { timeoutMs: askTimeout },
@@ -232,7 +260,7 @@ export function podWiring(o: PodWiringOptions) {
 
     /** Withdraws the host routes of one interface (before its veth goes). */
     const withdrawRoutes = async (hostIfname: string) => {
-      const dsts = stated.get(hostIfname);
+      const dsts = stated.get(hostIfname)?.dsts;
       if (!dsts) return;
       stated.delete(hostIfname);
       await routes().ask<number>(
@@ -261,7 +289,7 @@ export function podWiring(o: PodWiringOptions) {
         const i = index.get(r.hostIfname);
         if (i === undefined) continue; // half-made or gone: left to its DEL or the collector
         const want = r.addresses.map((a) => hostRoute(a.address, i));
-        stated.set(r.hostIfname, want.map((w) => w.dst));
+        stated.set(r.hostIfname, { index: i, dsts: want.map((w) => w.dst) });
         all.push(...want);
       }
       await routes().ask<number>(
@@ -430,6 +458,26 @@ export function podWiring(o: PodWiringOptions) {
               msg.replyTo.reply(true);
               break;
             }
+            case "link_gone": {
+              // Only if it is still the link the routes were stated for (a re-ADD makes a new
+              // veth under the same name, with another index).
+              for (const [name, e] of stated) {
+                if (e.index !== msg.index) continue;
+                await withdrawRoutes(name);
+                linksGone++;
+                ctx.log.info("pod veth gone without DEL, host routes withdrawn", { link: name });
+              }
+              break;
+            }
+            case "links_check": {
+              const present = new Set((await listLinks(host)).map((l) => l.index));
+              for (const [name, e] of [...stated]) {
+                if (present.has(e.index)) continue;
+                await withdrawRoutes(name);
+                linksGone++;
+              }
+              break;
+            }
             case "restate":
               // A failure crashes the actor (rethrown below): unstated routes must not be served.
               return await restate();
@@ -440,10 +488,11 @@ export function podWiring(o: PodWiringOptions) {
           else throw e;
         }
       },
-      stop() {
+      async stop() {
         host.close();
+        await links.close();
       },
-      inspect: () => ({ wired, unwired, restated, podsWithRoutes: stated.size }),
+      inspect: () => ({ wired, unwired, restated, podsWithRoutes: stated.size, linksGone }),
     };
   });
 }

@@ -44,10 +44,8 @@ Deno.test({
         assert.match(real.stdout, /addresspool\.tern\.dev\/default-pod-pool created/);
         assert.match(real.stdout, /clusterbgp\.tern\.dev\/clusterbgp-edge created/);
         assert.match(real.stdout, /bgpadvertisement\.tern\.dev\/lb-aggregate created/);
-        // A second server-side dry run of everything now passes as an update. (Server-side apply:
-        // here kubectl's client-side apply sends a strategic merge patch for the defaulted peer
-        // list of clusterbgp-edge, which the embedded server refuses with 415 for custom
-        // resources.)
+        // A second server-side dry run of everything now passes as an update (client-side
+        // re-apply is covered by tests/kubeapi_reapply_test.ts).
         const dry2 = await run([
           "apply",
           "--server-side",

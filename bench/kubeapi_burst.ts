@@ -6,8 +6,9 @@
  * 2. One list of all N, then 50 lists with a label selector matching 1 % of them.
  * 3. Watch fan-out: 10 watchers on ConfigMaps, M ConfigMaps (default 2,000) created, 32 in flight,
  *    until every watcher has seen every ADDED event.
- * 4. N / 5 of the Services deleted, 32 in flight (the delete path: garbage collection, index
- *    upkeep).
+ * 4. 1,000 ConfigMaps created with a finalizer and deleted (so they stay, deleting), then N / 5 of
+ *    the Services deleted, 32 in flight (the delete path: garbage collection with objects held
+ *    by finalizers, index upkeep).
  *
  * With `--baseline <git rev>`, the same run is made against that revision of the server first
  * (extracted with `git archive`) and the table shows both side by side with the ratio
@@ -24,6 +25,8 @@ function flag(name: string, def: string): string {
 
 const CONCURRENCY = 32;
 const WATCHERS = 10;
+/** ConfigMaps left held by a finalizer (deleting) while the Services are deleted. */
+const HELD = 1000;
 
 if (args[0] === "--serve") {
   // Child: start the server of the tree at args[1] and wait for stdin to close.
@@ -164,6 +167,14 @@ async function runAgainst(tree: string): Promise<Phase[]> {
     ctl.abort();
     for (const r of readers) await r.cancel().catch(() => {});
     await Promise.allSettled(streams);
+    const held = Array.from({ length: HELD }, (_, i) => i);
+    await phase(`hold ${HELD} ConfigMaps (finalizers)`, () =>
+      pool(held, async (i) => {
+        await call(cms, "POST", {
+          metadata: { name: `h-${i}`, finalizers: ["example.com/hold"] },
+        });
+        await call(`${cms}/h-${i}`, "DELETE");
+      }));
     await phase(`delete ${N / 5} Services`, () =>
       pool(ids.slice(0, N / 5), async (i) => {
         await call(`${svcs}/s-${i}`, "DELETE");

@@ -163,6 +163,7 @@ function comparable(o: KubeObject): JsonObject {
 }
 
 const SERVICES_KEY = "/services";
+const NAMESPACES_KEY = "/namespaces";
 
 /** Index of the first element of sorted `keys` not less than `key`. */
 function lowerBound(keys: string[], key: string): number {
@@ -198,6 +199,10 @@ export class Store {
   #dependents = new Map<string, Set<string>>();
   /** Refs of objects with a deletionTimestamp (finalizers, foreground, namespaces). */
   #deleting = new Set<string>();
+  /** Refs in #deleting whose situation changed (own write, a dependent or content came or
+   * went): only these are looked at again, so a write costs nothing per object held by a
+   * finalizer. */
+  #deletingDirty = new Set<string>();
   /** Refs of dependents whose owners may be gone. */
   #orphanCheck = new Set<string>();
   #rv = 0;
@@ -1077,8 +1082,31 @@ export class Store {
       set.add(ref);
     }
     if (owners.length > 0) this.#orphanCheck.add(ref);
-    if (o.metadata.deletionTimestamp) this.#deleting.add(ref);
-    else this.#deleting.delete(ref);
+    if (o.metadata.deletionTimestamp) {
+      this.#deleting.add(ref);
+      this.#deletingDirty.add(ref);
+    } else {
+      this.#deleting.delete(ref);
+      this.#deletingDirty.delete(ref);
+    }
+    if (this.#deleting.size > 0) {
+      this.#touchRelated(old);
+      this.#touchRelated(o);
+    }
+  }
+
+  /** Mark the deleting owners and the terminating namespace of `o` for another look. */
+  #touchRelated(o: KubeObject | undefined): void {
+    if (!o) return;
+    for (const r of o.metadata.ownerReferences ?? []) {
+      const at = this.#uids.get(r.uid);
+      const ref = at && `${at[0]}\n${at[1]}`;
+      if (ref && this.#deleting.has(ref)) this.#deletingDirty.add(ref);
+    }
+    if (o.metadata.namespace !== undefined) {
+      const ref = `${NAMESPACES_KEY}\n${objKey(undefined, o.metadata.namespace)}`;
+      if (this.#deleting.has(ref)) this.#deletingDirty.add(ref);
+    }
   }
 
   /** Forget `old` (stored under `key`), queueing its dependents for garbage collection. */
@@ -1093,8 +1121,10 @@ export class Store {
       if (set?.size === 0) this.#dependents.delete(r.uid);
     }
     this.#deleting.delete(ref);
+    this.#deletingDirty.delete(ref);
     this.#orphanCheck.delete(ref);
     for (const dep of this.#dependents.get(old.metadata.uid!) ?? []) this.#orphanCheck.add(dep);
+    if (this.#deleting.size > 0) this.#touchRelated(old);
   }
 
   #reconcileOnce(): boolean {
@@ -1117,7 +1147,8 @@ export class Store {
         }
       }
     }
-    for (const ref of [...this.#deleting]) {
+    for (const ref of [...this.#deletingDirty]) {
+      this.#deletingDirty.delete(ref);
       const found = this.#lookup(ref);
       if (!found) {
         this.#deleting.delete(ref);
@@ -1220,6 +1251,7 @@ export class Store {
     this.#uids.clear();
     this.#dependents.clear();
     this.#deleting.clear();
+    this.#deletingDirty.clear();
     this.#orphanCheck.clear();
     this.#saTokens.clear();
     this.#tokenBySa.clear();

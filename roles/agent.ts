@@ -89,7 +89,7 @@ const service: ServiceFactory = (lookup, log) =>
   });
 
 const podNetworking = cfg.mode !== "lb";
-const bgp = client !== undefined;
+const bgp = client !== undefined && cfg.bgp;
 const bgpPaths = agentBgpPaths("/agent/bgp");
 let started: ActorSystem | undefined;
 const children: ChildSpec[] = [];

@@ -80,6 +80,9 @@ Deno.test("agent_bgp mode: flags and the advertisement types of each mode", () =
       e.message.includes('"both"'),
   );
   assert.throws(() => parseAgentFlags(["--mode", "lb"], "n1"), AgentConfigError);
+  assert.throws(() => parseAgentFlags(["--mode", "lb", "--in-cluster", "--no-bgp"], "n1"));
+  assert.equal(parseAgentFlags(["--in-cluster"], "n1").bgp, true);
+  assert.equal(parseAgentFlags(["--in-cluster", "--no-bgp"], "n1").bgp, false);
   assert.throws(() => parseAgentFlags(["--bgp-route-protocol", "0"], "n1"), AgentConfigError);
   const peers = [{
     metadata: { name: "p" },

@@ -53,6 +53,11 @@ export interface AgentConfig {
    * server, no conflist, no pod IPAM) or `dual` (both, the default). BGP runs only with the API.
    */
   mode: AgentMode;
+  /**
+   * Run the BGP wiring (default: whenever the API is used); `--no-bgp` leaves BGP to another
+   * process.
+   */
+  bgp: boolean;
   /** Route protocol number of the routes learned from BGP peers (default 186, `bgp`). */
   bgpRouteProtocol: number;
 }
@@ -94,7 +99,8 @@ function absPath(flag: string, v: string): string {
  * hold IPv4 and IPv6 blocks), `--auto-pool NAME` (default: the first pool), `--gc-interval-ms`,
  * `--gc-grace-ms`, `--block-grace-ms`, `--route-retain-ms`, `--kubeconfig PATH` or `--in-cluster` (pools, blocks and
  * annotations from the Kubernetes API instead of static blocks; enables the BGP wiring),
- * `--mode cni|lb|dual` (default dual), `--bgp-route-protocol N` (default 186).
+ * `--mode cni|lb|dual` (default dual), `--no-bgp` (no BGP wiring even with the API),
+ * `--bgp-route-protocol N` (default 186).
  */
 export function parseAgentFlags(args: string[], hostname: string): AgentConfig {
   const c: AgentConfig = {
@@ -114,6 +120,7 @@ export function parseAgentFlags(args: string[], hostname: string): AgentConfig {
     routeRetainMs: 10_000,
     source: "static",
     mode: "dual",
+    bgp: true,
     bgpRouteProtocol: 186,
   };
   let auto: string | undefined;
@@ -221,6 +228,10 @@ export function parseAgentFlags(args: string[], hostname: string): AgentConfig {
         c.mode = v;
         break;
       }
+      case "--no-bgp":
+        if (inline !== undefined) throw new AgentConfigError(flag, inline, "takes no value");
+        c.bgp = false;
+        break;
       case "--bgp-route-protocol":
         c.bgpRouteProtocol = int(flag, value(), 1, 254);
         break;
@@ -244,11 +255,11 @@ export function parseAgentFlags(args: string[], hostname: string): AgentConfig {
     }
   }
   c.pools = [...pools.values()];
-  if (c.mode === "lb" && c.source !== "kube") {
+  if (c.mode === "lb" && (c.source !== "kube" || !c.bgp)) {
     throw new AgentConfigError(
       "--mode",
       "lb",
-      "the load balancer mode needs the Kubernetes API (--kubeconfig or --in-cluster)",
+      "the load balancer mode needs the Kubernetes API (--kubeconfig or --in-cluster) and BGP",
     );
   }
   if (c.source === "kube" && c.pools.length > 0) {

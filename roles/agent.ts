@@ -1,6 +1,10 @@
 /**
  * The node agent (one per node): per-node IPAM, the CNI server the plugin talks to, pod
- * wiring, the garbage collector and the conflist. See docs/cni.md.
+ * wiring, the garbage collector and the conflist; with the Kubernetes API, the node's BGP speaker
+ * configured from its NodeBGP, BGPPeer and BGPAdvertisement objects, and the routes learned from
+ * peers in the kernel. `--mode cni|lb|dual` (default dual) chooses the parts, as sart's modes:
+ * `lb` runs only `bgp` (Service advertisements), `cni` everything for pod networking (and only
+ * pod advertisements). See docs/cni.md and docs/e2e.md.
  *
  * ```
  * /agent                 rest_for_one
@@ -13,10 +17,20 @@
  * │   └── pool-<name>    node IPAM of one pool
  * ├── cni                CNI socket server
  * ├── gc                 garbage collector
- * └── conflist           writes the conflist once the socket listens
+ * ├── conflist           writes the conflist once the socket listens
+ * └── bgp                actors/agent_bgp/ (with the API): routes, installer, wiring,
+ *                        informers, bgp (rib, peers, speaker)
  * ```
  */
-import { type ActorDef, runRole, supervisor, takeCommonFlags } from "../runtime/mod.ts";
+import {
+  type ActorDef,
+  type ActorSystem,
+  type ChildSpec,
+  runRole,
+  supervisor,
+  takeCommonFlags,
+} from "../runtime/mod.ts";
+import { agentBgpPaths, agentBgpTree } from "../actors/agent_bgp/wiring.ts";
 import { agentApi } from "../actors/agent/api.ts";
 import { AttachmentService, type ServiceFactory } from "../actors/agent/attachments.ts";
 import { staticBlockSource } from "../actors/agent/block_source.ts";
@@ -74,56 +88,94 @@ const service: ServiceFactory = (lookup, log) =>
     log,
   });
 
+const podNetworking = cfg.mode !== "lb";
+const bgp = client !== undefined && cfg.bgp;
+const bgpPaths = agentBgpPaths("/agent/bgp");
+let started: ActorSystem | undefined;
+const children: ChildSpec[] = [];
+if (podNetworking) {
+  children.push(
+    { id: "store", def: allocationStore(cfg.stateDir, cfg.node) },
+    { id: "blocks", def: blocks },
+    {
+      id: "routes",
+      def: routeTable({ protocol: POD_ROUTE_PROTOCOL, retainStaleMs: cfg.routeRetainMs }),
+    },
+    {
+      id: "wiring",
+      def: podWiring({ routesPath: ROUTES_PATH, storePath: STORE_PATH }),
+      mailbox: { capacity: 4096, overflow: "fail_sender" },
+    },
+    {
+      id: "ipam",
+      def: supervisor("ipam", {
+        strategy: "one_for_one",
+        children: [{
+          id: "pools",
+          def: poolManager({
+            storePath: STORE_PATH,
+            sourcePath: BLOCKS_PATH,
+            blockGraceMs: cfg.blockGraceMs,
+          }),
+        }],
+      }),
+    },
+    { id: "cni", def: cniServer({ socket: cfg.socket, service }) },
+    {
+      id: "gc",
+      def: garbageCollector({
+        intervalMs: cfg.gcIntervalMs,
+        graceMs: cfg.gcGraceMs,
+        service,
+        storePath: STORE_PATH,
+        wiringPath: WIRING_PATH,
+        metadata,
+      }),
+    },
+    { id: "conflist", def: conflistWriter(cfg) },
+  );
+}
+if (bgp) {
+  children.push({
+    id: "bgp",
+    def: agentBgpTree({
+      client: client!,
+      node: cfg.node,
+      root: bgpPaths.base,
+      routeProtocol: cfg.bgpRouteProtocol,
+      ...(cfg.mode === "dual" ? {} : { adTypes: [cfg.mode === "lb" ? "service" : "pod"] }),
+    }, () => started),
+  });
+}
+
 await runRole({
   name: "agent",
   common,
-  required: [STORE_PATH, BLOCKS_PATH, ROUTES_PATH, WIRING_PATH, POOL_MANAGER_PATH, CNI_SERVER_PATH],
+  required: [
+    ...(podNetworking
+      ? [STORE_PATH, BLOCKS_PATH, ROUTES_PATH, WIRING_PATH, POOL_MANAGER_PATH, CNI_SERVER_PATH]
+      : []),
+    ...(bgp ? [bgpPaths.wiring, bgpPaths.installer] : []),
+  ],
   root: supervisor("agent", {
     strategy: "rest_for_one",
     intensity: { maxRestarts: 5, withinMs: 30_000 },
-    children: [
-      { id: "store", def: allocationStore(cfg.stateDir, cfg.node) },
-      { id: "blocks", def: blocks },
-      {
-        id: "routes",
-        def: routeTable({ protocol: POD_ROUTE_PROTOCOL, retainStaleMs: cfg.routeRetainMs }),
-      },
-      {
-        id: "wiring",
-        def: podWiring({ routesPath: ROUTES_PATH, storePath: STORE_PATH }),
-        mailbox: { capacity: 4096, overflow: "fail_sender" },
-      },
-      {
-        id: "ipam",
-        def: supervisor("ipam", {
-          strategy: "one_for_one",
-          children: [{
-            id: "pools",
-            def: poolManager({
-              storePath: STORE_PATH,
-              sourcePath: BLOCKS_PATH,
-              blockGraceMs: cfg.blockGraceMs,
-            }),
-          }],
-        }),
-      },
-      { id: "cni", def: cniServer({ socket: cfg.socket, service }) },
-      {
-        id: "gc",
-        def: garbageCollector({
-          intervalMs: cfg.gcIntervalMs,
-          graceMs: cfg.gcGraceMs,
-          service,
-          storePath: STORE_PATH,
-          wiringPath: WIRING_PATH,
-          metadata,
-        }),
-      },
-      { id: "conflist", def: conflistWriter(cfg) },
-    ],
+    children,
   }),
-  routes: (system) => agentApi(system),
-  onStarted: ({ inspectUrl }) => {
-    console.log(JSON.stringify({ level: "info", msg: "agent ready", inspect: inspectUrl }));
+  routes: (system) => {
+    started = system;
+    return agentApi(system);
+  },
+  onStarted: ({ system, inspectUrl }) => {
+    started = system;
+    console.log(
+      JSON.stringify({
+        level: "info",
+        msg: "agent ready",
+        mode: cfg.mode,
+        bgp,
+        inspect: inspectUrl,
+      }),
+    );
   },
 });

@@ -47,7 +47,23 @@ export interface AgentConfig {
    */
   source: "static" | "kube";
   kubeconfig?: string;
+  /**
+   * What the agent does, as sart's modes: `cni` (pod networking only: IPAM, CNI server, conflist,
+   * and BGP for the pod blocks), `lb` (load balancer only: BGP for Service addresses, no CNI
+   * server, no conflist, no pod IPAM) or `dual` (both, the default). BGP runs only with the API.
+   */
+  mode: AgentMode;
+  /**
+   * Run the BGP wiring (default: whenever the API is used); `--no-bgp` leaves BGP to another
+   * process.
+   */
+  bgp: boolean;
+  /** Route protocol number of the routes learned from BGP peers (default 186, `bgp`). */
+  bgpRouteProtocol: number;
 }
+
+/** The agent's mode (`--mode`). */
+export type AgentMode = "cni" | "lb" | "dual";
 
 /** A flag the agent cannot use. */
 export class AgentConfigError extends Error {
@@ -82,7 +98,9 @@ function absPath(flag: string, v: string): string {
  * `--cni-version`, `--chain a,b`, `--mtu`, `--static-block POOL=CIDR` (repeatable; a pool may
  * hold IPv4 and IPv6 blocks), `--auto-pool NAME` (default: the first pool), `--gc-interval-ms`,
  * `--gc-grace-ms`, `--block-grace-ms`, `--route-retain-ms`, `--kubeconfig PATH` or `--in-cluster` (pools, blocks and
- * annotations from the Kubernetes API instead of static blocks).
+ * annotations from the Kubernetes API instead of static blocks; enables the BGP wiring),
+ * `--mode cni|lb|dual` (default dual), `--no-bgp` (no BGP wiring even with the API),
+ * `--bgp-route-protocol N` (default 186).
  */
 export function parseAgentFlags(args: string[], hostname: string): AgentConfig {
   const c: AgentConfig = {
@@ -101,6 +119,9 @@ export function parseAgentFlags(args: string[], hostname: string): AgentConfig {
     blockGraceMs: 300_000,
     routeRetainMs: 10_000,
     source: "static",
+    mode: "dual",
+    bgp: true,
+    bgpRouteProtocol: 186,
   };
   let auto: string | undefined;
   const pools = new Map<string, StaticPool>();
@@ -199,6 +220,21 @@ export function parseAgentFlags(args: string[], hostname: string): AgentConfig {
       case "--in-cluster":
         c.source = "kube";
         break;
+      case "--mode": {
+        const v = value();
+        if (v !== "cni" && v !== "lb" && v !== "dual") {
+          throw new AgentConfigError(flag, v, "expected cni, lb or dual");
+        }
+        c.mode = v;
+        break;
+      }
+      case "--no-bgp":
+        if (inline !== undefined) throw new AgentConfigError(flag, inline, "takes no value");
+        c.bgp = false;
+        break;
+      case "--bgp-route-protocol":
+        c.bgpRouteProtocol = int(flag, value(), 1, 254);
+        break;
       case "--auto-pool":
         auto = value();
         break;
@@ -219,6 +255,13 @@ export function parseAgentFlags(args: string[], hostname: string): AgentConfig {
     }
   }
   c.pools = [...pools.values()];
+  if (c.mode === "lb" && (c.source !== "kube" || !c.bgp)) {
+    throw new AgentConfigError(
+      "--mode",
+      "lb",
+      "the load balancer mode needs the Kubernetes API (--kubeconfig or --in-cluster) and BGP",
+    );
+  }
   if (c.source === "kube" && c.pools.length > 0) {
     throw new AgentConfigError(
       "--static-block",

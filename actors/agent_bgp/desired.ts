@@ -53,6 +53,11 @@ export interface BGPAdvertisementObject extends KubeObject {
 export interface WiringOptions {
   /** Where the speaker listens (default 0.0.0.0:179). */
   listen?: { address: string; port: number };
+  /**
+   * Advertisement types (`spec.type`) this node originates (the agent's mode: `pod` for cni,
+   * `service` for lb); all when left out. Advertisements without a type are always originated.
+   */
+  adTypes?: readonly string[];
 }
 
 /** The node's peers, by BGPPeer name, sorted by name. */
@@ -62,11 +67,16 @@ export function nodePeers(node: string, peers: BGPPeerObject[]): BGPPeerObject[]
 }
 
 /** The prefixes to originate: advertisements aimed at one of the node's peers. */
-export function nodePrefixes(mine: BGPPeerObject[], ads: BGPAdvertisementObject[]): string[] {
+export function nodePrefixes(
+  mine: BGPPeerObject[],
+  ads: BGPAdvertisementObject[],
+  types?: readonly string[],
+): string[] {
   const names = new Set(mine.map((p) => p.metadata.name!));
   const out = new Set<string>();
   for (const a of ads) {
     if (a.metadata.deletionTimestamp) continue;
+    if (types && a.spec.type !== undefined && !types.includes(a.spec.type)) continue;
     if ((a.spec.peers ?? []).some((p) => names.has(p))) out.add(a.spec.cidr);
   }
   return [...out].sort();

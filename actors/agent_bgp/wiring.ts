@@ -7,10 +7,13 @@
  *
  * ```
  * /<root>               rest_for_one
+ * ├── routes            route table of the routes learned from peers (protocol bgp, main table)
+ * ├── installer         RIB best paths -> route table, one source per peer (ECMP across peers)
  * ├── wiring            this actor; starts `bgp` once the NodeBGP exists
  * ├── informers/{nodebgp, peers, ads}
  * └── bgp               tern's BGP subtree (rib, peers, speaker), a dynamic child
  * ```
+ * `routes` and `installer` are left out with `installRoutes: false`.
  * @module
  */
 import {
@@ -21,6 +24,8 @@ import {
   type SupervisorDef,
 } from "../../runtime/mod.ts";
 import { bgpPaths, bgpSupervisor, type SpeakerMsg } from "../bgp/speaker_actor.ts";
+import { routeTable } from "../netlink/route_table.ts";
+import { routeInstaller } from "./route_installer.ts";
 import type { PeerStatus } from "../bgp/peer_actor.ts";
 import { informer, type InformerEvent, type KubeClient, Resources } from "../kube/mod.ts";
 import {
@@ -48,8 +53,19 @@ export type WiringMsg =
 export interface AgentBgpOptions extends WiringOptions {
   client: KubeClient;
   node: string;
-  /** Root supervisor name (path segment), default `agentbgp`. */
+  /**
+   * Absolute path of the subtree's supervisor, default `/agentbgp` (e.g. `/agent/bgp` inside the
+   * agent role); its last segment names the supervisor.
+   */
   root?: string;
+  /** Install the routes learned from peers into the kernel (default true). */
+  installRoutes?: boolean;
+  /** Route protocol number of the learned routes (default 186, `bgp`). */
+  routeProtocol?: number;
+  /** Route table id of the learned routes (default 254, main). */
+  routeTable?: number;
+  /** Work on the routes of the network namespace at this path (tests). */
+  netns?: string;
   /** How often statuses are refreshed (default 1,000 ms). */
   statusIntervalMs?: number;
 }
@@ -68,7 +84,7 @@ function track<T extends { metadata: { name?: string; namespace?: string } }>(
 
 /** The wiring actor. */
 export function wiringActor(opts: AgentBgpOptions): ActorDef<WiringMsg> {
-  const root = opts.root ?? "agentbgp";
+  const root = rootPath(opts).slice(1);
   const paths = bgpPaths(root);
   return actor<WiringMsg>("agent-bgp-wiring", (ctx) => {
     let nodeBgp: NodeBGPObject | undefined;
@@ -100,7 +116,7 @@ export function wiringActor(opts: AgentBgpOptions): ActorDef<WiringMsg> {
         return;
       }
       const mine = nodePeers(node, [...peers.values()]);
-      const prefixes = nodePrefixes(mine, [...ads.values()]);
+      const prefixes = nodePrefixes(mine, [...ads.values()], opts.adTypes);
       let config;
       try {
         config = speakerConfigFor(nodeBgp, mine, prefixes, opts);
@@ -164,6 +180,9 @@ export function wiringActor(opts: AgentBgpOptions): ActorDef<WiringMsg> {
         }
       }
       for (const [key, ad] of ads) {
+        if (opts.adTypes && ad.spec.type !== undefined && !opts.adTypes.includes(ad.spec.type)) {
+          continue; // another mode's advertisement
+        }
         const states = advertisementPeerStates(ad, mine, byAddr, originated);
         const cur = ad.status?.peers ?? {};
         if (Object.entries(states).every(([k, v]) => cur[k] === v)) continue;
@@ -229,15 +248,71 @@ export function wiringActor(opts: AgentBgpOptions): ActorDef<WiringMsg> {
   });
 }
 
+function rootPath(opts: AgentBgpOptions): string {
+  const r = opts.root ?? "/agentbgp";
+  const p = r.startsWith("/") ? r : `/${r}`;
+  if (!/^(\/[A-Za-z0-9_.\-]+)+$/.test(p)) throw new Error(`bad subtree path ${JSON.stringify(r)}`);
+  return p;
+}
+
+/** Paths of the subtree's actors. */
+export function agentBgpPaths(root = "/agentbgp") {
+  const base = rootPath({ root } as AgentBgpOptions);
+  return {
+    base,
+    routes: `${base}/routes`,
+    installer: `${base}/installer`,
+    wiring: `${base}/wiring`,
+    ...(({ rib, speaker, peers }) => ({ rib, speaker, peers }))(bgpPaths(base.slice(1))),
+  };
+}
+
 /** The agent's BGP subtree; `system` routes informer events to the wiring actor. */
-export function agentBgpTree(opts: AgentBgpOptions, system: () => ActorSystem): SupervisorDef {
-  const root = opts.root ?? "agentbgp";
-  const wiring = `/${root}/wiring`;
-  const tell = (msg: WiringMsg) => system().lookup<WiringMsg>(wiring)?.tell(msg);
-  return supervisor(root, {
+export function agentBgpTree(
+  opts: AgentBgpOptions,
+  system: () => ActorSystem | undefined,
+): SupervisorDef {
+  const p = agentBgpPaths(rootPath(opts));
+  // Events that arrive before the system is known (the role learns it once started) wait here,
+  // in order, and are delivered as soon as the wiring actor can be looked up.
+  const queue: WiringMsg[] = [];
+  let flushing: ReturnType<typeof setTimeout> | undefined;
+  const flush = () => {
+    flushing = undefined;
+    const ref = system()?.lookup<WiringMsg>(p.wiring);
+    if (!ref) {
+      flushing = setTimeout(flush, 20);
+      return;
+    }
+    for (const m of queue.splice(0)) ref.tell(m);
+  };
+  const tell = (msg: WiringMsg) => {
+    const ref = queue.length === 0 ? system()?.lookup<WiringMsg>(p.wiring) : undefined;
+    if (ref) return ref.tell(msg);
+    queue.push(msg);
+    if (flushing === undefined) flushing = setTimeout(flush, 20);
+  };
+  const install = opts.installRoutes ?? true;
+  return supervisor(p.base.slice(p.base.lastIndexOf("/") + 1), {
     strategy: "rest_for_one",
     intensity: { maxRestarts: 10, withinMs: 60_000 },
     children: [
+      ...(install
+        ? [
+          {
+            id: "routes",
+            def: routeTable({
+              protocol: opts.routeProtocol ?? 186,
+              table: opts.routeTable ?? 254,
+              ...(opts.netns ? { netns: opts.netns } : {}),
+            }),
+          },
+          {
+            id: "installer",
+            def: routeInstaller({ ribPath: p.rib, routesPath: p.routes }),
+          },
+        ]
+        : []),
       { id: "wiring", def: wiringActor(opts) },
       {
         id: "informers",

@@ -332,6 +332,8 @@ async function startTernNodes(state: ClusterState, log: (l: string) => void): Pr
         `${dir}/net.d`,
         "--kubeconfig",
         state.kubeconfig,
+        // BGP runs in the separate `sim agent-bgp` process below.
+        "--no-bgp",
         // Empty blocks go back after 4 s (default 5 min), so tests see them released.
         "--block-grace-ms",
         "4000",

@@ -4,6 +4,8 @@ import { nodePrefixes } from "../actors/agent_bgp/desired.ts";
 import type { BGPAdvertisementObject, BGPPeerObject } from "../actors/agent_bgp/desired.ts";
 import { AgentConfigError, parseAgentFlags } from "../actors/agent/config.ts";
 import type { BestChange, Route } from "../actors/bgp/rib.ts";
+import { resolveNextHop } from "../actors/agent_bgp/nexthop_resolve.ts";
+import type { RouteInfo } from "../actors/netlink/route_codec.ts";
 
 function route(peer: string, nextHop: string, local = false): Route {
   return {
@@ -101,4 +103,54 @@ Deno.test("agent_bgp mode: flags and the advertisement types of each mode", () =
   assert.deepEqual(nodePrefixes(peers, ads), ["198.18.0.0/24", "198.18.9.0/24", "203.0.113.7/32"]);
   assert.deepEqual(nodePrefixes(peers, ads, ["pod"]), ["198.18.0.0/24", "198.18.9.0/24"]);
   assert.deepEqual(nodePrefixes(peers, ads, ["service"]), ["198.18.9.0/24", "203.0.113.7/32"]);
+});
+
+const R = (dst: string, extra: Partial<RouteInfo> = {}): RouteInfo => ({
+  family: dst.includes(":") ? 10 : 2,
+  dst,
+  table: 254,
+  protocol: 4,
+  scope: 0,
+  type: "unicast",
+  flags: 0,
+  ...extra,
+});
+
+Deno.test("agent_bgp resolve: connected, recursive, ECMP; never via default or learned routes", () => {
+  const table = [
+    R("0.0.0.0/0", { gateway: "192.0.2.64", oif: 3 }),
+    R("192.0.2.64/31", { protocol: 2, scope: 253, oif: 3 }),
+    R("192.0.2.1/32", { gateway: "192.0.2.64", oif: 3 }),
+    R("192.0.2.0/24", {
+      nexthops: [{ gateway: "192.0.2.64", oif: 3 }, { gateway: "192.0.2.128", oif: 4 }],
+    }),
+    R("198.51.100.0/24", { protocol: 186, gateway: "192.0.2.64", oif: 3 }),
+    R("203.0.113.0/24", { type: "blackhole" }),
+  ];
+  assert.deepEqual(resolveNextHop("192.0.2.65", table, 186), [{ gateway: "192.0.2.65", oif: 3 }]);
+  assert.deepEqual(resolveNextHop("192.0.2.1", table, 186), [{ gateway: "192.0.2.64", oif: 3 }]);
+  assert.deepEqual(resolveNextHop("192.0.2.2", table, 186), [
+    { gateway: "192.0.2.64", oif: 3 },
+    { gateway: "192.0.2.128", oif: 4 },
+  ]);
+  assert.equal(resolveNextHop("198.51.100.7", table, 186), null); // only default and learned
+  assert.equal(resolveNextHop("203.0.113.1", table, 186), null); // blackhole
+  assert.equal(resolveNextHop("not-an-address", table, 186), null);
+});
+
+Deno.test("agent_bgp learned: unresolved next hops are stated once they resolve", () => {
+  let table: RouteInfo[] = [];
+  const l = new LearnedRoutes((nh) => resolveNextHop(nh, table, 186));
+  const p0 = l.apply([change("203.0.113.0/24", [route("192.0.2.1", "192.0.2.1")])], false);
+  assert.equal(p0.set.size, 0);
+  assert.equal(p0.unresolved, 1);
+  table = [R("192.0.2.1/32", { gateway: "192.0.2.64", oif: 3 })];
+  const p1 = l.reresolve();
+  assert.deepEqual([...p1.set], [[peerSource("192.0.2.1"), [{
+    dst: "203.0.113.0/24",
+    nexthops: [{ gateway: "192.0.2.64", oif: 3 }],
+  }]]]);
+  assert.equal(l.reresolve().set.size, 0); // nothing changed: nothing stated again
+  table = [];
+  assert.deepEqual([...l.reresolve().withdraw], [[peerSource("192.0.2.1"), ["203.0.113.0/24"]]]);
 });

@@ -4,7 +4,8 @@
  * --mode lb` run in the node's namespace; two BIRD peers (same AS) in their own namespaces
  * announce the same prefix. The agent configures its speaker from the NodeBGP and BGPPeer objects,
  * writes the peers' statuses, and installs one multipath route (protocol bgp) with both next hops;
- * a withdrawal by one peer removes its next hop, and the last withdrawal the route.
+ * a withdrawal by one peer removes its next hop, and the last withdrawal the route; the NodeBGP
+ * deleted stops the speaker and withdraws what it learned. In lb mode the tree holds only `bgp`.
  */
 import assert from "node:assert/strict";
 import { Bird, birdConfig, Lab, must, run, waitFor } from "./bgp_lab.ts";
@@ -12,6 +13,7 @@ import { Bird, birdConfig, Lab, must, run, waitFor } from "./bgp_lab.ts";
 const ROOT = new URL("..", import.meta.url).pathname;
 const DENO = Deno.execPath();
 const PREFIX = "203.0.113.0/24";
+const INSPECT_PORT = 19100;
 
 function spawn(lab: Lab, name: string, ns: string, argv: string[]): Deno.ChildProcess {
   const p = new Deno.Command("bash", {
@@ -162,7 +164,7 @@ Deno.test({
         "--kubeconfig",
         kc,
         "--inspect-address",
-        "127.0.0.1:0",
+        `127.0.0.1:${INSPECT_PORT}`,
       ]));
 
       // One route, both next hops.
@@ -204,6 +206,27 @@ Deno.test({
         return gateways(r).length === 1 ? r : undefined;
       }, 30_000);
       assert.deepEqual(gateways(back), [p1.v4]);
+      // The NodeBGP deleted: the speaker (and its RIB) stops, its routes go with it.
+      await kubectl(lab, kc, "delete", "nodebgp", "n1");
+      await waitFor("the learned routes withdrawn with the speaker", async () => {
+        return (await learned(lab.t)).length === 0;
+      }, 30_000);
+      // lb mode: no CNI server, no conflist, no pod IPAM in the tree.
+      const tree = JSON.parse(
+        await must([
+          "ip",
+          "netns",
+          "exec",
+          lab.t,
+          "curl",
+          "-sf",
+          "-m",
+          "5",
+          `http://127.0.0.1:${INSPECT_PORT}/debug/supervision`,
+        ]),
+      );
+      const ids = (tree.root.children ?? []).map((c: any) => c.id);
+      assert.deepEqual(ids, ["bgp"]);
     } finally {
       for (const p of procs.reverse()) await stop(p);
       await lab.destroy();

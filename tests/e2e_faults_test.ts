@@ -71,11 +71,11 @@ Deno.test("e2e faults: speaker, node, agent, spines, API watches, kubelet", asyn
 
     await t.step("speaker killed: spines withdraw the node's routes; restarted: back", async () => {
       const block1 = await waitNodeBlock(client, "node-1");
-      await stopProc(state.runDir, "agent-bgp-node-1", true);
+      await stopProc(state.runDir, "agent-node-1", true);
       await waitNextHops(state, `${VIP}/32`, ["node-2", "node-3"], 20_000);
       await waitNextHops(state, block1, [], 20_000);
       await reachable(e);
-      await restartProc(state.runDir, "agent-bgp-node-1");
+      await restartProc(state.runDir, "agent-node-1");
       await waitNextHops(state, `${VIP}/32`, ALL, 30_000);
       await waitNextHops(state, block1, ["node-1"], 30_000);
       await waitSessionsEstablished(state);

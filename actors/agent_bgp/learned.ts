@@ -5,10 +5,13 @@
  * only its next hop.
  *
  * Locally originated paths are never installed; next hops that are not usable as a kernel gateway
- * (unspecified, or IPv6 link-local without an interface) are skipped and counted.
+ * (unspecified, or IPv6 link-local without an interface) are skipped and counted. Next hops go
+ * through a resolver (recursive resolution, see `nexthop_resolve.ts`); one that cannot be resolved
+ * yet is not stated until a later `reresolve` finds it.
  * @module
  */
 import type { BestChange } from "../bgp/rib.ts";
+import type { NextHop } from "../netlink/route_codec.ts";
 import type { DesiredRoute } from "../netlink/route_plan.ts";
 
 /** Route-table source name of a peer. */
@@ -26,6 +29,8 @@ export interface LearnedPlan {
   replace: Map<string, DesiredRoute[]> | null;
   /** Paths skipped because their next hop cannot be a kernel gateway. */
   skipped: number;
+  /** Paths whose next hop the resolver could not resolve (stated once it can). */
+  unresolved: number;
 }
 
 function usableGateway(nh: string): boolean {
@@ -34,17 +39,27 @@ function usableGateway(nh: string): boolean {
   return true;
 }
 
+/** Resolves a BGP next hop to kernel next hops (null: unresolvable for now). */
+export type NextHopResolver = (nh: string) => NextHop[] | null;
+
 /**
- * What is installed per prefix (peer -> next hop), updated by each batch of changes. A full table
- * (the first event after subscribing) yields `replace` for every source seen so far or now.
+ * The learned next hops per prefix (peer -> BGP next hop) and what was stated to the route table
+ * (peer -> resolved next hops). A full table (the first event after subscribing) yields `replace`
+ * for every source seen so far or now. Without a resolver, next hops are used as they are.
  */
 export class LearnedRoutes {
-  readonly #byPrefix = new Map<string, Map<string, string>>();
+  readonly #learned = new Map<string, Map<string, string>>();
+  readonly #stated = new Map<string, Map<string, string>>();
   readonly #sources = new Set<string>();
+  readonly #resolve: NextHopResolver;
 
-  /** Prefixes installed (at least one next hop). */
+  constructor(resolve?: NextHopResolver) {
+    this.#resolve = resolve ?? ((nh) => [{ gateway: nh }]);
+  }
+
+  /** Prefixes learned (at least one usable path). */
   get size(): number {
-    return this.#byPrefix.size;
+    return this.#learned.size;
   }
 
   /** Sources that ever contributed (so a full table can empty them). */
@@ -52,9 +67,51 @@ export class LearnedRoutes {
     return this.#sources;
   }
 
-  /** The next hops of a prefix, by peer. */
+  /** Learned BGP next hops (distinct). */
+  nextHopsInUse(): Set<string> {
+    const out = new Set<string>();
+    for (const m of this.#learned.values()) for (const nh of m.values()) out.add(nh);
+    return out;
+  }
+
+  /** The BGP next hops of a prefix, by source. */
   nextHops(prefix: string): ReadonlyMap<string, string> | undefined {
-    return this.#byPrefix.get(prefix);
+    return this.#learned.get(prefix);
+  }
+
+  #route(prefix: string, nh: string): { route: DesiredRoute; key: string } | null {
+    const hops = this.#resolve(nh);
+    if (!hops || hops.length === 0) return null;
+    return { route: { dst: prefix, nexthops: hops }, key: JSON.stringify(hops) };
+  }
+
+  /** Diffs what `prefixes` should state against what was stated, into `plan`. */
+  #diff(prefixes: Iterable<string>, plan: LearnedPlan): void {
+    for (const prefix of prefixes) {
+      const want = this.#learned.get(prefix) ?? new Map<string, string>();
+      const had = this.#stated.get(prefix) ?? new Map<string, string>();
+      const now = new Map<string, string>();
+      for (const [src, nh] of want) {
+        const r = this.#route(prefix, nh);
+        if (!r) {
+          plan.unresolved++;
+          continue;
+        }
+        now.set(src, r.key);
+        if (had.get(src) === r.key) continue;
+        const l = plan.set.get(src) ?? [];
+        l.push(r.route);
+        plan.set.set(src, l);
+      }
+      for (const src of had.keys()) {
+        if (now.has(src)) continue;
+        const l = plan.withdraw.get(src) ?? [];
+        l.push(prefix);
+        plan.withdraw.set(src, l);
+      }
+      if (now.size > 0) this.#stated.set(prefix, now);
+      else this.#stated.delete(prefix);
+    }
   }
 
   /** Applies changes; `full` means they are the whole table (everything else is gone). */
@@ -64,8 +121,9 @@ export class LearnedRoutes {
       withdraw: new Map(),
       replace: null,
       skipped: 0,
+      unresolved: 0,
     };
-    if (full) this.#byPrefix.clear();
+    if (full) this.#learned.clear();
     for (const c of changes) {
       const want = new Map<string, string>();
       for (const p of c.best ? c.paths : []) {
@@ -77,41 +135,42 @@ export class LearnedRoutes {
         const src = peerSource(p.source.peer);
         if (!want.has(src)) want.set(src, p.nextHop);
       }
-      const had = this.#byPrefix.get(c.prefix) ?? new Map<string, string>();
-      if (!full) {
-        for (const [src, nh] of want) {
-          if (had.get(src) === nh) continue;
-          const l = plan.set.get(src) ?? [];
-          l.push({ dst: c.prefix, nexthops: [{ gateway: nh }] });
-          plan.set.set(src, l);
-        }
-        for (const src of had.keys()) {
-          if (want.has(src)) continue;
-          const l = plan.withdraw.get(src) ?? [];
-          l.push(c.prefix);
-          plan.withdraw.set(src, l);
-        }
-      }
-      if (want.size > 0) this.#byPrefix.set(c.prefix, want);
-      else this.#byPrefix.delete(c.prefix);
+      if (want.size > 0) this.#learned.set(c.prefix, want);
+      else this.#learned.delete(c.prefix);
       for (const src of want.keys()) this.#sources.add(src);
     }
-    if (full) {
-      const replace = new Map<string, DesiredRoute[]>();
-      for (const src of this.#sources) replace.set(src, []);
-      for (const [prefix, m] of this.#byPrefix) {
-        for (const [src, nh] of m) {
-          replace.get(src)!.push({ dst: prefix, nexthops: [{ gateway: nh }] });
-        }
-      }
-      plan.replace = replace;
+    if (!full) {
+      this.#diff(new Set(changes.map((c) => c.prefix)), plan);
+      return plan;
     }
+    this.#stated.clear();
+    this.#diff(this.#learned.keys(), plan);
+    const replace = new Map<string, DesiredRoute[]>();
+    for (const src of this.#sources) replace.set(src, []);
+    for (const [src, routes] of plan.set) replace.set(src, routes);
+    plan.set = new Map();
+    plan.withdraw = new Map();
+    plan.replace = replace;
+    return plan;
+  }
+
+  /** Resolves every learned prefix again (after the table changed); changes only. */
+  reresolve(): LearnedPlan {
+    const plan: LearnedPlan = {
+      set: new Map(),
+      withdraw: new Map(),
+      replace: null,
+      skipped: 0,
+      unresolved: 0,
+    };
+    this.#diff(new Set([...this.#learned.keys(), ...this.#stated.keys()]), plan);
     return plan;
   }
 
   /** Forgets everything; returns an empty desired set for every source seen. */
   clear(): Map<string, DesiredRoute[]> {
-    this.#byPrefix.clear();
+    this.#learned.clear();
+    this.#stated.clear();
     return new Map([...this.#sources].map((s) => [s, []]));
   }
 }

@@ -309,7 +309,15 @@ export function agentBgpTree(
           },
           {
             id: "installer",
-            def: routeInstaller({ ribPath: p.rib, routesPath: p.routes }),
+            def: routeInstaller({
+              ribPath: p.rib,
+              routesPath: p.routes,
+              resolve: {
+                learnedProtocol: opts.routeProtocol ?? 186,
+                table: opts.routeTable ?? 254,
+                ...(opts.netns ? { netns: opts.netns } : {}),
+              },
+            }),
           },
         ]
         : []),

@@ -59,12 +59,11 @@ export const INSPECT_PORTS = {
   agent: 9100,
   controller: 9101,
   runner: 9102,
-  agentBgp: 9103,
 } as const;
 
-/** URL of a node's BGP wiring process (inspection server). */
+/** URL of the inspection server of a node's agent (which runs the node's BGP wiring). */
 export function bgpWiringUrl(node: NodePlan): string {
-  return `http://${node.internalIP}:${INSPECT_PORTS.agentBgp}`;
+  return `http://${node.internalIP}:${INSPECT_PORTS.agent}`;
 }
 
 /** Sample manifests `sim up` applies when the controller runs (the fabric's configuration). */
@@ -317,7 +316,7 @@ async function startTernNodes(state: ClusterState, log: (l: string) => void): Pr
     await Deno.mkdir(`${dir}/net.d`, { recursive: true });
     state.cni[n.name] = { confDir: `${dir}/net.d`, cniPath: [bin, "/usr/lib/cni"] };
     const url = `http://${n.internalIP}:${INSPECT_PORTS.agent}`;
-    log(`starting the agent and the BGP wiring of ${n.name}`);
+    log(`starting the agent of ${n.name} (CNI and BGP)`);
     await startProc(runDir, {
       name: `agent-${n.name}`,
       ns: n.ns,
@@ -332,8 +331,6 @@ async function startTernNodes(state: ClusterState, log: (l: string) => void): Pr
         `${dir}/net.d`,
         "--kubeconfig",
         state.kubeconfig,
-        // BGP runs in the separate `sim agent-bgp` process below.
-        "--no-bgp",
         // Empty blocks go back after 4 s (default 5 min), so tests see them released.
         "--block-grace-ms",
         "4000",
@@ -344,31 +341,12 @@ async function startTernNodes(state: ClusterState, log: (l: string) => void): Pr
       inspectUrl: url,
     });
     state.inspect[`agent-${n.name}`] = `${url}/debug/`;
-    const bgpUrl = `http://${n.internalIP}:${INSPECT_PORTS.agentBgp}`;
-    await startProc(runDir, {
-      name: `agent-bgp-${n.name}`,
-      ns: n.ns,
-      argv: denoRole(root, "sim", "sim", [
-        "agent-bgp",
-        "--prefix",
-        state.prefix,
-        "--node",
-        n.name,
-        "--inspect-address",
-        `${n.internalIP}:${INSPECT_PORTS.agentBgp}`,
-      ]),
-      env: { TMPDIR: Deno.env.get("TMPDIR") ?? "/tmp" },
-      inspectUrl: bgpUrl,
-    });
-    state.inspect[`agent-bgp-${n.name}`] = `${bgpUrl}/debug/`;
   }
   let lastProbe = "";
   await waitFor("the agents' conflists and BGP wiring", async () => {
     for (const n of plan.nodes) {
       const r = await fetch(`${bgpWiringUrl(n)}/readyz`).catch(() => undefined);
-      lastProbe = `${n.name} BGP wiring /readyz: ${
-        r ? `${r.status} ${await r.text()}` : "no answer"
-      }`;
+      lastProbe = `${n.name} agent /readyz: ${r ? `${r.status} ${await r.text()}` : "no answer"}`;
       if (!r?.ok) return undefined;
       let found = false;
       for await (const e of Deno.readDir(state.cni[n.name].confDir)) {
@@ -383,10 +361,7 @@ async function startTernNodes(state: ClusterState, log: (l: string) => void): Pr
   }, 60_000).catch(async (e) => {
     const logs = [];
     for (const n of plan.nodes) {
-      logs.push(
-        await tailLog(runDir, `agent-${n.name}`, 8),
-        await tailLog(runDir, `agent-bgp-${n.name}`, 8),
-      );
+      logs.push(await tailLog(runDir, `agent-${n.name}`, 8));
     }
     throw new Error(`${e.message} (${lastProbe})\n${logs.join("\n")}`);
   });

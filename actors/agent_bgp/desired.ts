@@ -10,7 +10,12 @@ import type { KubeObject } from "../kube/mod.ts";
 
 /** A NodeBGP as read here. */
 export interface NodeBGPObject extends KubeObject {
-  spec: { asn: number; routerId: string };
+  spec: {
+    asn: number;
+    routerId: string;
+    /** `multipath: true` asks for ECMP across the node's peers whatever their ASes. */
+    speaker?: { multipath?: boolean };
+  };
 }
 
 /** A BGPPeer as read here. */
@@ -96,7 +101,9 @@ export function speakerConfigFor(
     asn: nodeBgp.spec.asn,
     routerId: nodeBgp.spec.routerId,
     listen: opts.listen ?? { address: "0.0.0.0", port: 179 },
-    multipath: true,
+    // ECMP among paths of one neighbouring AS always; with speaker.multipath also across
+    // neighbouring ASes (spines with different ASNs), as FRR's as-path multipath-relax.
+    multipath: nodeBgp.spec.speaker?.multipath === true ? "relax" : true,
     peers: mine.map((p) => ({
       address: p.spec.addr,
       asn: p.spec.asn,

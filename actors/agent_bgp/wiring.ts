@@ -91,7 +91,7 @@ export function wiringActor(opts: AgentBgpOptions): ActorDef<WiringMsg> {
     const peers = new Map<string, BGPPeerObject>();
     const ads = new Map<string, BGPAdvertisementObject>();
     const synced = new Set<string>();
-    let running: { asn: number; routerId: string } | undefined;
+    let running: { asn: number; routerId: string; multipathRelax: boolean } | undefined;
     let lastConfig = "";
     let originated = new Set<string>();
     let configErrors = 0;
@@ -127,7 +127,11 @@ export function wiringActor(opts: AgentBgpOptions): ActorDef<WiringMsg> {
       }
       const text = JSON.stringify(config);
       if (text === lastConfig) return;
-      if (running && (running.asn !== config.asn || running.routerId !== config.routerId)) {
+      if (
+        running &&
+        (running.asn !== config.asn || running.routerId !== config.routerId ||
+          running.multipathRelax !== config.multipathRelax)
+      ) {
         await parent().terminateChild("bgp").catch(() => {});
         running = undefined;
       }
@@ -135,7 +139,11 @@ export function wiringActor(opts: AgentBgpOptions): ActorDef<WiringMsg> {
         // A subtree left by an earlier incarnation of this actor is replaced.
         await parent().terminateChild("bgp").catch(() => {});
         await parent().startChild({ id: "bgp", def: bgpSupervisor(root, config) });
-        running = { asn: config.asn, routerId: config.routerId };
+        running = {
+          asn: config.asn,
+          routerId: config.routerId,
+          multipathRelax: config.multipathRelax,
+        };
       } else {
         const ref = speaker();
         if (!ref) throw new Error("the BGP speaker is not running");

@@ -82,8 +82,10 @@ export interface SpeakerConfig {
   readonly listen: { readonly address: string; readonly port: number; readonly enabled: boolean };
   /** Inspection and control API server. */
   readonly api: { readonly address: string; readonly port: number };
-  /** Build ECMP sets. */
+  /** Build ECMP sets (`multipath: true` or `relax` in the file). */
   readonly multipath: boolean;
+  /** ECMP across neighbouring ASes too (`multipath: relax` in the file). */
+  readonly multipathRelax: boolean;
   /** LOCAL_PREF assumed for routes without one. */
   readonly defaultLocalPref: number;
   /** Peers. */
@@ -289,6 +291,15 @@ function parsePeer(v: unknown, field: string): PeerConfig {
   };
 }
 
+/** `multipath`: true, false (default) or `relax` (ECMP across neighbouring ASes too). */
+function multipathMode(v: unknown): { multipath: boolean; multipathRelax: boolean } {
+  if (v === "relax") return { multipath: true, multipathRelax: true };
+  if (v === undefined || v === null || typeof v === "boolean") {
+    return { multipath: v === true, multipathRelax: false };
+  }
+  throw new ConfigError("multipath", `${JSON.stringify(v)} is not true, false or "relax"`);
+}
+
 /** Validates a configuration object. Throws {@linkcode ConfigError}. */
 export function validateConfig(raw: unknown): SpeakerConfig {
   if (!isObj(raw)) throw new ConfigError("(root)", "must be a mapping");
@@ -350,7 +361,7 @@ export function validateConfig(raw: unknown): SpeakerConfig {
     routerId,
     listen,
     api,
-    multipath: bool(raw.multipath, "multipath", false),
+    ...multipathMode(raw.multipath),
     defaultLocalPref: int(raw.defaultLocalPref, "defaultLocalPref", 0, 0xffffffff, 100),
     peers,
     prefixes,

@@ -58,6 +58,12 @@ export interface DecisionOptions {
   readonly defaultLocalPref?: number;
   /** Build ECMP sets of equally good paths. */
   readonly multipath?: boolean;
+  /**
+   * With `multipath`: paths from different neighbouring ASes are ECMP candidates too when they
+   * are equal up to the tie breakers (same AS-path length, origin, ...), as FRR's
+   * `bgp bestpath as-path multipath-relax`. Off: only paths from the best path's neighbouring AS.
+   */
+  readonly multipathRelax?: boolean;
 }
 
 /** Number of ASes in a path as the decision process counts it (AS_SET counts 1). */
@@ -154,16 +160,40 @@ export function rank(routes: readonly Route[], opts: DecisionOptions = {}): Rout
   return [...inMed, ...outMed, ...rest];
 }
 
-/** The ECMP set: routes equal to the best one up to the tie breakers. */
+/**
+ * The ECMP set: routes equal to the best one up to the tie breakers, from the best route's
+ * neighbouring AS (with the same MED); with `multipathRelax`, from any neighbouring AS, each
+ * still having the lowest MED of its own AS (RFC 4271 9.1.2.2 c is not skipped).
+ */
 export function multipathSet(ranked: readonly Route[], opts: DecisionOptions = {}): Route[] {
   if (ranked.length === 0) return [];
   if (!opts.multipath) return [ranked[0]];
   const lp = opts.defaultLocalPref ?? 100;
   const best = ranked[0];
-  return ranked.filter((r) =>
-    comparePreference(r, best, lp) === 0 && neighborAs(r) === neighborAs(best) &&
-    (r.attrs.med ?? 0) === (best.attrs.med ?? 0)
-  );
+  if (!opts.multipathRelax) {
+    return ranked.filter((r) =>
+      comparePreference(r, best, lp) === 0 && neighborAs(r) === neighborAs(best) &&
+      (r.attrs.med ?? 0) === (best.attrs.med ?? 0)
+    );
+  }
+  const equal = ranked.filter((r) => comparePreference(r, best, lp) === 0);
+  // The lowest MED per neighbouring AS among all routes equal to the best up to MED: a route
+  // beaten on MED within its own AS is out of contention (step c) and so out of the set.
+  const minMed = new Map<number, number>();
+  for (const r of ranked) {
+    if (!equalUpToMed(r, best, lp)) continue;
+    const as = neighborAs(r), m = r.attrs.med ?? 0;
+    if (!minMed.has(as) || m < minMed.get(as)!) minMed.set(as, m);
+  }
+  return equal.filter((r) => (r.attrs.med ?? 0) === minMed.get(neighborAs(r)));
+}
+
+/** Equal by the steps before MED (local, stale, LOCAL_PREF, AS-path length, origin). */
+function equalUpToMed(a: Route, b: Route, lp: number): boolean {
+  return a.source.local === b.source.local && a.stale === b.stale &&
+    (a.attrs.localPref ?? lp) === (b.attrs.localPref ?? lp) &&
+    asPathLength(a.attrs.asPath) === asPathLength(b.attrs.asPath) &&
+    (a.attrs.origin ?? 2) === (b.attrs.origin ?? 2);
 }
 
 /** Family of a canonical prefix. */

@@ -174,6 +174,8 @@ export interface RibActorOptions {
   readonly routerId: string;
   /** Build ECMP sets. */
   readonly multipath: boolean;
+  /** ECMP across neighbouring ASes too (default false). */
+  readonly multipathRelax?: boolean;
   /** LOCAL_PREF assumed for routes without one. */
   readonly defaultLocalPref: number;
   /** Initially originated prefixes. */
@@ -191,7 +193,11 @@ interface PeerLink {
 /** The RIB actor definition. */
 export function ribActor(opts: RibActorOptions) {
   return actor<RibMsg>("bgp-rib", (ctx) => {
-    const rib = new Rib({ multipath: opts.multipath, defaultLocalPref: opts.defaultLocalPref });
+    const rib = new Rib({
+      multipath: opts.multipath,
+      multipathRelax: opts.multipathRelax ?? false,
+      defaultLocalPref: opts.defaultLocalPref,
+    });
     const links = new Map<string, PeerLink>();
     const subscribers = new Map<string, ActorRef<BestPathEvent>>();
     const originated = new Map<string, OriginatedPrefix>();

@@ -145,7 +145,9 @@ export function speakerActor(root: string, initial: SpeakerConfig) {
       if (
         next.asn !== config.asn || next.routerId !== config.routerId ||
         JSON.stringify(next.listen) !== JSON.stringify(config.listen) ||
-        next.multipath !== config.multipath || next.defaultLocalPref !== config.defaultLocalPref
+        next.multipath !== config.multipath ||
+        next.multipathRelax !== config.multipathRelax ||
+        next.defaultLocalPref !== config.defaultLocalPref
       ) {
         throw new Error(
           "Changing asn, routerId, listen, multipath or defaultLocalPref needs a restart of the speaker",
@@ -311,6 +313,7 @@ export function bgpSupervisor(root: string, config: SpeakerConfig): SupervisorDe
           asn: config.asn,
           routerId: config.routerId,
           multipath: config.multipath,
+          multipathRelax: config.multipathRelax,
           defaultLocalPref: config.defaultLocalPref,
           prefixes: config.prefixes,
         }),

@@ -70,6 +70,24 @@ Deno.test("agent_bgp: speaker configuration, validated by the speaker's validato
   assert.throws(() => speakerConfigFor(nodeBgp, [badPeer], []), /holdTime/);
 });
 
+Deno.test("agent_bgp: speaker.multipath of the NodeBGP relaxes ECMP across peer ASes", () => {
+  const mine = nodePeers("node-1", peers);
+  const plain = speakerConfigFor(nodeBgp, mine, []);
+  assert.deepEqual([plain.multipath, plain.multipathRelax], [true, false]);
+  const off = speakerConfigFor(
+    { ...nodeBgp, spec: { ...nodeBgp.spec, speaker: { multipath: false } } },
+    mine,
+    [],
+  );
+  assert.deepEqual([off.multipath, off.multipathRelax], [true, false]);
+  const on = speakerConfigFor(
+    { ...nodeBgp, spec: { ...nodeBgp.spec, speaker: { multipath: true } } },
+    mine,
+    [],
+  );
+  assert.deepEqual([on.multipath, on.multipathRelax], [true, true]);
+});
+
 function session(state: string, extra: Partial<PeerStatus> = {}): PeerStatus {
   return {
     address: "192.0.2.1",

@@ -1,5 +1,6 @@
 /** The Loc-RIB decision process (RFC 4271 9.1), ECMP, graceful restart marking, export rules. */
 import assert from "node:assert/strict";
+import { ConfigError, validateConfig } from "../actors/bgp/config.ts";
 import type { PathAttributes } from "../actors/bgp/path_attributes.ts";
 import {
   type BestChange,
@@ -102,6 +103,69 @@ Deno.test("ECMP: equal paths form a multipath set; changes are reported", () => 
   rib.remove(B.peer, "198.51.100.0/24", ch);
   assert.equal(ch[ch.length - 1].best, null);
   assert.equal(rib.size, 0);
+});
+
+Deno.test("ECMP relax: equal-length paths from different neighbour ASes share the set", () => {
+  const a = route(A, { origin: 0, asPath: path(65001, 7) });
+  const b = route(B, { origin: 0, asPath: path(65002, 7) });
+  const longer = route(C, { origin: 0, asPath: path(65001, 8, 7) });
+  // Without the relaxation: one neighbour AS only (the best path's).
+  const strict = new Rib({ multipath: true });
+  const relaxed = new Rib({ multipath: true, multipathRelax: true });
+  const ch: BestChange[] = [];
+  for (const r of [a, b, longer]) {
+    up(strict, r, ch);
+    up(relaxed, r, ch);
+  }
+  assert.deepEqual(strict.view("198.51.100.0/24").paths, [a]);
+  assert.deepEqual(relaxed.view("198.51.100.0/24").paths, [a, b], "best first, then B");
+  // Withdrawing the best path: the set shrinks, and the change says so.
+  ch.length = 0;
+  relaxed.remove(A.peer, "198.51.100.0/24", ch);
+  assert.deepEqual(ch.map((c) => c.paths), [[b]]);
+  // Relaxed still means equal up to the tie breakers: origin and LOCAL_PREF still decide.
+  const worseOrigin = route(A, { origin: 1, asPath: path(65001, 7) });
+  up(relaxed, worseOrigin, ch);
+  assert.deepEqual(relaxed.view("198.51.100.0/24").paths, [b]);
+  const lowerPref = route(A, { origin: 0, asPath: path(65001, 7), localPref: 50 });
+  up(relaxed, lowerPref, ch);
+  assert.deepEqual(relaxed.view("198.51.100.0/24").paths, [b]);
+  // Off without multipath: the relaxation alone builds no set.
+  const single = new Rib({ multipathRelax: true });
+  for (const r of [a, b]) up(single, r, ch);
+  assert.deepEqual(single.view("198.51.100.0/24").paths, [a]);
+});
+
+Deno.test("ECMP relax: a path beaten on MED within its own AS stays out of the set", () => {
+  // B2 (AS 65002, lowest id) is best; A (AS 65001, MED 5) loses to C (AS 65001, MED 0) at step
+  // c, so only C joins the set though MED is never compared across ASes.
+  const B2 = src("192.0.2.5", 65002, "192.0.2.0");
+  const b = route(B2, { origin: 0, asPath: path(65002), med: 9 });
+  const a = route(A, { origin: 0, asPath: path(65001), med: 5 });
+  const c = route(C, { origin: 0, asPath: path(65001), med: 0 });
+  const rib = new Rib({ multipath: true, multipathRelax: true });
+  const ch: BestChange[] = [];
+  for (const r of [a, b, c]) up(rib, r, ch);
+  assert.deepEqual(rib.view("198.51.100.0/24").paths, [b, c]);
+  // An iBGP path equal otherwise stays out while eBGP paths are there.
+  up(rib, route(I, { origin: 0, asPath: path(65003), localPref: 100 }), ch);
+  assert.deepEqual(rib.view("198.51.100.0/24").paths, [b, c]);
+});
+
+Deno.test("ECMP relax: speaker configuration multipath true, false or relax", () => {
+  const base = { asn: 65000, routerId: "192.0.2.9" };
+  const mode = (multipath?: unknown) => {
+    const c = validateConfig(multipath === undefined ? base : { ...base, multipath });
+    return [c.multipath, c.multipathRelax];
+  };
+  assert.deepEqual(mode(), [false, false]);
+  assert.deepEqual(mode(false), [false, false]);
+  assert.deepEqual(mode(true), [true, false]);
+  assert.deepEqual(mode("relax"), [true, true]);
+  assert.throws(
+    () => mode("yes"),
+    (e) => e instanceof ConfigError && /multipath/.test(e.message) && /"yes"/.test(e.message),
+  );
 });
 
 Deno.test("graceful restart: stale routes lose to fresh ones and are swept", () => {

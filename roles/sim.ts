@@ -6,7 +6,6 @@
  *   sim status [PREFIX]
  *   sim down [PREFIX | --all]
  *   sim runner --prefix PREFIX [--inspect-address HOST:PORT]   (started by `up`)
- *   sim agent-bgp --prefix PREFIX --node NAME [--inspect-address HOST:PORT]   (per node, by `up`)
  *
  * `up` leaves the cluster running in the background and prints where everything is; `down`
  * removes namespaces, processes and files of one run (or of every run with `--all`).
@@ -24,7 +23,6 @@ import { runnerTree } from "../actors/sim/runner.ts";
 import { birdc, namespacesWithPrefix, simRoot, teardown, vtysh } from "../actors/sim/topology.ts";
 import { listProcs } from "../actors/sim/processes.ts";
 import { Resources } from "../actors/kube/mod.ts";
-import { agentBgpTree } from "../actors/agent_bgp/wiring.ts";
 
 /** A bad command line. */
 export class SimUsageError extends Error {
@@ -190,36 +188,6 @@ async function runner(args: string[]): Promise<void> {
   Deno.exit(reason.kind === "error" ? 1 : 0);
 }
 
-/** The agent's BGP wiring for one node (until the agent role runs it itself). */
-async function agentBgp(args: string[]): Promise<void> {
-  const { common, rest } = takeCommonFlags(args);
-  const val = (f: string) => {
-    const i = rest.indexOf(f);
-    const v = i >= 0 ? rest[i + 1] : undefined;
-    if (!v) throw new SimUsageError("agent-bgp", `needs ${f}`);
-    return v;
-  };
-  const state = await readState(val("--prefix"));
-  const node = val("--node");
-  const client = clusterClient(state);
-  const system = new ActorSystem({ name: "agentbgp", logLevel: common.logLevel });
-  await system.start(agentBgpTree({ client, node }, () => system));
-  const server = await startInspectionServer({
-    system,
-    hostname: common.inspectHost,
-    port: common.inspectPort,
-    required: ["/agentbgp/wiring"],
-  });
-  system.log.info("agent BGP wiring started", { node, url: `${server.url}/debug/` });
-  const stop = () => void system.shutdown();
-  Deno.addSignalListener("SIGINT", stop);
-  Deno.addSignalListener("SIGTERM", stop);
-  const reason = await system.whenTerminated();
-  await server.close();
-  client.close();
-  Deno.exit(reason.kind === "error" ? 1 : 0);
-}
-
 async function main(): Promise<void> {
   const [cmd, ...rest] = Deno.args;
   try {
@@ -232,8 +200,6 @@ async function main(): Promise<void> {
         return await down(rest);
       case "runner":
         return await runner(rest);
-      case "agent-bgp":
-        return await agentBgp(rest);
       default:
         throw new SimUsageError(cmd ?? "", "unknown command");
     }

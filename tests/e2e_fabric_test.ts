@@ -5,9 +5,10 @@
  * block of their node through the tern CNI plugin and agent (blocks asked for with
  * BlockRequests); pods of an annotated namespace and an annotated pod get the other pool; the
  * blocks are advertised (Advertised in the advertisements' status) and routed by both spines to
- * their node; a pod pings a pod on every other node through the spines and answers HTTP with its
- * own name and address; a deleted pod's namespace and address are released, and a node's
- * unused block is returned and withdrawn.
+ * their node; a node routes another node's block over both spines at once (ECMP across the
+ * spines' different ASes, `multipath-relax`); a pod pings a pod on every other node through the
+ * spines and answers HTTP with its own name and address; a deleted pod's namespace and address
+ * are released, and a node's unused block is returned and withdrawn.
  */
 import assert from "node:assert/strict";
 import { podIdentity } from "../actors/sim/node_sim.ts";
@@ -100,6 +101,40 @@ Deno.test("e2e fabric: sessions, pod addresses, pod-to-pod through the spines", 
         return ok ? true : undefined;
       }, 30_000);
     });
+
+    await t.step(
+      "a node routes another node's pod block over both spines (ECMP across AS 65001 and 65002)",
+      async () => {
+        // The sample ClusterBGPs say speaker.multipath: true, so each node's RIB relaxes ECMP
+        // across neighbour ASes: FRR (AS 65001) and BIRD (AS 65002) paths share one route.
+        const from = state.plan.nodes[0];
+        for (const to of state.plan.nodes.slice(1)) {
+          const blocks = (await nodeBlocks(client, to.name)).filter((b) => !b.includes(":"));
+          assert.ok(blocks.length > 0, `${to.name} has an IPv4 block`);
+          for (const b of blocks) {
+            let last = "";
+            await waitFor(`${b} via both spines in ${from.name}`, async () => {
+              const r = await run(["ip", "-j", "route", "show", "exact", b], {
+                ns: from.ns,
+                check: false,
+              });
+              last = r.stdout.trim();
+              if (r.code !== 0) return undefined;
+              const routes = JSON.parse(r.stdout || "[]") as Array<
+                { protocol?: string; nexthops?: Array<{ gateway?: string }> }
+              >;
+              const gws = (routes[0]?.nexthops ?? []).map((h) => h.gateway ?? "").sort();
+              return routes.length === 1 && routes[0].protocol === "bgp" &&
+                  JSON.stringify(gws) === JSON.stringify(["192.0.2.1", "192.0.2.2"])
+                ? true
+                : undefined;
+            }, 30_000).catch((e) => {
+              throw new Error(`${e.message}; last seen ${last}`);
+            });
+          }
+        }
+      },
+    );
 
     await t.step(
       "an annotated namespace's pods and an annotated pod use the other pool",

@@ -121,11 +121,14 @@ Deno.test("e2e fabric: sessions, pod addresses, pod-to-pod through the spines", 
               last = r.stdout.trim();
               if (r.code !== 0) return undefined;
               const routes = JSON.parse(r.stdout || "[]") as Array<
-                { protocol?: string; nexthops?: Array<{ gateway?: string }> }
+                { protocol?: string; nexthops?: Array<{ gateway?: string; dev?: string }> }
               >;
-              const gws = (routes[0]?.nexthops ?? []).map((h) => h.gateway ?? "").sort();
+              // One next hop per spine: through the uplink to spine0 (s0) and to spine1 (s1).
+              const hops = routes[0]?.nexthops ?? [];
+              const devs = hops.map((h) => h.dev ?? "").sort();
               return routes.length === 1 && routes[0].protocol === "bgp" &&
-                  JSON.stringify(gws) === JSON.stringify(["192.0.2.1", "192.0.2.2"])
+                  JSON.stringify(devs) === JSON.stringify(["s0", "s1"]) &&
+                  hops.every((h) => h.gateway)
                 ? true
                 : undefined;
             }, 30_000).catch((e) => {

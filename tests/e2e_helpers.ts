@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import {
+  bgpWiringUrl,
   clusterClient,
   type ClusterState,
   clusterUp,
@@ -13,6 +14,7 @@ import {
 import type { BGPPeerObject } from "../actors/agent_bgp/desired.ts";
 import { run, waitFor } from "../actors/sim/exec.ts";
 import { randomPrefix } from "../actors/sim/plan.ts";
+import { procFiles, type ProcSpec, startProc, stopProc } from "../actors/sim/processes.ts";
 import { birdc, teardown, vtysh } from "../actors/sim/topology.ts";
 import { type KubeClient, type KubeObject, Resources } from "../actors/kube/mod.ts";
 import type { SimPod } from "../actors/sim/node_sim.ts";
@@ -355,4 +357,38 @@ export function inCidr(ip: string, cidr: string): boolean {
   const n = (a: string) => a.split(".").reduce((x, o) => x * 256 + Number(o), 0);
   const size = 2 ** (32 - Number(len));
   return Math.floor(n(ip) / size) === Math.floor(n(base) / size);
+}
+
+/**
+ * Restarts a node's agent with `--mode <mode>` (sart's `cni` / `lb` / `dual`; the sim starts
+ * agents in the default `dual`), keeping every other flag of its recorded command line, and
+ * waits until its BGP wiring answers `/readyz` again.
+ */
+export async function restartAgentWithMode(
+  s: ClusterState,
+  node: string,
+  mode: "cni" | "lb" | "dual",
+  timeoutMs = 60_000,
+): Promise<void> {
+  const name = `agent-${node}`;
+  const spec = JSON.parse(await Deno.readTextFile(procFiles(s.runDir, name).spec)) as ProcSpec;
+  const argv = [...spec.argv];
+  const at = argv.indexOf("--mode");
+  if (at >= 0) argv.splice(at, 2);
+  argv.push("--mode", mode);
+  await stopProc(s.runDir, name);
+  await startProc(s.runDir, { ...spec, argv });
+  const plan = s.plan.nodes.find((n) => n.name === node);
+  if (!plan) throw new Error(`no node ${JSON.stringify(node)} in the plan`);
+  await waitFor(
+    `${name} ready in mode ${mode}`,
+    async () => {
+      const r = await fetch(`${bgpWiringUrl(plan)}/readyz`).catch(() => undefined);
+      if (!r) return undefined;
+      await r.body?.cancel();
+      return r.ok ? true : undefined;
+    },
+    timeoutMs,
+    300,
+  );
 }

@@ -23,14 +23,16 @@ import { LABEL_MANAGED_BY, MANAGED_BY } from "./advertisement_plan.ts";
 import { startChild } from "./children.ts";
 import { type Api, isAlreadyExists, isNotFound } from "./api.ts";
 import {
+  ANNOTATION_DUPLICATE_OF,
   type ClusterPlan,
+  duplicatePeers,
   mergePlans,
   type NodeInfo,
   nodeInfoOf,
   type NodePlan,
 } from "./bgp_plan.ts";
 import { clusterBGPActor, type ClusterBGPMsg } from "./cluster_bgp_actor.ts";
-import type { EventSink } from "./event_recorder.ts";
+import { type EventSink, recordEvent, subjectOf } from "./event_recorder.ts";
 
 /** Messages of the bgp actor. */
 export type BgpMsg =
@@ -91,6 +93,8 @@ export function bgpActor(options: BgpOptions): ActorDef<BgpMsg> {
     let ready = false;
     let handle: SupervisorHandle | undefined;
     let writes = 0, passes = 0;
+    /** Duplicates reported: `<name>|<uid>|<kept>`. */
+    const reportedDuplicates = new Set<string>();
 
     const sup = () => {
       if (!handle) {
@@ -302,6 +306,7 @@ export function bgpActor(options: BgpOptions): ActorDef<BgpMsg> {
           peers.delete(name);
         });
       }
+      markDuplicates(new Set(merged.peers.keys()), run);
       await settle(ops);
       for (const [name, cur] of nodeBGPs) {
         if (merged.nodes.has(name) || !managed(cur)) continue;
@@ -334,6 +339,65 @@ export function bgpActor(options: BgpOptions): ActorDef<BgpMsg> {
       if (failed > 0) {
         ctx.log.warn("some NodeBGP/BGPPeer writes failed, retrying", { failed });
         ctx.timers.once("reconcile", 1000, { type: "reconcile" });
+      }
+    };
+
+    /**
+     * A BGPPeer with the same node, ASN and address as another (made by hand: tern has no
+     * admission webhook) is left alone but marked with an annotation naming the peer kept, and
+     * reported once with a Warning Event; the kept one is not touched. The mark goes when the
+     * duplicate stops being one.
+     */
+    const markDuplicates = (planned: Set<string>, run: (op: () => Promise<void>) => void) => {
+      const dups = duplicatePeers(
+        [...peers.values()].map((p) => ({
+          name: p.metadata.name!,
+          node: p.spec.node,
+          asn: p.spec.asn,
+          addr: p.spec.addr,
+          ...(p.metadata.creationTimestamp
+            ? { creationTimestamp: p.metadata.creationTimestamp }
+            : {}),
+          deleting: !!p.metadata.deletionTimestamp,
+        })),
+        planned,
+      );
+      for (const [name, cur] of peers) {
+        const kept = dups.get(name);
+        const mark = cur.metadata.annotations?.[ANNOTATION_DUPLICATE_OF];
+        if (kept === undefined) {
+          if (mark !== undefined && !cur.metadata.deletionTimestamp) {
+            run(async () => {
+              await api.patch(Resources.bgpPeers, name, {
+                metadata: { annotations: { [ANNOTATION_DUPLICATE_OF]: null } },
+              }).catch((e) => {
+                if (!isNotFound(e)) throw e;
+              });
+            });
+          }
+          continue;
+        }
+        const key = `${name}|${cur.metadata.uid ?? ""}|${kept}`;
+        if (!reportedDuplicates.has(key)) {
+          reportedDuplicates.add(key);
+          ctx.log.warn("duplicate BGPPeer", { peer: name, keeps: kept });
+          recordEvent(options.events?.(), {
+            subject: subjectOf("BGPPeer", API_VERSION, cur as unknown as KubeObject),
+            type: "Warning",
+            reason: "DuplicatePeer",
+            message: `BGPPeer ${name} has the node, ASN and address of BGPPeer ${kept} ` +
+              `(${cur.spec.node}, AS ${cur.spec.asn}, ${cur.spec.addr}): ${kept} is kept`,
+          });
+        }
+        if (mark !== kept) {
+          run(async () => {
+            await api.patch(Resources.bgpPeers, name, {
+              metadata: { annotations: { [ANNOTATION_DUPLICATE_OF]: kept } },
+            }).catch((e) => {
+              if (!isNotFound(e)) throw e;
+            });
+          });
+        }
       }
     };
 

@@ -247,3 +247,50 @@ export function mergePlans(plans: readonly ClusterPlan[]): MergedPlan {
   }
   return merged;
 }
+
+/** The annotation the controller puts on a BGPPeer that duplicates another one. */
+export const ANNOTATION_DUPLICATE_OF = "tern.dev/duplicate-of";
+
+/** A BGPPeer as far as duplicate detection goes. */
+export interface PeerRef {
+  name: string;
+  node: string;
+  asn: number;
+  addr: string;
+  creationTimestamp?: string;
+  deleting?: boolean;
+}
+
+/**
+ * BGPPeers that duplicate another (same node, ASN and address), by name → the name of the one
+ * kept. The kept one is the peer the controller plans (`planned`), else the oldest (creation
+ * time, then name). Peers being deleted neither keep nor duplicate. sart refuses such a peer
+ * with its admission webhook; tern has none, so the controller leaves the kept one alone and
+ * reports the others.
+ */
+export function duplicatePeers(
+  peers: Iterable<PeerRef>,
+  planned: ReadonlySet<string>,
+): Map<string, string> {
+  const groups = new Map<string, PeerRef[]>();
+  for (const p of peers) {
+    if (p.deleting) continue;
+    const key = `${p.node}|${p.asn}|${p.addr.toLowerCase()}`;
+    let g = groups.get(key);
+    if (!g) groups.set(key, g = []);
+    g.push(p);
+  }
+  const out = new Map<string, string>();
+  for (const g of groups.values()) {
+    if (g.length < 2) continue;
+    g.sort((a, b) => {
+      const pa = planned.has(a.name) ? 0 : 1, pb = planned.has(b.name) ? 0 : 1;
+      if (pa !== pb) return pa - pb;
+      const ta = a.creationTimestamp ?? "", tb = b.creationTimestamp ?? "";
+      if (ta !== tb) return ta < tb ? -1 : 1;
+      return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+    });
+    for (const p of g.slice(1)) out.set(p.name, g[0].name);
+  }
+  return out;
+}

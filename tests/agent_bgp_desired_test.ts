@@ -197,3 +197,24 @@ Deno.test("sim advertiser: pod blocks to their node's peers, Cluster to all, Loc
   assert.deepEqual(by.get("203.0.113.6/32")?.peers, ["s0-node-2", "s1-node-2"]);
   assert.equal(by.get("203.0.113.6/32")?.namespace, "ns");
 });
+
+Deno.test("agent_bgp: a duplicate peer never makes the node's speaker configuration invalid", () => {
+  const peer = (name: string, created: string, annotations?: Record<string, string>) => ({
+    metadata: { name, creationTimestamp: created, ...(annotations ? { annotations } : {}) },
+    spec: { node: "node-1", asn: 65001, addr: "192.0.2.1" },
+  });
+  const kept = peer("spine0-node-1", "2026-11-23T08:00:00Z");
+  const marked = peer("hand-made", "2026-11-23T08:01:00Z", {
+    "tern.dev/duplicate-of": "spine0-node-1",
+  });
+  const unmarked = peer("a-hand-made", "2026-11-23T08:02:00Z");
+  const other = {
+    ...peer("spine1-node-1", "2026-11-23T08:00:00Z"),
+    spec: { node: "node-1", asn: 65002, addr: "192.0.2.2" },
+  };
+  // deno-lint-ignore no-explicit-any
+  const names = nodePeers("node-1", [marked, unmarked, kept, other] as any).map((p) =>
+    p.metadata.name
+  );
+  assert.deepEqual(names, ["spine0-node-1", "spine1-node-1"]);
+});

@@ -7,6 +7,7 @@
 import { type SpeakerConfig, validateConfig } from "../bgp/config.ts";
 import type { PeerStatus } from "../bgp/peer_actor.ts";
 import type { KubeObject } from "../kube/mod.ts";
+import { ANNOTATION_DUPLICATE_OF } from "../crds/names.ts";
 
 /** A NodeBGP as read here. */
 export interface NodeBGPObject extends KubeObject {
@@ -67,8 +68,24 @@ export interface WiringOptions {
 
 /** The node's peers, by BGPPeer name, sorted by name. */
 export function nodePeers(node: string, peers: BGPPeerObject[]): BGPPeerObject[] {
-  return peers.filter((p) => p.spec.node === node && !p.metadata.deletionTimestamp)
-    .sort((a, b) => a.metadata.name!.localeCompare(b.metadata.name!));
+  const live = peers.filter((p) =>
+    p.spec.node === node && !p.metadata.deletionTimestamp &&
+    !p.metadata.annotations?.[ANNOTATION_DUPLICATE_OF]
+  );
+  // A duplicate the controller has not marked yet (same address) must not make the whole
+  // speaker configuration invalid: keep the oldest, as the controller will.
+  const byAge = [...live].sort((a, b) => {
+    const ta = a.metadata.creationTimestamp ?? "", tb = b.metadata.creationTimestamp ?? "";
+    return ta < tb ? -1 : ta > tb ? 1 : a.metadata.name!.localeCompare(b.metadata.name!);
+  });
+  const seen = new Set<string>();
+  const kept = byAge.filter((p) => {
+    const key = p.spec.addr;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+  return kept.sort((a, b) => a.metadata.name!.localeCompare(b.metadata.name!));
 }
 
 /** The prefixes to originate: advertisements aimed at one of the node's peers. */

@@ -249,7 +249,7 @@ export function mergePlans(plans: readonly ClusterPlan[]): MergedPlan {
 }
 
 /** The annotation the controller puts on a BGPPeer that duplicates another one. */
-export const ANNOTATION_DUPLICATE_OF = "tern.dev/duplicate-of";
+export { ANNOTATION_DUPLICATE_OF } from "../crds/names.ts";
 
 /** A BGPPeer as far as duplicate detection goes. */
 export interface PeerRef {

@@ -41,6 +41,8 @@ export const ANNOTATION_ALLOW_SHARED_IP = "tern.dev/allow-shared-ip";
 export const ANNOTATION_SHARED_IP_NAMESPACES = "tern.dev/allow-shared-ip-namespaces";
 /** Service annotation: comma-separated peer groups to advertise to (none: every peer). */
 export const ANNOTATION_PEER_GROUPS = "tern.dev/peer-groups";
+/** Put by the controller on a BGPPeer that duplicates another (same node, ASN and address). */
+export const ANNOTATION_DUPLICATE_OF = "tern.dev/duplicate-of";
 
 /** The `spec.loadBalancerClass` tern handles. */
 export const LOAD_BALANCER_CLASS = "tern.dev/bgp";

@@ -159,8 +159,9 @@ export const CONTROLLER_RBAC: RoleRbac = {
     {
       group: "tern.dev",
       resource: "bgppeers",
-      verbs: ["list", "watch", "create", "update", "delete"],
-      why: "one BGPPeer per peer of each NodeBGP",
+      verbs: ["list", "watch", "create", "update", "patch", "delete"],
+      why:
+        "one BGPPeer per peer of each NodeBGP; marks hand-made duplicates (tern.dev/duplicate-of)",
       scope: "cluster",
     },
     {

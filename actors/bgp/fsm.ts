@@ -193,6 +193,41 @@ export class SessionFsm {
       return out;
     }
 
+    /** Events handled alike once the OPENs are exchanged (OpenConfirm and Established). */
+    const afterOpen = (ev: FsmEvent) => {
+      switch (ev.type) {
+        case "KeepaliveTimerExpires":
+          out.push({ type: "sendKeepalive" });
+          out.push({
+            type: "startTimer",
+            timer: "keepalive",
+            ms: this.#negotiated!.keepaliveTime * 1000,
+          });
+          return;
+        case "HoldTimerExpires":
+          drop("hold timer expired", HOLD_EXPIRED, true);
+          return;
+        case "TcpConnectionFails":
+          drop("connection lost", null, true);
+          return;
+        case "NotifMsg":
+          drop(`notification ${ev.notification.code}/${ev.notification.subcode}`, null, true);
+          return;
+        case "MessageError":
+        case "LocalError":
+          drop(
+            `error: ${ev.notification.code}/${ev.notification.subcode}`,
+            ev.notification,
+            true,
+          );
+          return;
+        case "OpenCollisionDump":
+          drop("collision", cease(CeaseSubcode.CONNECTION_COLLISION), true);
+          return;
+        default:
+          drop(`unexpected ${ev.type} in ${s}`, fsmError(s), true);
+      }
+    };
     switch (s) {
       case "Idle":
         switch (event.type) {
@@ -320,40 +355,8 @@ export class SessionFsm {
             to("Established");
             out.push({ type: "established", negotiated: this.#negotiated! });
             break;
-          case "KeepaliveTimerExpires":
-            out.push({ type: "sendKeepalive" });
-            out.push({
-              type: "startTimer",
-              timer: "keepalive",
-              ms: this.#negotiated!.keepaliveTime * 1000,
-            });
-            break;
-          case "HoldTimerExpires":
-            drop("hold timer expired", HOLD_EXPIRED, true);
-            break;
-          case "TcpConnectionFails":
-            drop("connection lost", null, true);
-            break;
-          case "NotifMsg":
-            drop(
-              `notification ${event.notification.code}/${event.notification.subcode}`,
-              null,
-              true,
-            );
-            break;
-          case "MessageError":
-          case "LocalError":
-            drop(
-              `error: ${event.notification.code}/${event.notification.subcode}`,
-              event.notification,
-              true,
-            );
-            break;
-          case "OpenCollisionDump":
-            drop("collision", cease(CeaseSubcode.CONNECTION_COLLISION), true);
-            break;
           default:
-            drop(`unexpected ${event.type} in OpenConfirm`, fsmError(s), true);
+            afterOpen(event);
         }
         break;
 
@@ -372,40 +375,8 @@ export class SessionFsm {
               });
             }
             break;
-          case "KeepaliveTimerExpires":
-            out.push({ type: "sendKeepalive" });
-            out.push({
-              type: "startTimer",
-              timer: "keepalive",
-              ms: this.#negotiated!.keepaliveTime * 1000,
-            });
-            break;
-          case "HoldTimerExpires":
-            drop("hold timer expired", HOLD_EXPIRED, true);
-            break;
-          case "TcpConnectionFails":
-            drop("connection lost", null, true);
-            break;
-          case "NotifMsg":
-            drop(
-              `notification ${event.notification.code}/${event.notification.subcode}`,
-              null,
-              true,
-            );
-            break;
-          case "MessageError":
-          case "LocalError":
-            drop(
-              `error: ${event.notification.code}/${event.notification.subcode}`,
-              event.notification,
-              true,
-            );
-            break;
-          case "OpenCollisionDump":
-            drop("collision", cease(CeaseSubcode.CONNECTION_COLLISION), true);
-            break;
           default:
-            drop(`unexpected ${event.type} in Established`, fsmError(s), true);
+            afterOpen(event);
         }
         break;
     }

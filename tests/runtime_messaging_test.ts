@@ -5,6 +5,7 @@ import {
   ActorStoppedError,
   AskTimeoutError,
   MailboxFullError,
+  type MailboxOptions,
   type ReplyTo,
   supervisor,
 } from "../runtime/mod.ts";
@@ -104,20 +105,22 @@ function gated(log: number[], gate: Promise<void>) {
   }));
 }
 
-Deno.test("overflow drop_newest keeps the first messages", async () => {
+/** A system whose one actor `/t/g` blocks on a gate, with the given mailbox. */
+async function gatedTree(mailbox: MailboxOptions) {
   const { system } = testSystem();
   let open!: () => void;
   const gate = new Promise<void>((r) => (open = r));
   const log: number[] = [];
   await system.start(supervisor("t", {
     strategy: "one_for_one",
-    children: [{
-      id: "g",
-      def: gated(log, gate),
-      mailbox: { capacity: 3, overflow: "drop_newest" },
-    }],
+    children: [{ id: "g", def: gated(log, gate), mailbox }],
   }));
-  const ref = system.lookup<{ n: number }>("/t/g")!;
+  const ref = system.lookup<{ n: number; replyTo?: ReplyTo<number> }>("/t/g")!;
+  return { system, ref, log, open };
+}
+
+Deno.test("overflow drop_newest keeps the first messages", async () => {
+  const { system, ref, log, open } = await gatedTree({ capacity: 3, overflow: "drop_newest" });
   ref.tell({ n: 0 }); // taken at once, blocks on the gate
   await settle();
   for (let i = 1; i <= 6; i++) ref.tell({ n: i });
@@ -129,19 +132,7 @@ Deno.test("overflow drop_newest keeps the first messages", async () => {
 });
 
 Deno.test("overflow drop_oldest keeps the last messages and fails an evicted ask", async () => {
-  const { system } = testSystem();
-  let open!: () => void;
-  const gate = new Promise<void>((r) => (open = r));
-  const log: number[] = [];
-  await system.start(supervisor("t", {
-    strategy: "one_for_one",
-    children: [{
-      id: "g",
-      def: gated(log, gate),
-      mailbox: { capacity: 3, overflow: "drop_oldest" },
-    }],
-  }));
-  const ref = system.lookup<{ n: number; replyTo?: ReplyTo<number> }>("/t/g")!;
+  const { system, ref, log, open } = await gatedTree({ capacity: 3, overflow: "drop_oldest" });
   ref.tell({ n: 0 });
   await settle();
   const evicted = ref.ask<number>((replyTo) => ({ n: 1, replyTo }));
@@ -154,19 +145,7 @@ Deno.test("overflow drop_oldest keeps the last messages and fails an evicted ask
 });
 
 Deno.test("overflow fail_sender throws MailboxFullError at the sender", async () => {
-  const { system } = testSystem();
-  let open!: () => void;
-  const gate = new Promise<void>((r) => (open = r));
-  const log: number[] = [];
-  await system.start(supervisor("t", {
-    strategy: "one_for_one",
-    children: [{
-      id: "g",
-      def: gated(log, gate),
-      mailbox: { capacity: 2, overflow: "fail_sender" },
-    }],
-  }));
-  const ref = system.lookup<{ n: number; replyTo?: ReplyTo<number> }>("/t/g")!;
+  const { system, ref, log, open } = await gatedTree({ capacity: 2, overflow: "fail_sender" });
   ref.tell({ n: 0 });
   await settle();
   ref.tell({ n: 1 });

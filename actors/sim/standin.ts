@@ -84,7 +84,8 @@ export function nodeAnnouncements(
   const out = new Set<string>(podPrefixes);
   for (const svc of services) {
     if (svc.spec?.type !== "LoadBalancer") continue;
-    const ips = ingressAddresses(svc);
+    // The stand-in speakers (GoBGP) peer over IPv4 only.
+    const ips = ingressAddresses(svc).filter((ip) => !ip.includes(":"));
     if (svc.spec.externalTrafficPolicy === "Local") {
       const has = slices.some((s) =>
         s.metadata.namespace === svc.metadata.namespace &&

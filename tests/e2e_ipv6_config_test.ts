@@ -63,7 +63,7 @@ Deno.test("ipv6 spine configs: an IPv6 session per node, IPv6 unicast only; FRR 
       assert.match(af("ipv4"), new RegExp(`^  no neighbor ${v6} activate$`, "m"));
       assert.doesNotMatch(af("ipv6"), new RegExp(`neighbor ${n.uplinks[0].b.address} `));
     }
-    assert.match(af("ipv6"), /^  maximum-paths 16$/m);
+    assert.match(af("ipv6"), /^ {2}maximum-paths 16$/m);
     const bird = birdConfig(plan, plan.spines[1], `${dir}/bird.log`);
     assert.equal(bird.match(/protocol bgp node6_\d+ from tern_node6/g)?.length, 3);
     assert.equal(birdProtocolName6(plan.nodes[0]), "node6_1");

@@ -27,6 +27,7 @@ import { bgpPeerName } from "../actors/sim/cluster.ts";
 import type { BGPPeerObject } from "../actors/agent_bgp/desired.ts";
 import { targetPeers } from "../actors/controller/advertisement_plan.ts";
 import { run } from "../actors/sim/exec.ts";
+import { gobgpConfig } from "../actors/sim/standin.ts";
 
 Deno.test("ipv6 plan: loopbacks and links in fd00::/8, unique, one /64 per link", () => {
   const plan = makePlan({ prefix: "tn-e2e-v6p001", nodes: 30 });
@@ -242,4 +243,19 @@ Deno.test("ipv6 pod server: IPv4-mapped local addresses answered as IPv4", () =>
   assert.equal(unmapped("::FFFF:198.18.0.1"), "198.18.0.1");
   assert.equal(unmapped("fd00:10::1"), "fd00:10::1");
   assert.equal(unmapped("198.18.0.1"), "198.18.0.1");
+});
+
+Deno.test("ipv6 stand-in speaker: GoBGP has an IPv6 session with each spine", () => {
+  const plan = makePlan({ prefix: "tn-e2e-v6g001", nodes: 2 });
+  const g = gobgpConfig(plan, plan.nodes[1]);
+  assert.equal(g.match(/\[\[neighbors\]\]/g)?.length, 4);
+  assert.match(
+    g,
+    /neighbor-address = "fd00:2::1"[^]*?local-address = "fd00:2:1:2::2"[^]*?afi-safi-name = "ipv6-unicast"/,
+  );
+  assert.match(
+    g,
+    /neighbor-address = "fd00:2::2"[^]*?local-address = "fd00:2:2:2::2"[^]*?afi-safi-name = "ipv6-unicast"/,
+  );
+  assert.match(g, /neighbor-address = "192\.0\.2\.1"[^]*?afi-safi-name = "ipv4-unicast"/);
 });

@@ -1,8 +1,7 @@
 /** kubectl (the real binary, as a subprocess) against the embedded API server. */
 
 import assert from "node:assert/strict";
-import type { KubeApiServer } from "../actors/kubeapi/mod.ts";
-import { kubectl, withServer } from "./kubeapi_helpers.ts";
+import { withKubectl } from "./kubeapi_helpers.ts";
 
 const opts = { sanitizeOps: true, sanitizeResources: true };
 
@@ -58,23 +57,6 @@ metadata:
 spec:
 ${spec}
 `;
-}
-
-async function withKubectl(
-  fn: (
-    run: (args: string[], stdin?: string) => ReturnType<typeof kubectl>,
-    api: KubeApiServer,
-    cache: string,
-  ) => Promise<void>,
-) {
-  const cache = await Deno.makeTempDir({ prefix: "tn-kubeapi-kubectl-" });
-  try {
-    await withServer(async (api) => {
-      await fn((args, stdin) => kubectl(api, cache, args, stdin), api, cache);
-    });
-  } finally {
-    await Deno.remove(cache, { recursive: true });
-  }
 }
 
 function ok(r: { code: number; stdout: string; stderr: string }, what: string): string {

@@ -25,7 +25,7 @@
  */
 
 import { setImmediate } from "node:timers";
-import { NETLINK_OPT, NETLINK_ROUTE, NLM_F, NLMSG, NLMSG_HDRLEN } from "./constants.ts";
+import { NETLINK_OPT, NLM_F, NLMSG, NLMSG_HDRLEN } from "./constants.ts";
 import {
   NetlinkDecodeError,
   NetlinkError,
@@ -43,8 +43,6 @@ import {
   SO_RCVBUFFORCE,
   SO_SNDBUF,
   SO_SNDBUFFORCE,
-  SOCK_CLOEXEC,
-  SOCK_NONBLOCK,
   SOL_SOCKET,
 } from "./ffi.ts";
 import {
@@ -56,7 +54,7 @@ import {
   parseErrorMessage,
   parseMessages,
 } from "./message.ts";
-import { withNetns } from "./netns.ts";
+import { openRouteSocket } from "./netns.ts";
 import { MMSG_SLOT_BYTES, MultiReceiver } from "./mmsg.ts";
 
 /** Options of {@linkcode NetlinkSocket.open}. */
@@ -152,14 +150,7 @@ export class NetlinkSocket {
    */
   static open(opts: SocketOptions = {}): NetlinkSocket {
     const mnl = getMnl();
-    const create = () => {
-      const nl = mnl.mnl_socket_open2(NETLINK_ROUTE, SOCK_NONBLOCK | SOCK_CLOEXEC);
-      if (nl === null) {
-        throw new NetlinkSystemError("socket_failed", "mnl_socket_open2 failed", lastErrno());
-      }
-      return nl;
-    };
-    const nl = opts.netns === undefined ? create() : withNetns(opts.netns, create);
+    const nl = openRouteSocket(opts.netns);
     try {
       let groups = 0;
       const extra: number[] = [];

@@ -280,13 +280,19 @@ export class NetlinkSocket {
     return this.#requestNow(build, subject);
   }
 
-  #requestNow(build: (w: MessageWriter, seq: number) => void, subject?: unknown): NetlinkMessage[] {
+  /** Readies the socket and has `build` write one exchange's request into the reset writer. */
+  #begin(build: (w: MessageWriter, seq: number) => void): { w: MessageWriter; seq: number } {
     this.#socket();
     this.#drainStale();
     const w = this.#writer;
     w.reset();
     const seq = this.nextSeq();
     build(w, seq);
+    return { w, seq };
+  }
+
+  #requestNow(build: (w: MessageWriter, seq: number) => void, subject?: unknown): NetlinkMessage[] {
+    const { w, seq } = this.#begin(build);
     if (w.count !== 1) throw new Error("request: the builder must write exactly one message");
     const bytes = w.bytes();
     setAckFlag(bytes, 0);
@@ -344,12 +350,7 @@ export class NetlinkSocket {
     parse: (m: NetlinkMessage) => T,
     accept?: (m: NetlinkMessage) => boolean,
   ): Promise<{ out: T[]; interrupted: boolean; summary: RequestSummary }> {
-    this.#socket();
-    this.#drainStale();
-    const w = this.#writer;
-    w.reset();
-    const seq = this.nextSeq();
-    build(w, seq);
+    const { w, seq } = this.#begin(build);
     const bytes = w.bytes();
     const summary = summarize(bytes, 0, undefined);
     this.#unclean = true;

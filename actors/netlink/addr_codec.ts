@@ -12,6 +12,7 @@ import { formatAddress, parseAddress, parsePrefix } from "./ip.ts";
 import {
   attrString,
   attrU32,
+  checkRequestHead,
   HOST_LE,
   type MessageWriter,
   type NetlinkMessage,
@@ -66,16 +67,7 @@ export function writeAddressRequest(
   seq: number,
   a: Address,
 ): void {
-  if (msgType !== RTM.NEWADDR && msgType !== RTM.DELADDR) {
-    throw new NetlinkInputError(
-      "invalid_address",
-      `Message type ${msgType} is not RTM_NEWADDR or RTM_DELADDR`,
-      msgType,
-    );
-  }
-  if (a === null || typeof a !== "object") {
-    throw new NetlinkInputError("invalid_address", `Invalid address ${JSON.stringify(a)}`, a);
-  }
+  checkRequestHead(msgType, [RTM.NEWADDR, RTM.DELADDR], "invalid_address", "address", a);
   const p = parsePrefix(a.address, false);
   if (!Number.isInteger(a.index) || a.index <= 0 || a.index > 0x7fffffff) {
     throw new NetlinkInputError(

@@ -27,6 +27,7 @@ const DST_SCRATCH = new Uint8Array(16);
 import {
   attrS32,
   attrU32,
+  checkRequestHead,
   HOST_LE,
   type MessageWriter,
   type NetlinkMessage,
@@ -176,16 +177,7 @@ export function writeRouteRequest(
   seq: number,
   route: Route,
 ): void {
-  if (msgType !== RTM.NEWROUTE && msgType !== RTM.DELROUTE) {
-    throw new NetlinkInputError(
-      "invalid_route",
-      `Message type ${msgType} is not RTM_NEWROUTE or RTM_DELROUTE`,
-      msgType,
-    );
-  }
-  if (route === null || typeof route !== "object") {
-    throw new NetlinkInputError("invalid_route", `Invalid route ${JSON.stringify(route)}`, route);
-  }
+  checkRequestHead(msgType, [RTM.NEWROUTE, RTM.DELROUTE], "invalid_route", "route", route);
   const scanned = scanPrefix(route.dst, DST_SCRATCH);
   const family = scanned >> 8;
   const dstLen = scanned & 0xff;

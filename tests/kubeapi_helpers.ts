@@ -51,6 +51,29 @@ export async function waitFor(
   }
 }
 
+/**
+ * A served, stored, cluster-scoped CRD `<plural>.tern.example.com`, version `v1`, whose objects'
+ * `spec` has the schema `spec`.
+ */
+export function exampleCrd(plural: string, kind: string, spec: Record<string, unknown>) {
+  return {
+    apiVersion: "apiextensions.k8s.io/v1",
+    kind: "CustomResourceDefinition",
+    metadata: { name: `${plural}.tern.example.com` },
+    spec: {
+      group: "tern.example.com",
+      scope: "Cluster",
+      names: { plural, kind },
+      versions: [{
+        name: "v1",
+        served: true,
+        storage: true,
+        schema: { openAPIV3Schema: { type: "object", properties: { spec } } },
+      }],
+    },
+  };
+}
+
 /** The HTTP status code and parsed Status body of a failed client-node call. */
 export async function failure(
   p: Promise<unknown>,

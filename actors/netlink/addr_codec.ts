@@ -17,6 +17,7 @@ import {
   type MessageWriter,
   type NetlinkMessage,
   parseAttrs,
+  payloadFamily,
 } from "./message.ts";
 
 /** An interface address as tern asks for it. */
@@ -113,13 +114,7 @@ export function writeAddressDump(w: MessageWriter, seq: number, family = 0): voi
 /** Decodes an `RTM_NEWADDR`/`RTM_DELADDR` message. */
 export function parseAddressMessage(msg: NetlinkMessage): AddressInfo {
   const p = msg.payload;
-  if (p.length < IFADDRMSG_LEN) {
-    throw new NetlinkDecodeError(`ifaddrmsg of ${p.length} bytes, expected ${IFADDRMSG_LEN}`, 0);
-  }
-  const family = p[0];
-  if (family !== AF_INET && family !== AF_INET6) {
-    throw new NetlinkDecodeError(`Unsupported address family ${family}`, 0);
-  }
+  const family = payloadFamily(p, IFADDRMSG_LEN, "ifaddrmsg", "address");
   const v = new DataView(p.buffer, p.byteOffset, p.byteLength);
   const attrs = parseAttrs(p, IFADDRMSG_LEN);
   const local = attrs.get(IFA.LOCAL);

@@ -8,6 +8,8 @@
  */
 
 import {
+  AF_INET,
+  AF_INET6,
   NLA_F_NESTED,
   NLA_TYPE_MASK,
   NLM_F,
@@ -478,4 +480,20 @@ export function checkRequestHead(
   if (value === null || typeof value !== "object") {
     throw new NetlinkInputError(code, `Invalid ${noun} ${JSON.stringify(value)}`, value);
   }
+}
+
+/**
+ * The address family of a message whose payload starts with the fixed header `struct` of `size`
+ * bytes, family first. A shorter payload, or a family other than IPv4 and IPv6, is a
+ * {@linkcode NetlinkDecodeError} (the family named as the `what`'s, e.g. `"route"`).
+ */
+export function payloadFamily(p: Uint8Array, size: number, struct: string, what: string): number {
+  if (p.length < size) {
+    throw new NetlinkDecodeError(`${struct} of ${p.length} bytes, expected ${size}`, 0);
+  }
+  const family = p[0];
+  if (family !== AF_INET && family !== AF_INET6) {
+    throw new NetlinkDecodeError(`Unsupported ${what} family ${family}`, 0);
+  }
+  return family;
 }

@@ -32,6 +32,7 @@ import {
   type MessageWriter,
   type NetlinkMessage,
   parseAttrs,
+  payloadFamily,
 } from "./message.ts";
 
 /** Route types tern programs or reports. */
@@ -336,13 +337,7 @@ function addr(b: Uint8Array, family: number): string {
  */
 export function parseRoute(msg: NetlinkMessage): RouteInfo {
   const p = msg.payload;
-  if (p.length < RTMSG_LEN) {
-    throw new NetlinkDecodeError(`rtmsg of ${p.length} bytes, expected ${RTMSG_LEN}`, 0);
-  }
-  const family = p[0];
-  if (family !== AF_INET && family !== AF_INET6) {
-    throw new NetlinkDecodeError(`Unsupported route family ${family}`, 0);
-  }
+  const family = payloadFamily(p, RTMSG_LEN, "rtmsg", "route");
   const dstLen = p[1];
   const attrs = parseAttrs(p, RTMSG_LEN);
   const dstAttr = attrs.get(RTA.DST);

@@ -369,3 +369,13 @@ export class TestNode {
     await Deno.remove(this.dir, { recursive: true }).catch(() => {});
   }
 }
+
+/** Runs `body` on a new {@linkcode TestNode}, cleaning it up afterwards (also after a failure). */
+export async function withNode(o: NodeOptions, body: (node: TestNode) => Promise<void>) {
+  const node = await TestNode.create(o);
+  try {
+    await body(node);
+  } finally {
+    await node.cleanup();
+  }
+}

@@ -100,19 +100,8 @@ export function parentLinkOf(supervisorCell: Cell<unknown>): ParentLink {
   let link = links.get(supervisorCell);
   if (link) return link;
   const sup = supervisorCell as unknown as Cell<SupervisorMsg>;
-  const ask = <R>(make: (r: ReplyTo<R>) => SupervisorMsg) =>
-    sup.ref.ask<R>(make, { timeoutMs: CONTROL_TIMEOUT_MS });
-  const handle: SupervisorHandle = {
-    path: sup.path,
-    startChild: <M>(spec: ChildSpec) =>
-      ask<ActorRef<unknown>>((replyTo) => ({ type: "start_child", spec, replyTo })) as Promise<
-        ActorRef<M>
-      >,
-    terminateChild: (id) => ask<void>((replyTo) => ({ type: "terminate_child", id, replyTo })),
-    children: () => ask<ChildInfo[]>((replyTo) => ({ type: "which_children", replyTo })),
-  };
   link = {
-    handle,
+    handle: supervisorHandle(sup.ref),
     childExited: (cell, incarnation, reason) =>
       sup.enqueue({ type: "child_exited", cell, incarnation, reason }),
   };

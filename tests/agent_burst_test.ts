@@ -3,7 +3,7 @@
  * killed with SIGKILL in the middle of a burst of ADDs and DELs, then started again.
  */
 import assert from "node:assert/strict";
-import { ip, type PluginRun, TestNode, waitFor } from "./agent_fixtures.ts";
+import { ip, type PluginRun, TestNode, waitFor, withNode } from "./agent_fixtures.ts";
 
 // /27 blocks: 30 usable addresses each, so 100 pods need four of them.
 const BLOCKS = [0, 32, 64, 96, 128].map((o) => `--static-block=default=198.18.0.${o}/27`);
@@ -25,8 +25,7 @@ async function podAddress(netns: string): Promise<string | undefined> {
 }
 
 Deno.test("agent+plugin: 100 concurrent ADDs get 100 distinct addresses, blocks on demand", async () => {
-  const node = await TestNode.create({ flags: BLOCKS });
-  try {
+  await withNode({ flags: BLOCKS }, async (node) => {
     const pods = await Promise.all(Array.from({ length: 100 }, (_, i) => node.pod(`b${i}`)));
     const t0 = performance.now();
     const results = await Promise.all(pods.map((p, i) => node.add(`burst-${i}`, p)));
@@ -50,9 +49,7 @@ Deno.test("agent+plugin: 100 concurrent ADDs get 100 distinct addresses, blocks 
     );
     const { pods: listed } = await node.api("/api/ipam/pods");
     assert.equal(listed.length, 100);
-  } finally {
-    await node.cleanup();
-  }
+  });
 });
 
 Deno.test("agent+plugin: SIGKILL during a burst of ADD and DEL loses nothing and gives nothing twice", async () => {

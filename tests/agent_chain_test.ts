@@ -5,7 +5,7 @@
  * the "host" of these pods.
  */
 import assert from "node:assert/strict";
-import { ip, run, TestNode } from "./agent_fixtures.ts";
+import { ip, run, TestNode, withNode } from "./agent_fixtures.ts";
 
 async function exec(
   node: TestNode,
@@ -31,10 +31,9 @@ async function exec(
 }
 
 Deno.test("agent+plugin: chains with portmap, bandwidth and tuning", async () => {
-  const node = await TestNode.create({
+  await withNode({
     flags: ["--static-block=default=198.18.0.0/28", "--chain", "portmap,bandwidth,tuning"],
-  });
-  try {
+  }, async (node) => {
     const conflist = JSON.parse(Deno.readTextFileSync(`${node.conflistDir}/10-tern.conflist`));
     assert.deepEqual(conflist.plugins.map((p: { type: string }) => p.type), [
       "tern",
@@ -59,18 +58,23 @@ Deno.test("agent+plugin: chains with portmap, bandwidth and tuning", async () =>
     const extra: Record<string, Record<string, unknown>> = {
       tuning: { sysctl: { "net.core.somaxconn": "512" } },
     };
-    // ADD down the chain, each plugin getting the previous result.
-    let prev: Record<string, unknown> | undefined;
-    for (const [i, p] of conflist.plugins.entries()) {
+    /** One plugin's configuration as the runtime builds it (capabilities as runtimeConfig). */
+    const confOf = (p: (typeof conflist.plugins)[number], prevResult: unknown) => {
       const conf = {
         cniVersion: conflist.cniVersion,
         name: conflist.name,
         ...p,
         ...(extra[p.type] ?? {}),
         ...(runtimeConfig[p.type] ? { runtimeConfig: runtimeConfig[p.type] } : {}),
-        ...(prev ? { prevResult: prev } : {}),
+        ...(prevResult ? { prevResult } : {}),
       };
       delete (conf as { capabilities?: unknown }).capabilities;
+      return conf;
+    };
+    // ADD down the chain, each plugin getting the previous result.
+    let prev: Record<string, unknown> | undefined;
+    for (const [i, p] of conflist.plugins.entries()) {
+      const conf = confOf(p, prev);
       const r = i === 0
         ? await node.plugin("ADD", conf, vars)
         : await exec(node, p.type, conf, vars);
@@ -113,15 +117,7 @@ Deno.test("agent+plugin: chains with portmap, bandwidth and tuning", async () =>
 
     // DEL in reverse order, with the final result as prevResult.
     for (const p of [...conflist.plugins].reverse()) {
-      const conf = {
-        cniVersion: conflist.cniVersion,
-        name: conflist.name,
-        ...p,
-        ...(extra[p.type] ?? {}),
-        ...(runtimeConfig[p.type] ? { runtimeConfig: runtimeConfig[p.type] } : {}),
-        prevResult: prev,
-      };
-      delete (conf as { capabilities?: unknown }).capabilities;
+      const conf = confOf(p, prev);
       const dv = { ...vars, CNI_COMMAND: "DEL" };
       const r = p.type === "tern"
         ? await node.plugin("DEL", conf, dv)
@@ -134,7 +130,5 @@ Deno.test("agent+plugin: chains with portmap, bandwidth and tuning", async () =>
     assert.doesNotMatch(natAfter.stdout, /198\.18\.0\.1:80/);
     assert.doesNotMatch(await ip("-n", node.netns, "link"), new RegExp(hostIf));
     assert.deepEqual(node.state(), []);
-  } finally {
-    await node.cleanup();
-  }
+  });
 });

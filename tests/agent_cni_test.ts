@@ -4,7 +4,7 @@
  * `ip -n` as the oracle.
  */
 import assert from "node:assert/strict";
-import { ip, run, TestNode, waitFor } from "./agent_fixtures.ts";
+import { ip, run, TestNode, waitFor, withNode } from "./agent_fixtures.ts";
 
 const V4 = "--static-block=default=198.18.0.0/28";
 const V6 = "--static-block=default=fd00:18::/124";
@@ -15,8 +15,7 @@ async function ternLinks(node: TestNode): Promise<string[]> {
 }
 
 Deno.test("agent+plugin: ADD, CHECK, DEL, DEL again, with ip as the oracle", async () => {
-  const node = await TestNode.create({ flags: [V4, V6, "--mtu", "1400"] });
-  try {
+  await withNode({ flags: [V4, V6, "--mtu", "1400"] }, async (node) => {
     const p = await node.pod("p1");
     const add = await node.add("c1", p, node.conf({}, "1.1.0"));
     assert.equal(add.code, 0, add.stdout);
@@ -77,14 +76,11 @@ Deno.test("agent+plugin: ADD, CHECK, DEL, DEL again, with ip as the oracle", asy
     assert.equal(again.json.cniVersion, "0.4.0");
     assert.equal(again.json.ips[0].version, "4");
     assert.equal(again.json.ips[0].address, "198.18.0.1/32");
-  } finally {
-    await node.cleanup();
-  }
+  });
 });
 
 Deno.test("agent+plugin: two pods ping each other; a pod reaches the host", async () => {
-  const node = await TestNode.create({ flags: [V4, V6] });
-  try {
+  await withNode({ flags: [V4, V6] }, async (node) => {
     await ip("-n", node.netns, "addr", "add", "192.0.2.10/32", "dev", "lo");
     const a = await node.pod("a");
     const b = await node.pod("b");
@@ -99,14 +95,11 @@ Deno.test("agent+plugin: two pods ping each other; a pod reaches the host", asyn
     assert.equal((await ping("a", "fd00:18::2")).code, 0, "a -> b over IPv6");
     assert.equal((await ping("a", "192.0.2.10")).code, 0, "a -> the host's address");
     assert.equal((await ping("a", "169.254.1.1")).code, 0, "a -> its gateway");
-  } finally {
-    await node.cleanup();
-  }
+  });
 });
 
 Deno.test("agent+plugin: GC keeps the valid attachments only; STATUS with the agent up and down", async () => {
-  const node = await TestNode.create({ flags: [V4] });
-  try {
+  await withNode({ flags: [V4] }, async (node) => {
     const pods = await Promise.all(["g1", "g2", "g3"].map((n) => node.pod(n)));
     for (let i = 0; i < 3; i++) assert.equal((await node.add(`g${i + 1}`, pods[i]!)).code, 0);
     assert.equal((await ternLinks(node)).length, 3);
@@ -135,14 +128,11 @@ Deno.test("agent+plugin: GC keeps the valid attachments only; STATUS with the ag
     const p = await node.pod("late");
     const add = await node.add("late", p);
     assert.equal(add.json.code, 11, "try again later while the agent is away");
-  } finally {
-    await node.cleanup();
-  }
+  });
 });
 
 Deno.test("agent+plugin: bad input gets the spec's codes and leaves nothing behind", async () => {
-  const node = await TestNode.create({ flags: [V4] });
-  try {
+  await withNode({ flags: [V4] }, async (node) => {
     const p = await node.pod("e");
     const notNs = `${node.dir}/not-a-netns`;
     Deno.writeTextFileSync(notNs, "");
@@ -172,16 +162,13 @@ Deno.test("agent+plugin: bad input gets the spec's codes and leaves nothing behi
     assert.doesNotMatch(await ip("-n", node.netns, "route"), /proto 212/);
     // and the pool still starts at its lowest address
     assert.equal((await node.add("ok", p)).json.ips[0].address, "198.18.0.1/32");
-  } finally {
-    await node.cleanup();
-  }
+  });
 });
 
 Deno.test("agent+plugin: a restarted agent puts back missing pod routes and removes orphan veths", async () => {
-  const node = await TestNode.create({
+  await withNode({
     flags: [V4, "--gc-interval-ms", "200", "--gc-grace-ms", "300"],
-  });
-  try {
+  }, async (node) => {
     const p = await node.pod("r1");
     const add = await node.add("r1", p);
     assert.equal(add.code, 0, add.stdout);
@@ -215,16 +202,13 @@ Deno.test("agent+plugin: a restarted agent puts back missing pod routes and remo
     // and the pod is whole again
     const vars = { CNI_CONTAINERID: "r1", CNI_NETNS: p, CNI_IFNAME: "eth0" };
     assert.equal((await node.plugin("CHECK", node.conf(), vars)).code, 0);
-  } finally {
-    await node.cleanup();
-  }
+  });
 });
 
 Deno.test("agent+plugin: an IPv6-only pool gives an IPv6-only pod", async () => {
-  const node = await TestNode.create({
+  await withNode({
     flags: [V4, "--static-block=six=fd00:19::/124"],
-  });
-  try {
+  }, async (node) => {
     const a = await node.pod("v6a");
     const b = await node.pod("v6b");
     const ra = await node.add("v6a", a, node.conf({ pool: "six" }));
@@ -255,7 +239,5 @@ Deno.test("agent+plugin: an IPv6-only pool gives an IPv6-only pod", async () => 
       allowFail: true,
     });
     assert.equal(ping.code, 0, "IPv6-only pods reach each other");
-  } finally {
-    await node.cleanup();
-  }
+  });
 });

@@ -6,31 +6,7 @@
  * address (and asks for no block it already has).
  */
 import assert from "node:assert/strict";
-import { run, TestNode, waitFor } from "./agent_fixtures.ts";
-
-const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
-
-type Kubectl = (
-  args: string[],
-  stdin?: string,
-) => Promise<{ code: number; stdout: string; stderr: string }>;
-
-/** Starts a role process inside the node namespace; stopped by the node's cleanup. */
-function startRole(node: TestNode, args: string[]): Deno.ChildProcess {
-  const p = new Deno.Command("ip", {
-    args: ["netns", "exec", node.netns, Deno.execPath(), "run", ...args],
-    cwd: ROOT,
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  node.cleanups.push(async () => {
-    try {
-      p.kill("SIGKILL");
-    } catch { /* gone */ }
-    await p.status;
-  });
-  return p;
-}
+import { ROOT, TestNode, waitFor } from "./agent_fixtures.ts";
 
 /** IPv4 `a.b.c.d/len` contains `a.b.c.d`. */
 function inside(cidr: string, address: string): boolean {
@@ -48,44 +24,11 @@ interface Block {
 }
 
 Deno.test("agent+controller: blocks cut by the controller, a second on demand, kept across SIGKILL", async () => {
-  let kubectl!: Kubectl;
   const node = await TestNode.create({
     flags: [],
     beforeAgent: async (n) => {
-      const kc = `${n.dir}/kubeconfig.yaml`;
-      n.setFlags(["--kubeconfig", kc]);
-      kubectl = (args, stdin) =>
-        run("ip", [
-          "netns",
-          "exec",
-          n.netns,
-          "kubectl",
-          "--kubeconfig",
-          kc,
-          "--cache-dir",
-          `${n.dir}/kcache`,
-          "--request-timeout=10s",
-          ...args,
-        ], { allowFail: true, ...(stdin !== undefined ? { stdin } : {}) });
-      startRole(n, [
-        "-P=apiserver",
-        `${ROOT}/roles/apiserver.ts`,
-        "--listen",
-        "127.0.0.1",
-        "--port",
-        "16443",
-        "--kubeconfig",
-        kc,
-        "--log-level",
-        "silent",
-      ]);
-      await waitFor(
-        "the API server",
-        async () => (await kubectl(["get", "ns", "default"])).code === 0,
-        30_000,
-      );
-      const crds = await kubectl(["apply", "-f", `${ROOT}/crds/`]);
-      assert.equal(crds.code, 0, crds.stderr);
+      n.setFlags(["--kubeconfig", n.kubeconfig]);
+      await n.startApiServer();
       const objects = [
         { apiVersion: "v1", kind: "Namespace", metadata: { name: "tern-system" } },
         { apiVersion: "v1", kind: "Node", metadata: { name: "node-a" } },
@@ -97,29 +40,25 @@ Deno.test("agent+controller: blocks cut by the controller, a second on demand, k
           spec: { type: "pod", cidrs: ["198.18.0.0/24"], blockSize: 30, autoAssign: true },
         },
       ];
-      const applied = await kubectl(
-        ["apply", "--validate=false", "-f", "-"],
-        JSON.stringify({ apiVersion: "v1", kind: "List", items: objects }),
-      );
-      assert.equal(applied.code, 0, applied.stderr);
+      await n.apply(objects);
       // The real controller, as a process.
-      startRole(n, [
+      n.startRole([
         "-P=controller",
         `${ROOT}/roles/controller.ts`,
         "--kubeconfig",
-        kc,
+        n.kubeconfig,
         "--log-level",
         "silent",
       ]);
       await waitFor("the controller's lease", async () => {
-        const r = await kubectl(["get", "leases", "-n", "tern-system", "-o", "name"]);
+        const r = await n.kubectl(["get", "leases", "-n", "tern-system", "-o", "name"]);
         return r.code === 0 && r.stdout.trim() !== "";
       }, 30_000);
     },
   });
   try {
     const blocks = async (): Promise<Block[]> => {
-      const r = await kubectl(["get", "addressblocks", "-o", "json"]);
+      const r = await node.kubectl(["get", "addressblocks", "-o", "json"]);
       assert.equal(r.code, 0, r.stderr);
       return (JSON.parse(r.stdout).items as {
         metadata: { name: string; labels?: Record<string, string> };
@@ -160,7 +99,7 @@ Deno.test("agent+controller: blocks cut by the controller, a second on demand, k
     const second = bs.find((b) => !inside(b.cidr, a1))!;
     assert.ok(inside(second.cidr, a3), `${a3} in ${second.cidr}`);
     assert.ok(bs.every((b) => b.node === "node-a"));
-    const brs = await kubectl(["get", "blockrequests", "-o", "name"]);
+    const brs = await node.kubectl(["get", "blockrequests", "-o", "name"]);
     assert.equal(brs.stdout.trim(), "", "answered BlockRequests are deleted");
 
     // SIGKILL and restart: every address kept, no block asked for or given back.

@@ -7,7 +7,8 @@
 
 import { pluginCommand } from "../actors/cni/launch.ts";
 
-const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+/** The repository root (no trailing slash). */
+export const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const DENO = Deno.execPath();
 
 /** Runs a command; throws with its stderr on failure. */
@@ -67,6 +68,12 @@ function exists(path: string): boolean {
   }
 }
 
+/** kubectl run inside a node namespace: a failure is returned, not thrown. */
+export type NodeKubectl = (
+  args: string[],
+  stdin?: string,
+) => Promise<{ code: number; stdout: string; stderr: string }>;
+
 /** A plugin invocation's outcome. */
 export interface PluginRun {
   code: number;
@@ -92,6 +99,8 @@ export class TestNode {
   readonly conflistDir: string;
   readonly stateDir: string;
   readonly conflist: string;
+  /** Where {@linkcode TestNode.startApiServer} writes the embedded API server's kubeconfig. */
+  readonly kubeconfig: string;
   readonly pods: string[] = [];
   /** More to undo at cleanup (before the namespaces go), last added first. */
   readonly cleanups: (() => Promise<void>)[] = [];
@@ -106,6 +115,7 @@ export class TestNode {
     this.conflistDir = `${dir}/net.d`;
     this.stateDir = `${dir}/state`;
     this.conflist = `${dir}/net.d/10-tern.conflist`;
+    this.kubeconfig = `${dir}/kubeconfig.yaml`;
     this.#flags = flags;
   }
 
@@ -187,6 +197,73 @@ export class TestNode {
     } catch { /* already gone */ }
     await a.status;
     await this.#logDone;
+  }
+
+  /** Starts a role process (`deno run <args>`) inside the node namespace; stopped at cleanup. */
+  startRole(args: string[]): Deno.ChildProcess {
+    const p = new Deno.Command("ip", {
+      args: ["netns", "exec", this.netns, DENO, "run", ...args],
+      cwd: ROOT,
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    this.cleanups.push(async () => {
+      try {
+        p.kill("SIGKILL");
+      } catch { /* gone */ }
+      await p.status;
+    });
+    return p;
+  }
+
+  /** kubectl inside the node namespace, with the embedded API server's kubeconfig. */
+  kubectl: NodeKubectl = (args, stdin) =>
+    run("ip", [
+      "netns",
+      "exec",
+      this.netns,
+      "kubectl",
+      "--kubeconfig",
+      this.kubeconfig,
+      "--cache-dir",
+      `${this.dir}/kcache`,
+      "--request-timeout=10s",
+      ...args,
+    ], { allowFail: true, ...(stdin !== undefined ? { stdin } : {}) });
+
+  /**
+   * Starts the embedded API server role inside the node namespace (its kubeconfig at
+   * {@linkcode TestNode.kubeconfig}), waits until it answers and applies tern's CRDs.
+   */
+  async startApiServer(): Promise<void> {
+    this.startRole([
+      "-P=apiserver",
+      `${ROOT}/roles/apiserver.ts`,
+      "--listen",
+      "127.0.0.1",
+      "--port",
+      "16443",
+      "--kubeconfig",
+      this.kubeconfig,
+      "--log-level",
+      "silent",
+    ]);
+    await waitFor(
+      "the API server",
+      async () => (await this.kubectl(["get", "ns", "default"])).code === 0,
+      30_000,
+    );
+    const crds = await this.kubectl(["apply", "-f", `${ROOT}/crds/`]);
+    if (crds.code !== 0) throw new Error(`applying the CRDs failed: ${crds.stderr}`);
+  }
+
+  /** Applies objects (as one `List`) with kubectl; throws with kubectl's stderr on failure. */
+  async apply(objects: unknown[]): Promise<void> {
+    const r = await this.kubectl(
+      ["apply", "--validate=false", "-f", "-"],
+      JSON.stringify({ apiVersion: "v1", kind: "List", items: objects }),
+    );
+    if (r.code !== 0) throw new Error(`kubectl apply failed: ${r.stderr}`);
   }
 
   /** Creates a pod namespace; returns its path. */
@@ -290,5 +367,15 @@ export class TestNode {
     for (const p of this.pods) await run("ip", ["netns", "del", p], { allowFail: true });
     await run("ip", ["netns", "del", this.netns], { allowFail: true });
     await Deno.remove(this.dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** Runs `body` on a new {@linkcode TestNode}, cleaning it up afterwards (also after a failure). */
+export async function withNode(o: NodeOptions, body: (node: TestNode) => Promise<void>) {
+  const node = await TestNode.create(o);
+  try {
+    await body(node);
+  } finally {
+    await node.cleanup();
   }
 }

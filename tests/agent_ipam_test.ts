@@ -45,15 +45,22 @@ async function start(dir: string, flags: string[], clock = new ManualClock(1_000
   return { system, clock, pool, allocate, usage, store };
 }
 
-Deno.test("node ipam: dual-stack pods get one address per family, lowest first", async () => {
+type Agent = Awaited<ReturnType<typeof start>>;
+
+/** Runs `body` on an agent with these `pool=cidr` static blocks, in a fresh state directory. */
+async function withAgent(blocks: string[], body: (t: Agent) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "tn-agent-ipam-" });
-  const t = await start(dir, [
-    "--static-block",
-    "default=198.18.0.0/29",
-    "--static-block",
-    "default=fd00:18::/125",
-  ]);
+  const t = await start(dir, blocks.flatMap((b) => ["--static-block", b]));
   try {
+    await body(t);
+  } finally {
+    await t.system.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("node ipam: dual-stack pods get one address per family, lowest first", async () => {
+  await withAgent(["default=198.18.0.0/29", "default=fd00:18::/125"], async (t) => {
     assert.deepEqual(await t.allocate("default", "c1/eth0"), [
       { address: "198.18.0.1", block: "198.18.0.0/29" },
       { address: "fd00:18::1", block: "fd00:18::/125" },
@@ -64,22 +71,12 @@ Deno.test("node ipam: dual-stack pods get one address per family, lowest first",
     ]);
     // idempotent for the same owner
     assert.equal((await t.allocate("default", "c1/eth0"))[0]!.address, "198.18.0.1");
-  } finally {
-    await t.system.shutdown();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("node ipam: a full block brings another; an exhausted pool fails and keeps nothing", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "tn-agent-ipam-" });
   // /30 blocks: 2 usable addresses each (network and broadcast are never handed out)
-  const t = await start(dir, [
-    "--static-block",
-    "p=198.18.0.0/30",
-    "--static-block",
-    "p=198.18.0.4/30",
-  ]);
-  try {
+  await withAgent(["p=198.18.0.0/30", "p=198.18.0.4/30"], async (t) => {
     const got: string[] = [];
     for (let i = 0; i < 4; i++) got.push((await t.allocate("p", `c${i}/eth0`))[0]!.address);
     assert.deepEqual(got, ["198.18.0.1", "198.18.0.2", "198.18.0.5", "198.18.0.6"]);
@@ -89,41 +86,21 @@ Deno.test("node ipam: a full block brings another; an exhausted pool fails and k
     ]);
     await assert.rejects(t.allocate("p", "c9/eth0"), /in use/);
     assert.equal((await t.usage("p")).reduce((n, u) => n + u.used, 0), 4);
-  } finally {
-    await t.system.shutdown();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("node ipam: a dual-stack pod whose IPv6 side is exhausted keeps no IPv4 address", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "tn-agent-ipam-" });
-  const t = await start(dir, [
-    "--static-block",
-    "p=198.18.0.0/29",
-    "--static-block",
-    "p=fd00:18::/127",
-  ]);
-  try {
+  await withAgent(["p=198.18.0.0/29", "p=fd00:18::/127"], async (t) => {
     await t.allocate("p", "a/eth0");
     await t.allocate("p", "b/eth0");
     await assert.rejects(t.allocate("p", "c/eth0"));
     const u = await t.usage("p");
     assert.equal(u.find((x) => x.family === 4)!.used, 2, "c's IPv4 address was given back");
-  } finally {
-    await t.system.shutdown();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("node ipam: empty blocks go back after the grace period", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "tn-agent-ipam-" });
-  const t = await start(dir, [
-    "--static-block",
-    "p=198.18.0.0/30",
-    "--static-block",
-    "p=198.18.0.4/30",
-  ]);
-  try {
+  await withAgent(["p=198.18.0.0/30", "p=198.18.0.4/30"], async (t) => {
     for (let i = 0; i < 3; i++) await t.allocate("p", `c${i}/eth0`);
     await t.pool("p").ask<string[]>((replyTo) => ({ type: "release", owner: "c2/eth0", replyTo }));
     assert.equal((await t.usage("p")).length, 2);
@@ -135,10 +112,7 @@ Deno.test("node ipam: empty blocks go back after the grace period", async () => 
     assert.deepEqual((await t.usage("p")).map((u) => u.block), ["198.18.0.0/30"]);
     // the returned block can be had again
     assert.equal((await t.allocate("p", "c7/eth0"))[0]!.address, "198.18.0.5");
-  } finally {
-    await t.system.shutdown();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("node ipam: a restarted agent rebuilds from the store and gives nothing twice", async () => {

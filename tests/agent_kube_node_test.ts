@@ -6,71 +6,16 @@
  * deleted without a DEL.
  */
 import assert from "node:assert/strict";
-import { ip, run, TestNode, waitFor } from "./agent_fixtures.ts";
-
-const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+import { ip, TestNode, waitFor } from "./agent_fixtures.ts";
 
 Deno.test("agent+kube: pools by annotation, DEL after the Pod is gone, GC of deleted Pods", async () => {
-  let kc = "";
-  let kubectl!: (
-    args: string[],
-    stdin?: string,
-  ) => Promise<{ code: number; stdout: string; stderr: string }>;
   let stopController = false;
   let controller: Promise<void> | undefined;
   const node = await TestNode.create({
     flags: [],
     beforeAgent: async (n) => {
-      kc = `${n.dir}/kubeconfig.yaml`;
-      n.setFlags(["--kubeconfig", kc, "--gc-interval-ms", "200", "--gc-grace-ms", "300"]);
-      kubectl = (args, stdin) =>
-        run("ip", [
-          "netns",
-          "exec",
-          n.netns,
-          "kubectl",
-          "--kubeconfig",
-          kc,
-          "--cache-dir",
-          `${n.dir}/kcache`,
-          "--request-timeout=10s",
-          ...args,
-        ], { allowFail: true, ...(stdin !== undefined ? { stdin } : {}) });
-      const api = new Deno.Command("ip", {
-        args: [
-          "netns",
-          "exec",
-          n.netns,
-          Deno.execPath(),
-          "run",
-          "-P=apiserver",
-          `${ROOT}/roles/apiserver.ts`,
-          "--listen",
-          "127.0.0.1",
-          "--port",
-          "16443",
-          "--kubeconfig",
-          kc,
-          "--log-level",
-          "silent",
-        ],
-        cwd: ROOT,
-        stdout: "null",
-        stderr: "null",
-      }).spawn();
-      n.cleanups.push(async () => {
-        try {
-          api.kill("SIGKILL");
-        } catch { /* gone */ }
-        await api.status;
-      });
-      await waitFor(
-        "the API server",
-        async () => (await kubectl(["get", "ns", "default"])).code === 0,
-        30_000,
-      );
-      const crds = await kubectl(["apply", "-f", `${ROOT}/crds/`]);
-      assert.equal(crds.code, 0, crds.stderr);
+      n.setFlags(["--kubeconfig", n.kubeconfig, "--gc-interval-ms", "200", "--gc-grace-ms", "300"]);
+      await n.startApiServer();
       const objects = [
         {
           apiVersion: "tern.dev/v1alpha1",
@@ -105,21 +50,13 @@ Deno.test("agent+kube: pools by annotation, DEL after the Pod is gone, GC of del
           }),
         ),
       ];
-      const applied = await kubectl(
-        ["apply", "--validate=false", "-f", "-"],
-        JSON.stringify({
-          apiVersion: "v1",
-          kind: "List",
-          items: objects,
-        }),
-      );
-      assert.equal(applied.code, 0, applied.stderr);
+      await n.apply(objects);
       // The controller's part: answer every BlockRequest with the next block of its pool.
       const next: Record<string, number> = {};
       const answered = new Set<string>();
       controller = (async () => {
         while (!stopController) {
-          const r = await kubectl(["get", "blockrequests", "-o", "json"]);
+          const r = await n.kubectl(["get", "blockrequests", "-o", "json"]);
           const items = r.code === 0 ? JSON.parse(r.stdout).items : [];
           for (const br of items) {
             const name = br.metadata.name as string;
@@ -130,7 +67,7 @@ Deno.test("agent+kube: pools by annotation, DEL after the Pod is gone, GC of del
             next[pool] = k + 1;
             const base = pool === "blue" ? 1 : 0;
             const cidr = `198.18.${base}.${16 * k}/28`;
-            await kubectl(
+            await n.kubectl(
               ["create", "--validate=false", "-f", "-"],
               JSON.stringify({
                 apiVersion: "tern.dev/v1alpha1",
@@ -142,7 +79,7 @@ Deno.test("agent+kube: pools by annotation, DEL after the Pod is gone, GC of del
                 spec: { cidr, pool, node: br.spec.node, type: "pod", request: name },
               }),
             );
-            await kubectl([
+            await n.kubectl([
               "patch",
               "blockrequest",
               name,
@@ -172,7 +109,7 @@ Deno.test("agent+kube: pools by annotation, DEL after the Pod is gone, GC of del
     assert.equal(web.address, "198.18.1.1/32", "namespace annotation: blue");
     assert.equal(api.address, "198.18.0.1/32", "pod annotation beats the namespace's");
     assert.equal(db.address, "198.18.0.2/32", "no annotation: the auto pool");
-    const brs = await kubectl(["get", "blockrequests", "-o", "name"]);
+    const brs = await node.kubectl(["get", "blockrequests", "-o", "name"]);
     assert.equal(brs.stdout.trim(), "", "the agent deletes answered BlockRequests");
     const pods = node.state() as { containerId: string; pool: string; pod: { name: string } }[];
     assert.deepEqual(pods.map((p) => [p.containerId, p.pool, p.pod.name]).sort(), [
@@ -182,12 +119,18 @@ Deno.test("agent+kube: pools by annotation, DEL after the Pod is gone, GC of del
     ]);
 
     // The Pod object goes first, then DEL comes: success, and everything is undone.
-    assert.equal((await kubectl(["delete", "pod", "-n", "plain", "db", "--wait=false"])).code, 0);
+    assert.equal(
+      (await node.kubectl(["delete", "pod", "-n", "plain", "db", "--wait=false"])).code,
+      0,
+    );
     const del = await node.del("db", db.netns);
     assert.deepEqual([del.code, del.stdout], [0, ""]);
 
     // A Pod deleted without any DEL (its namespace still there): the collector frees it.
-    assert.equal((await kubectl(["delete", "pod", "-n", "team", "web", "--wait=false"])).code, 0);
+    assert.equal(
+      (await node.kubectl(["delete", "pod", "-n", "team", "web", "--wait=false"])).code,
+      0,
+    );
     await waitFor(
       "the collector to free the deleted pod",
       () => !node.state().some((p: { containerId: string }) => p.containerId === "web"),

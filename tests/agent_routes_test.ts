@@ -6,11 +6,19 @@
  * namespace is deleted without a DEL are withdrawn (not retried through a vanished interface).
  */
 import assert from "node:assert/strict";
-import { ip, TestNode, waitFor } from "./agent_fixtures.ts";
+import { ip, TestNode, waitFor, withNode } from "./agent_fixtures.ts";
 
 const DUAL = ["--static-block=default=198.18.0.0/28", "--static-block=default=fd00:18::/124"];
 
 /** The node's protocol-212 routes, `dst dev`, both families. */
+/** ADD for a new pod namespace `name`, which must succeed; the result and the host-side link. */
+async function addPod(node: TestNode, name: string) {
+  const netns = await node.pod(name);
+  const add = await node.add(name, netns);
+  assert.equal(add.code, 0, add.stdout);
+  return { netns, add, hostIf: add.json.interfaces[0].name as string };
+}
+
 async function podRoutes(node: TestNode): Promise<Set<string>> {
   const out = new Set<string>();
   for (const fam of ["-4", "-6"]) {
@@ -46,13 +54,10 @@ function watchRoutes(node: TestNode, want: string[]) {
 }
 
 Deno.test("agent routes: SIGKILL or SIGTERM and restart never drop a running pod's route", async () => {
-  const node = await TestNode.create({ flags: [...DUAL, "--route-retain-ms", "400"] });
-  try {
+  await withNode({ flags: [...DUAL, "--route-retain-ms", "400"] }, async (node) => {
     const want: string[] = [];
     for (const name of ["k1", "k2"]) {
-      const add = await node.add(name, await node.pod(name));
-      assert.equal(add.code, 0, add.stdout);
-      const hostIf = add.json.interfaces[0].name as string;
+      const { add, hostIf } = await addPod(node, name);
       for (const a of add.json.ips as { address: string }[]) {
         want.push(`${a.address.split("/")[0]} ${hostIf}`);
       }
@@ -86,18 +91,12 @@ Deno.test("agent routes: SIGKILL or SIGTERM and restart never drop a running pod
     assert.deepEqual([...await podRoutes(node)].sort(), [...want].sort());
     const view = await node.api("/debug/supervision");
     assert.match(JSON.stringify(view), /"sources":\{"pods":4\}/);
-  } finally {
-    await node.cleanup();
-  }
+  });
 });
 
 Deno.test("agent routes: a pod route deleted by hand comes back; a DEL's route stays gone", async () => {
-  const node = await TestNode.create({ flags: [...DUAL] });
-  try {
-    const p = await node.pod("h1");
-    const add = await node.add("h1", p);
-    assert.equal(add.code, 0, add.stdout);
-    const hostIf = add.json.interfaces[0].name as string;
+  await withNode({ flags: [...DUAL] }, async (node) => {
+    const { netns: p, hostIf } = await addPod(node, "h1");
     const v4 = `198.18.0.1 ${hostIf}`;
     const v6 = `fd00:18::1 ${hostIf}`;
     assert.ok((await podRoutes(node)).has(v4));
@@ -116,18 +115,12 @@ Deno.test("agent routes: a pod route deleted by hand comes back; a DEL's route s
     assert.deepEqual([...await podRoutes(node)], []);
     const view = JSON.stringify(await node.api("/debug/supervision"));
     assert.doesNotMatch(view, /"sources":\{"pods":\d/);
-  } finally {
-    await node.cleanup();
-  }
+  });
 });
 
 Deno.test("agent routes: a pod namespace deleted without DEL has its routes withdrawn", async () => {
-  const node = await TestNode.create({ flags: [...DUAL] });
-  try {
-    const p = await node.pod("g1");
-    const add = await node.add("g1", p);
-    assert.equal(add.code, 0, add.stdout);
-    const hostIf = add.json.interfaces[0].name as string;
+  await withNode({ flags: [...DUAL] }, async (node) => {
+    const { netns: p, hostIf } = await addPod(node, "g1");
     assert.match(JSON.stringify(await node.api("/debug/supervision")), /"sources":\{"pods":2\}/);
     // The runtime deletes the namespace without a DEL: the kernel removes the veth pair.
     await node.removePod(p);
@@ -146,7 +139,5 @@ Deno.test("agent routes: a pod namespace deleted without DEL has its routes with
     assert.deepEqual([...await podRoutes(node)], []);
     // the record stays for the collector (the addresses are freed after its grace period)
     assert.equal(node.state().length, 1);
-  } finally {
-    await node.cleanup();
-  }
+  });
 });

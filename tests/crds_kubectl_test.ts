@@ -6,18 +6,7 @@
 import assert from "node:assert/strict";
 import { ALL_CRDS } from "../actors/crds/registry.ts";
 import { GROUP, VERSION } from "../actors/crds/names.ts";
-
-const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
-
-function hasKubectl(): boolean {
-  try {
-    new Deno.Command("kubectl", { args: ["version", "--client"], stdout: "null", stderr: "null" })
-      .outputSync();
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { hasKubectl, ROOT as root } from "./kubeapi_helpers.ts";
 
 const verbs = ["create", "delete", "get", "list", "patch", "update", "watch"];
 const res = (name: string, kind: string, namespaced: boolean) => ({

@@ -3,6 +3,9 @@ import fc from "fast-check";
 import { IpAddress } from "../actors/ipam/address.ts";
 import { aggregate, Cidr, summarize } from "../actors/ipam/cidr.ts";
 import { AddressRange } from "../actors/ipam/range.ts";
+import { formatIpv6Groups } from "../actors/ipam/ipv6_text.ts";
+import { formatAddress } from "../actors/netlink/ip.ts";
+import { CelIP } from "../actors/kubeapi/cel.ts";
 import {
   parseLoadBalancerIPs,
   parsePeerGroups,
@@ -78,6 +81,42 @@ Deno.test("ipam address: RFC 5952 canonical text", () => {
   }));
 });
 
+Deno.test("ipam address: IPv6 text is the same from ipam, netlink and CEL (one printer)", () => {
+  // Groups biased to zero, so that runs of zero groups (and ties between runs) are common.
+  const groups = fc.array(fc.oneof(fc.constant(0), fc.constant(0), fc.nat(0xffff)), {
+    minLength: 8,
+    maxLength: 8,
+  });
+  fc.assert(fc.property(groups, (g) => {
+    const bytes = g.flatMap((x) => [x >> 8, x & 0xff]);
+    const value = g.reduce((v, x) => (v << 16n) | BigInt(x), 0n);
+    const text = IpAddress.of(6, value).toString();
+    assert.equal(formatAddress(Uint8Array.from(bytes)), text);
+    // IPv4-mapped addresses keep their dotted quad in ipam and netlink only.
+    if (value >> 32n !== 0xffffn) {
+      assert.equal(formatIpv6Groups(g), text);
+      assert.equal(new CelIP(bytes).toString(), text);
+    }
+  }));
+  assert.equal(formatIpv6Groups([0x2001, 0xdb8, 0, 0, 1, 0, 0, 1]), "2001:db8::1:0:0:1");
+  assert.equal(formatIpv6Groups([0x2001, 0xdb8, 0, 1, 1, 1, 1, 1]), "2001:db8:0:1:1:1:1:1");
+});
+
+/** Arbitrary text up to `maxLength` never makes `parse` throw anything but `errorClass`. */
+function onlyTypedErrors(
+  parse: (s: string) => unknown,
+  errorClass: typeof IpamError,
+  maxLength: number,
+): void {
+  fc.assert(fc.property(fc.string({ maxLength }), (s) => {
+    try {
+      parse(s);
+    } catch (e) {
+      assert.ok(e instanceof errorClass, String(e));
+    }
+  }));
+}
+
 Deno.test("ipam address: bad input gets a typed error quoting it", () => {
   const bad = [
     "",
@@ -108,13 +147,7 @@ Deno.test("ipam address: bad input gets a typed error quoting it", () => {
     });
   }
   // Arbitrary strings never throw anything but the typed error.
-  fc.assert(fc.property(fc.string({ maxLength: 45 }), (s) => {
-    try {
-      IpAddress.parse(s);
-    } catch (e) {
-      assert.ok(e instanceof InvalidAddressError, String(e));
-    }
-  }));
+  onlyTypedErrors((s) => IpAddress.parse(s), InvalidAddressError, 45);
 });
 
 Deno.test("ipam cidr: parse, canonical form and strictness", () => {
@@ -136,13 +169,7 @@ Deno.test("ipam cidr: parse, canonical form and strictness", () => {
   fc.assert(fc.property(cidrArb, (c) => {
     assert.ok(Cidr.parse(c.toString()).equals(c));
   }));
-  fc.assert(fc.property(fc.string({ maxLength: 50 }), (s) => {
-    try {
-      Cidr.parse(s);
-    } catch (e) {
-      assert.ok(e instanceof InvalidCidrError, String(e));
-    }
-  }));
+  onlyTypedErrors((s) => Cidr.parse(s), InvalidCidrError, 50);
 });
 
 Deno.test("ipam cidr: containment and overlap agree with integer bounds", () => {

@@ -506,6 +506,21 @@ Deno.test("ipam services: sharing across namespaces needs both sides to allow it
   assert.deepEqual(a.holdersOf(shared), ["team-c/tcp3"]);
 });
 
+Deno.test("ipam annotations: a list annotation with no item says what is missing", () => {
+  const empty: [() => unknown, string][] = [
+    [() => parseServicePools({ "tern.dev/addresspool": " , " }), "no pool name given"],
+    [() => parseLoadBalancerIPs({ "tern.dev/loadBalancerIPs": "," }), "no address given"],
+    [
+      () => parseSharingNamespaces({ "tern.dev/allow-shared-ip-namespaces": " " }),
+      "no namespace given",
+    ],
+    [() => parsePeerGroups({ "tern.dev/peer-groups": "" }), "no group given"],
+  ];
+  for (const [f, why] of empty) {
+    assert.throws(f, (e: unknown) => e instanceof BadAnnotationError && e.message.endsWith(why));
+  }
+});
+
 Deno.test("ipam annotations: allow-shared-ip-namespaces", () => {
   assert.deepEqual(parseSharingNamespaces({ "tern.dev/allow-shared-ip-namespaces": "a, b,a" }), [
     "a",

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { parse } from "yaml";
 import { CelError, evalCel, parseCel, parseCIDR, parseIP } from "../actors/kubeapi/cel.ts";
 import { ruleProblems } from "../actors/kubeapi/schema_validation.ts";
-import { failure, withServer } from "./kubeapi_helpers.ts";
+import { exampleCrd, failure, withServer } from "./kubeapi_helpers.ts";
 
 const opts = { sanitizeOps: true, sanitizeResources: true };
 
@@ -81,56 +81,33 @@ Deno.test("kubeapi cel: operators, macros, strings, IP and CIDR library", () => 
   assert.equal(run("self.missing || true", {}), true);
 });
 
-const crd = {
-  apiVersion: "apiextensions.k8s.io/v1",
-  kind: "CustomResourceDefinition",
-  metadata: { name: "peers.tern.example.com" },
-  spec: {
-    group: "tern.example.com",
-    scope: "Cluster",
-    names: { plural: "peers", kind: "Peer" },
-    versions: [{
-      name: "v1",
-      served: true,
-      storage: true,
-      schema: {
-        openAPIV3Schema: {
-          type: "object",
-          properties: {
-            spec: {
-              type: "object",
-              "x-kubernetes-validations": [
-                {
-                  rule:
-                    "!has(self.holdTime) || !has(self.keepaliveTime) || self.keepaliveTime < self.holdTime",
-                  message: "keepaliveTime must be below holdTime",
-                  fieldPath: ".keepaliveTime",
-                },
-                {
-                  rule: "self.asn == oldSelf.asn",
-                  message: "asn is immutable",
-                  reason: "FieldValueForbidden",
-                },
-              ],
-              properties: {
-                asn: { type: "integer" },
-                address: {
-                  type: "string",
-                  "x-kubernetes-validations": [{
-                    rule: "isIP(self)",
-                    messageExpression: "'not an IP: ' + self",
-                  }],
-                },
-                holdTime: { type: "integer" },
-                keepaliveTime: { type: "integer" },
-              },
-            },
-          },
-        },
-      },
-    }],
+const crd = exampleCrd("peers", "Peer", {
+  type: "object",
+  "x-kubernetes-validations": [
+    {
+      rule: "!has(self.holdTime) || !has(self.keepaliveTime) || self.keepaliveTime < self.holdTime",
+      message: "keepaliveTime must be below holdTime",
+      fieldPath: ".keepaliveTime",
+    },
+    {
+      rule: "self.asn == oldSelf.asn",
+      message: "asn is immutable",
+      reason: "FieldValueForbidden",
+    },
+  ],
+  properties: {
+    asn: { type: "integer" },
+    address: {
+      type: "string",
+      "x-kubernetes-validations": [{
+        rule: "isIP(self)",
+        messageExpression: "'not an IP: ' + self",
+      }],
+    },
+    holdTime: { type: "integer" },
+    keepaliveTime: { type: "integer" },
   },
-};
+});
 
 Deno.test(
   "kubeapi cel: rules enforced on create and update (transition rules see oldSelf)",

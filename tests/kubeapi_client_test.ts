@@ -344,46 +344,17 @@ Deno.test("kubeapi client: label and field selectors, pagination", opts, async (
       },
     });
     const names = (l: k8s.V1PodList) => l.items.map((p) => p.metadata!.name).sort();
-    assert.deepEqual(
-      names(await core.listNamespacedPod({ namespace: "default", labelSelector: "app=a" })),
-      ["p1", "p3", "p5"],
-    );
-    assert.deepEqual(
-      names(
-        await core.listNamespacedPod({
-          namespace: "default",
-          labelSelector: "app!=a,tier in (0,2,3)",
-        }),
-      ),
-      ["p0", "p2"],
-    );
-    assert.deepEqual(
-      names(
-        await core.listNamespacedPod({
-          namespace: "default",
-          labelSelector: "tier notin (0,1,2,3,4),!missing",
-        }),
-      ),
-      ["p5", "p6"],
-    );
-    assert.deepEqual(
-      names(
-        await core.listNamespacedPod({
-          namespace: "default",
-          fieldSelector: "spec.nodeName=node-1",
-        }),
-      ),
-      ["p0", "p1", "p2"],
-    );
-    assert.deepEqual(
-      names(
-        await core.listNamespacedPod({
-          namespace: "default",
-          fieldSelector: "status.phase=Running",
-        }),
-      ),
-      ["p0"],
-    );
+    const selected: [{ labelSelector?: string; fieldSelector?: string }, string[]][] = [
+      [{ labelSelector: "app=a" }, ["p1", "p3", "p5"]],
+      [{ labelSelector: "app!=a,tier in (0,2,3)" }, ["p0", "p2"]],
+      [{ labelSelector: "tier notin (0,1,2,3,4),!missing" }, ["p5", "p6"]],
+      [{ fieldSelector: "spec.nodeName=node-1" }, ["p0", "p1", "p2"]],
+      [{ fieldSelector: "status.phase=Running" }, ["p0"]],
+    ];
+    for (const [selector, want] of selected) {
+      const got = names(await core.listNamespacedPod({ namespace: "default", ...selector }));
+      assert.deepEqual(got, want, JSON.stringify(selector));
+    }
     assert.deepEqual(
       names(
         await core.listPodForAllNamespaces({

@@ -7,6 +7,20 @@ import {
   startKubeApiServer,
 } from "../actors/kubeapi/mod.ts";
 
+/** The repository root (no trailing slash). */
+export const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+
+/** Whether the kubectl binary is installed (the tests that run it are skipped otherwise). */
+export function hasKubectl(): boolean {
+  try {
+    new Deno.Command("kubectl", { args: ["version", "--client"], stdout: "null", stderr: "null" })
+      .outputSync();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Run `fn` against a fresh server, closing it afterwards. */
 export async function withServer(
   fn: (api: KubeApiServer, kc: k8s.KubeConfig) => Promise<void>,
@@ -37,6 +51,29 @@ export async function waitFor(
   }
 }
 
+/**
+ * A served, stored, cluster-scoped CRD `<plural>.tern.example.com`, version `v1`, whose objects'
+ * `spec` has the schema `spec`.
+ */
+export function exampleCrd(plural: string, kind: string, spec: Record<string, unknown>) {
+  return {
+    apiVersion: "apiextensions.k8s.io/v1",
+    kind: "CustomResourceDefinition",
+    metadata: { name: `${plural}.tern.example.com` },
+    spec: {
+      group: "tern.example.com",
+      scope: "Cluster",
+      names: { plural, kind },
+      versions: [{
+        name: "v1",
+        served: true,
+        storage: true,
+        schema: { openAPIV3Schema: { type: "object", properties: { spec } } },
+      }],
+    },
+  };
+}
+
 /** The HTTP status code and parsed Status body of a failed client-node call. */
 export async function failure(
   p: Promise<unknown>,
@@ -53,13 +90,22 @@ export async function failure(
   throw new Error("expected the call to fail");
 }
 
+/** A kubectl run: exit status, output, and both streams joined (for assertion messages). */
+export interface KubectlResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  /** `stdout`, a newline, then `stderr`. */
+  all: string;
+}
+
 /** Run kubectl against a server; returns exit status and output. */
 export async function kubectl(
   api: KubeApiServer,
   cacheDir: string,
   args: string[],
   stdin?: string,
-): Promise<{ code: number; stdout: string; stderr: string }> {
+): Promise<KubectlResult> {
   const cmd = new Deno.Command("kubectl", {
     args: [
       "--kubeconfig",
@@ -82,5 +128,29 @@ export async function kubectl(
   }
   const out = await child.output();
   const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  const stdout = dec.decode(out.stdout);
+  const stderr = dec.decode(out.stderr);
+  return { code: out.code, stdout, stderr, all: `${stdout}\n${stderr}` };
+}
+
+/**
+ * Run `fn` with kubectl bound to a fresh server and to a temporary cache directory (named
+ * `prefix…`, removed afterwards, also after a failure).
+ */
+export async function withKubectl(
+  fn: (
+    run: (args: string[], stdin?: string) => Promise<KubectlResult>,
+    api: KubeApiServer,
+    cache: string,
+  ) => Promise<void>,
+  opts: { prefix?: string; server?: KubeApiServerOptions } = {},
+): Promise<void> {
+  const cache = await Deno.makeTempDir({ prefix: opts.prefix ?? "tn-kubeapi-kubectl-" });
+  try {
+    await withServer(async (api) => {
+      await fn((args, stdin) => kubectl(api, cache, args, stdin), api, cache);
+    }, opts.server);
+  } finally {
+    await Deno.remove(cache, { recursive: true });
+  }
 }

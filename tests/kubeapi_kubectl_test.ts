@@ -1,8 +1,7 @@
 /** kubectl (the real binary, as a subprocess) against the embedded API server. */
 
 import assert from "node:assert/strict";
-import type { KubeApiServer } from "../actors/kubeapi/mod.ts";
-import { kubectl, withServer } from "./kubeapi_helpers.ts";
+import { withKubectl } from "./kubeapi_helpers.ts";
 
 const opts = { sanitizeOps: true, sanitizeResources: true };
 
@@ -58,23 +57,6 @@ metadata:
 spec:
 ${spec}
 `;
-}
-
-async function withKubectl(
-  fn: (
-    run: (args: string[], stdin?: string) => ReturnType<typeof kubectl>,
-    api: KubeApiServer,
-    cache: string,
-  ) => Promise<void>,
-) {
-  const cache = await Deno.makeTempDir({ prefix: "tn-kubeapi-kubectl-" });
-  try {
-    await withServer(async (api) => {
-      await fn((args, stdin) => kubectl(api, cache, args, stdin), api, cache);
-    });
-  } finally {
-    await Deno.remove(cache, { recursive: true });
-  }
 }
 
 function ok(r: { code: number; stdout: string; stderr: string }, what: string): string {
@@ -525,52 +507,26 @@ Deno.test(
         await run(["-n", "demo", "create", "service", "nodeport", "np", "--tcp=443:https"]),
         "create svc",
       );
-      assert.match(
+      /** `kubectl -n demo get KIND NAME -o jsonpath=PATH`, which must succeed. */
+      const get = async (kind: string, name: string, path: string) =>
         ok(
-          await run([
-            "-n",
-            "demo",
-            "get",
-            "svc",
-            "np",
-            "-o",
-            "jsonpath={.spec.type} {.spec.ports[0].port} {.spec.ports[0].targetPort} {.spec.ports[0].nodePort}",
-          ]),
-          "svc fields",
+          await run(["-n", "demo", "get", kind, name, "-o", `jsonpath=${path}`]),
+          `${kind} ${name}`,
+        );
+      assert.match(
+        await get(
+          "svc",
+          "np",
+          "{.spec.type} {.spec.ports[0].port} {.spec.ports[0].targetPort} {.spec.ports[0].nodePort}",
         ),
         /^NodePort 443 https 3\d{4}$/,
       );
       const batch = await run(["-n", "demo", "create", "job", "j", "--image=busybox"]);
       assert.match(batch.stderr, /the server could not find the requested resource/);
+      assert.equal(await get("cm", "cfg", "{.data.a}{.data.c}"), "bd");
+      assert.equal(atob(await get("secret", "s", "{.data.pw}")), "hunter2");
       assert.equal(
-        ok(
-          await run(["-n", "demo", "get", "cm", "cfg", "-o", "jsonpath={.data.a}{.data.c}"]),
-          "cm data",
-        ),
-        "bd",
-      );
-      assert.equal(
-        atob(
-          ok(
-            await run(["-n", "demo", "get", "secret", "s", "-o", "jsonpath={.data.pw}"]),
-            "secret data",
-          ),
-        ),
-        "hunter2",
-      );
-      assert.equal(
-        ok(
-          await run([
-            "-n",
-            "demo",
-            "get",
-            "rolebinding",
-            "bot-reads",
-            "-o",
-            "jsonpath={.roleRef.name} {.subjects[0].name}",
-          ]),
-          "rb",
-        ),
+        await get("rolebinding", "bot-reads", "{.roleRef.name} {.subjects[0].name}"),
         "reader bot",
       );
       const token = ok(await run(["-n", "demo", "create", "token", "bot"]), "create token").trim();

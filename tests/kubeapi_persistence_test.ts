@@ -4,31 +4,14 @@ import * as k8s from "@kubernetes/client-node";
 import assert from "node:assert/strict";
 import { startKubeApiServer } from "../actors/kubeapi/mod.ts";
 import { parseFlags } from "../roles/apiserver.ts";
-import { kubectl } from "./kubeapi_helpers.ts";
+import { exampleCrd, kubectl } from "./kubeapi_helpers.ts";
 
 const opts = { sanitizeOps: true, sanitizeResources: true };
 
-const crd = {
-  apiVersion: "apiextensions.k8s.io/v1",
-  kind: "CustomResourceDefinition",
-  metadata: { name: "widgets.tern.example.com" },
-  spec: {
-    group: "tern.example.com",
-    scope: "Cluster",
-    names: { plural: "widgets", kind: "Widget" },
-    versions: [{
-      name: "v1",
-      served: true,
-      storage: true,
-      schema: {
-        openAPIV3Schema: {
-          type: "object",
-          properties: { spec: { type: "object", properties: { size: { type: "integer" } } } },
-        },
-      },
-    }],
-  },
-};
+const crd = exampleCrd("widgets", "Widget", {
+  type: "object",
+  properties: { size: { type: "integer" } },
+});
 
 Deno.test(
   "kubeapi persistence: state survives a restart (objects, CRDs, tokens, resourceVersion)",

@@ -44,6 +44,8 @@ const sync = (ref: ActorRef<RouteTableMsg>, full = false) =>
   ref.ask<ReconcileReport>((replyTo) => ({ type: "sync", full, replyTo }), { timeoutMs: 10_000 });
 const view = (ref: ActorRef<RouteTableMsg>) =>
   ref.ask<RouteTableView>((replyTo) => ({ type: "get", replyTo }));
+const withdraw = (ref: ActorRef<RouteTableMsg>, source: string, dsts: string[]) =>
+  ref.ask<number>((replyTo) => ({ type: "withdraw", source, dsts, replyTo }));
 const set = (ref: ActorRef<RouteTableMsg>, source: string, routes: DesiredRoute[]) =>
   ref.ask<number>((replyTo) => ({ type: "set", source, routes, replyTo }));
 
@@ -87,12 +89,7 @@ Deno.test("netlink route table: installs, merges ECMP from sources, withdraws, l
         2,
       );
       // peer-b withdraws: back to a single path; peer-a's whole set shrinks
-      await ref.ask<number>((replyTo) => ({
-        type: "withdraw",
-        source: "peer-b",
-        dsts: ["198.51.100.0/24"],
-        replyTo,
-      }));
+      await withdraw(ref, "peer-b", ["198.51.100.0/24"]);
       await sync(ref);
       ours = await routes(ns, { proto: PROTO });
       const single = ours.find((r) => r.dst === "198.51.100.0/24");
@@ -148,12 +145,7 @@ Deno.test("netlink route table: IPv6 next hops from two sources become one multi
       // a full reconcile sees the kernel's multipath route as what is wanted: nothing to do
       const again = await sync(ref, true);
       assert.deepEqual([again.added, again.replaced, again.deleted], [0, 0, 0]);
-      await ref.ask<number>((replyTo) => ({
-        type: "withdraw",
-        source: "peer-a",
-        dsts: ["fd00:5::/64"],
-        replyTo,
-      }));
+      await withdraw(ref, "peer-a", ["fd00:5::/64"]);
       await sync(ref);
       const single = await routes(ns, { v6: true, table: 300 });
       assert.deepEqual(single.map((r) => [r.dst, r.gateway]), [["fd00:5::/64", "fd00:db8::3"]]);

@@ -22,6 +22,16 @@ export interface RunResult {
   stderr: string;
 }
 
+/** Whether a file or directory exists (a role not on this branch yet is skipped). */
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Runs a command to completion (killed after `timeoutMs`). */
 export async function run(
   cmd: string,

@@ -20,6 +20,7 @@ import {
   type Verb,
 } from "../actors/ship/rbac.ts";
 import {
+  exists,
   find,
   importClosure,
   type Obj,
@@ -232,15 +233,6 @@ export function callsIn(text: string): Set<string> {
     out.add(key(r, "", "watch"));
   }
   return out;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The calls (`group/resource verb`) a role's code issues, or undefined without the role. */

@@ -14,6 +14,7 @@ import assert from "node:assert/strict";
 import { startKubeApiServer } from "../actors/kubeapi/mod.ts";
 import { SYSTEM_NAMESPACE } from "../actors/ship/rbac.ts";
 import {
+  exists,
   find,
   type Obj,
   renderOverlay,
@@ -41,15 +42,6 @@ function compileTask(role: Role): { set: string; entry: string } {
   const entry = task.match(/\s(roles\/[a-z_]+\.ts)$/)?.[1];
   assert.ok(set && entry, `compile:${role} names a permission set and an entry: ${task}`);
   return { set, entry };
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The permissions each role may have (why: docs/install.md, "Permissions"). */

@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { ObjectMeta as KubeObjectMeta } from "../kube/objects.ts";
 import { API_VERSION } from "./names.ts";
 import {
   bool,
@@ -220,37 +221,10 @@ export const speakerSettings = obj({
   }),
 }, { description: "How the node agent reaches the node's BGP speaker." });
 
-/** Metadata of an object (the fields tern reads and writes). */
-export interface ObjectMeta {
+/** Metadata of an object (the fields tern reads and writes); a tern object always has a name. */
+export interface ObjectMeta extends KubeObjectMeta {
   /** Object name. */
   name: string;
-  /** Namespace (namespaced kinds only). */
-  namespace?: string;
-  /** Unique id set by the API server. */
-  uid?: string;
-  /** Version for optimistic concurrency. */
-  resourceVersion?: string;
-  /** Spec generation. */
-  generation?: number;
-  /** Creation time (RFC 3339). */
-  creationTimestamp?: string;
-  /** Deletion time when being deleted. */
-  deletionTimestamp?: string;
-  /** Labels. */
-  labels?: Record<string, string>;
-  /** Annotations. */
-  annotations?: Record<string, string>;
-  /** Finalizers. */
-  finalizers?: string[];
-  /** Owners. */
-  ownerReferences?: {
-    apiVersion: string;
-    kind: string;
-    name: string;
-    uid: string;
-    controller?: boolean;
-    blockOwnerDeletion?: boolean;
-  }[];
 }
 
 /** A tern object: apiVersion, kind, metadata, spec and status. */

@@ -7,6 +7,7 @@
  */
 
 import { stringify } from "yaml";
+import { staleOnDisk } from "../ship/generated_files.ts";
 import { toCrd } from "./crd.ts";
 import { renderDocs } from "./docs.ts";
 import { GROUP } from "./names.ts";
@@ -50,17 +51,7 @@ export async function renderAll(root: string): Promise<Map<string, string>> {
 
 /** Paths (relative to the root) whose content on disk differs from the generator's. */
 export async function staleFiles(root: string): Promise<string[]> {
-  const stale: string[] = [];
-  for (const [path, content] of await renderAll(root)) {
-    let onDisk: string | undefined;
-    try {
-      onDisk = await Deno.readTextFile(`${root}/${path}`);
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
-    }
-    if (onDisk !== content) stale.push(path);
-  }
-  return stale;
+  return await staleOnDisk(root, await renderAll(root));
 }
 
 if (import.meta.main) {

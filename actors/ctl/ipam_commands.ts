@@ -9,6 +9,8 @@
  * @module
  */
 
+import type { CommandContext } from "./command.ts";
+
 /** One block as the agent reports it. */
 export interface BlockRow {
   pool: string;
@@ -145,15 +147,8 @@ export async function runIpamCommand(
   };
 }
 
-/** What a command of the `ctl` dispatcher gets (structurally `CommandContext` of `ctl`). */
-export interface IpamCommandContext {
-  /** Base URL of the agent's inspection API. */
-  readonly api: string;
-  readonly json: boolean;
-  readonly out: (line: string) => void;
-  readonly err: (line: string) => void;
-  readonly fetch: typeof fetch;
-}
+/** What a command of the `ctl` dispatcher gets: the dispatcher's own context. */
+export type IpamCommandContext = CommandContext;
 
 async function runFor(
   what: "blocks" | "pods",

@@ -6,6 +6,7 @@
  */
 
 import { AddressOverflowError, FamilyMismatchError, InvalidAddressError } from "./errors.ts";
+import { formatIpv6Groups } from "./ipv6_text.ts";
 
 /** An IP family: 4 or 6. */
 export type IpFamily = 4 | 6;
@@ -97,24 +98,7 @@ function formatV6(v: bigint): string {
   const digits = v.toString(16).padStart(32, "0");
   const h: number[] = [];
   for (let i = 0; i < 32; i += 4) h.push(parseInt(digits.slice(i, i + 4), 16));
-  // Longest run of two or more zero groups; the first one on a tie (RFC 5952 4.2.2, 4.2.3).
-  let bestStart = -1, bestLen = 1;
-  for (let i = 0; i < 8;) {
-    if (h[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && h[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (xs: number[]) => xs.map((x) => x.toString(16)).join(":");
-  if (bestStart < 0) return hex(h);
-  return `${hex(h.slice(0, bestStart))}::${hex(h.slice(bestStart + bestLen))}`;
+  return formatIpv6Groups(h);
 }
 
 /**

@@ -24,16 +24,29 @@ function list(value: string): string[] {
 }
 
 /**
+ * The comma-separated items of the annotation `key` with its raw value, or undefined when it is
+ * absent; a list with no item is a {@linkcode BadAnnotationError} saying no `what` was given.
+ */
+function listAnnotation(
+  annotations: Annotations,
+  key: string,
+  what: string,
+): { value: string; items: string[] } | undefined {
+  const value = annotations[key];
+  if (value === undefined) return undefined;
+  const items = list(value);
+  if (items.length === 0) throw new BadAnnotationError(key, value, `no ${what} given`);
+  return { value, items };
+}
+
+/**
  * `tern.dev/addresspool` on a Service: pool names, comma-separated, tried in order. Undefined
  * when absent. Throws {@linkcode BadAnnotationError} for an empty list, a bad or repeated name.
  */
 export function parseServicePools(annotations: Annotations): string[] | undefined {
-  const value = annotations[ANNOTATION_ADDRESS_POOL];
-  if (value === undefined) return undefined;
-  const names = list(value);
-  if (names.length === 0) {
-    throw new BadAnnotationError(ANNOTATION_ADDRESS_POOL, value, "no pool name given");
-  }
+  const got = listAnnotation(annotations, ANNOTATION_ADDRESS_POOL, "pool name");
+  if (!got) return undefined;
+  const { value, items: names } = got;
   const seen = new Set<string>();
   for (const n of names) {
     if (!isValidObjectName(n)) {
@@ -74,12 +87,9 @@ export function parsePodPool(annotations: Annotations): string | undefined {
  * two addresses of one family.
  */
 export function parseLoadBalancerIPs(annotations: Annotations): IpAddress[] | undefined {
-  const value = annotations[ANNOTATION_LOAD_BALANCER_IPS];
-  if (value === undefined) return undefined;
-  const items = list(value);
-  if (items.length === 0) {
-    throw new BadAnnotationError(ANNOTATION_LOAD_BALANCER_IPS, value, "no address given");
-  }
+  const got = listAnnotation(annotations, ANNOTATION_LOAD_BALANCER_IPS, "address");
+  if (!got) return undefined;
+  const { value, items } = got;
   const out: IpAddress[] = [];
   for (const item of items) {
     let a: IpAddress;
@@ -125,12 +135,9 @@ export function parseSharingKey(annotations: Annotations): string | undefined {
  * Service's address; undefined when absent (same namespace only).
  */
 export function parseSharingNamespaces(annotations: Annotations): string[] | undefined {
-  const value = annotations[ANNOTATION_SHARED_IP_NAMESPACES];
-  if (value === undefined) return undefined;
-  const names = list(value);
-  if (names.length === 0) {
-    throw new BadAnnotationError(ANNOTATION_SHARED_IP_NAMESPACES, value, "no namespace given");
-  }
+  const got = listAnnotation(annotations, ANNOTATION_SHARED_IP_NAMESPACES, "namespace");
+  if (!got) return undefined;
+  const { value, items: names } = got;
   for (const n of names) {
     if (n !== "*" && !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(n)) {
       throw new BadAnnotationError(
@@ -145,12 +152,9 @@ export function parseSharingNamespaces(annotations: Annotations): string[] | und
 
 /** `tern.dev/peer-groups`: group names, or undefined when absent (every peer). */
 export function parsePeerGroups(annotations: Annotations): string[] | undefined {
-  const value = annotations[ANNOTATION_PEER_GROUPS];
-  if (value === undefined) return undefined;
-  const groups = list(value);
-  if (groups.length === 0) {
-    throw new BadAnnotationError(ANNOTATION_PEER_GROUPS, value, "no group given");
-  }
+  const got = listAnnotation(annotations, ANNOTATION_PEER_GROUPS, "group");
+  if (!got) return undefined;
+  const { value, items: groups } = got;
   for (const g of groups) {
     if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(g)) {
       throw new BadAnnotationError(

@@ -32,14 +32,7 @@ export class AddressRange {
 
   /** A range from two addresses; throws {@linkcode InvalidRangeError} when reversed or mixed. */
   static of(first: IpAddress, last: IpAddress): AddressRange {
-    const text = `${first.toString()}-${last.toString()}`;
-    if (first.family !== last.family) {
-      throw new InvalidRangeError(text, "both ends must be of the same IP family");
-    }
-    if (first.value > last.value) {
-      throw new InvalidRangeError(text, "the first address is after the last");
-    }
-    return new AddressRange(first, last);
+    return AddressRange.#checked(first, last, `${first.toString()}-${last.toString()}`);
   }
 
   /**
@@ -68,6 +61,11 @@ export class AddressRange {
       if (e instanceof InvalidAddressError) throw new InvalidRangeError(text, e.message);
       throw e;
     }
+    return AddressRange.#checked(first, last, text);
+  }
+
+  /** The range `first`..`last` when both are of one family and in order; errors quote `text`. */
+  static #checked(first: IpAddress, last: IpAddress, text: string): AddressRange {
     if (first.family !== last.family) {
       throw new InvalidRangeError(text, "both ends must be of the same IP family");
     }

@@ -233,11 +233,7 @@ export class KubeClient {
     patch: unknown,
     options: { namespace?: string; status?: boolean } = {},
   ): Promise<T> {
-    return this.#json<T>(
-      "PATCH",
-      objectPath(r, name, options.namespace) + (options.status ? "/status" : ""),
-      { body: patch, contentType: "application/merge-patch+json" },
-    );
+    return this.#patch<T>(r, name, options, patch, "application/merge-patch+json");
   }
 
   /** JSON patch (RFC 6902). */
@@ -247,10 +243,20 @@ export class KubeClient {
     ops: unknown[],
     options: { namespace?: string; status?: boolean } = {},
   ): Promise<T> {
+    return this.#patch<T>(r, name, options, ops, "application/json-patch+json");
+  }
+
+  #patch<T>(
+    r: Resource,
+    name: string,
+    options: { namespace?: string; status?: boolean },
+    body: unknown,
+    contentType: string,
+  ): Promise<T> {
     return this.#json<T>(
       "PATCH",
       objectPath(r, name, options.namespace) + (options.status ? "/status" : ""),
-      { body: ops, contentType: "application/json-patch+json" },
+      { body, contentType },
     );
   }
 

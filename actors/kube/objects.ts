@@ -10,7 +10,7 @@ export interface OwnerReference {
   blockOwnerDeletion?: boolean;
 }
 
-/** `metadata`. */
+/** `metadata`: the one declaration of its fields (the API server and the CRD types extend it). */
 export interface ObjectMeta {
   name?: string;
   generateName?: string;

@@ -14,6 +14,8 @@
  * functions outside this subset (the rule is skipped, not failed).
  */
 
+import { formatIpv6Groups } from "../ipam/ipv6_text.ts";
+
 /** A CEL parse/evaluation error. */
 export class CelError extends Error {
   /** `parse`, `eval` or `unsupported`. */
@@ -261,24 +263,7 @@ export class CelIP {
     if (this.bytes.length === 4) return this.bytes.join(".");
     const groups: number[] = [];
     for (let i = 0; i < 16; i += 2) groups.push(this.bytes[i] * 256 + this.bytes[i + 1]);
-    let best = -1;
-    let bestLen = 0;
-    for (let i = 0; i < 8;) {
-      if (groups[i] !== 0) {
-        i++;
-        continue;
-      }
-      let j = i;
-      while (j < 8 && groups[j] === 0) j++;
-      if (j - i > bestLen && j - i > 1) {
-        best = i;
-        bestLen = j - i;
-      }
-      i = j;
-    }
-    const hex = groups.map((g) => g.toString(16));
-    if (best < 0) return hex.join(":");
-    return `${hex.slice(0, best).join(":")}::${hex.slice(best + bestLen).join(":")}`;
+    return formatIpv6Groups(groups);
   }
 }
 

@@ -14,48 +14,34 @@ const dns1035 = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 
 /** Validate metadata.name for a type. */
 export function validateName(t: ResourceType, name: string): StatusCause[] {
-  const field = "metadata.name";
+  const invalid = (ok: boolean, why: string): StatusCause[] =>
+    ok ? [] : [{
+      reason: "FieldValueInvalid",
+      field: "metadata.name",
+      message: `Invalid value: "${name}": ${why}`,
+    }];
   if (t.group === "rbac.authorization.k8s.io") {
-    if (name.includes("/") || name.includes("%") || name === "." || name === "..") {
-      return [{
-        reason: "FieldValueInvalid",
-        field,
-        message: `Invalid value: "${name}": may not contain '/' or '%'`,
-      }];
-    }
-    return [];
+    return invalid(
+      !(name.includes("/") || name.includes("%") || name === "." || name === ".."),
+      "may not contain '/' or '%'",
+    );
   }
   if (t.plural === "namespaces" && t.group === "") {
-    if (!label.test(name) || name.length > 63) {
-      return [{
-        reason: "FieldValueInvalid",
-        field,
-        message:
-          `Invalid value: "${name}": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')`,
-      }];
-    }
-    return [];
+    return invalid(
+      label.test(name) && name.length <= 63,
+      "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')",
+    );
   }
   if (t.plural === "services" && t.group === "") {
-    if (!dns1035.test(name) || name.length > 63) {
-      return [{
-        reason: "FieldValueInvalid",
-        field,
-        message:
-          `Invalid value: "${name}": a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')`,
-      }];
-    }
-    return [];
+    return invalid(
+      dns1035.test(name) && name.length <= 63,
+      "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')",
+    );
   }
-  if (!subdomain.test(name) || name.length > 253) {
-    return [{
-      reason: "FieldValueInvalid",
-      field,
-      message:
-        `Invalid value: "${name}": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')`,
-    }];
-  }
-  return [];
+  return invalid(
+    subdomain.test(name) && name.length <= 253,
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
+  );
 }
 
 const labelKey =

@@ -201,23 +201,13 @@ export function impersonate(store: Store, user: UserInfo, headers: Headers): Use
   if (!as) {
     throw forbidden("", "users", undefined, "impersonating groups requires impersonating a user");
   }
-  const attrs: RequestAttributes = {
-    verb: "impersonate",
-    apiGroup: "",
-    resource: "users",
-    name: as,
+  const allow = (resource: "users" | "groups", name: string) => {
+    const attrs: RequestAttributes = { verb: "impersonate", apiGroup: "", resource, name };
+    if (!authorize(store, user, attrs)) throw denied(user, attrs);
   };
-  if (!authorize(store, user, attrs)) throw denied(user, attrs);
+  allow("users", as);
   const extra = groups ? groups.split(",").map((g) => g.trim()).filter((g) => g !== "") : [];
-  for (const g of extra) {
-    const ga: RequestAttributes = {
-      verb: "impersonate",
-      apiGroup: "",
-      resource: "groups",
-      name: g,
-    };
-    if (!authorize(store, user, ga)) throw denied(user, ga);
-  }
+  for (const g of extra) allow("groups", g);
   return { username: as, groups: [...new Set([...extra, ...impliedGroups(as)])] };
 }
 

@@ -275,20 +275,29 @@ function rulesPass(
       const o: Old = oldObj && oldObj[k] !== undefined ? { value: oldObj[k] } : undefined;
       rulesPass(child, sub, path ? `${path}.${k}` : k, res, o);
     }
-  } else if (Array.isArray(v) && isObject(schema.items)) {
-    const items = schema.items;
-    const oldList = old && Array.isArray(old.value) ? old.value : undefined;
-    v.forEach((item, i) =>
-      rulesPass(
-        item,
-        items,
-        `${path}[${i}]`,
-        res,
-        oldList ? oldItem(oldList, item, schema) : undefined,
-      )
-    );
+  } else if (Array.isArray(v)) {
+    forEachItem(v, schema, path, old, (item, items, p, o) => rulesPass(item, items, p, res, o));
   }
   checkRules(v, schema, path, res, old);
+}
+
+/**
+ * Calls `fn` for each item of the list `v` whose schema has `items`: the item, the items schema,
+ * the item's path and the old item it replaces (matched by list-map keys), if any.
+ */
+function forEachItem(
+  v: unknown[],
+  schema: JsonObject,
+  path: string,
+  old: Old,
+  fn: (item: unknown, items: JsonObject, path: string, old: Old, index: number) => void,
+): void {
+  if (!isObject(schema.items)) return;
+  const items = schema.items;
+  const oldList = old && Array.isArray(old.value) ? old.value : undefined;
+  v.forEach((item, i) =>
+    fn(item, items, `${path}[${i}]`, oldList ? oldItem(oldList, item, schema) : undefined, i)
+  );
 }
 
 function oldItem(list: unknown[], item: unknown, schema: JsonObject): Old {
@@ -384,21 +393,7 @@ function walkNode(
         seen.add(s);
       });
     }
-    if (isObject(schema.items)) {
-      const items = schema.items;
-      const oldList = old && Array.isArray(old.value) ? old.value : undefined;
-      v.forEach((item, i) =>
-        walk(
-          item,
-          items,
-          `${path}[${i}]`,
-          res,
-          v,
-          i,
-          oldList ? oldItem(oldList, item, schema) : undefined,
-        )
-      );
-    }
+    forEachItem(v, schema, path, old, (item, items, p, o, i) => walk(item, items, p, res, v, i, o));
   }
   if (isObject(v)) walkObject(v, schema, path, res, old);
   for (const combinator of ["allOf", "anyOf", "oneOf"] as const) {

@@ -154,33 +154,26 @@ export class ServiceAddressIndex {
     const givenIPs = new Set<number>();
     const givenPorts = new Set<number>();
     return {
-      allocateClusterIP: () => {
-        const n = this.#ips.candidate(givenIPs);
-        if (n === undefined) {
-          throw new ApiError(
-            500,
-            "InternalError",
-            `Internal error occurred: failed to allocate a serviceIP: range ${this.cidr} is full`,
-          );
-        }
-        givenIPs.add(n);
-        return numberToIPv4(n);
-      },
+      allocateClusterIP: () =>
+        numberToIPv4(take(this.#ips, givenIPs, `serviceIP: range ${this.cidr} is full`)),
       clusterIPInUse: (ip) => this.#ipCounts.has(ip),
-      allocateNodePort: () => {
-        const p = this.#ports.candidate(givenPorts);
-        if (p === undefined) {
-          throw new ApiError(
-            500,
-            "InternalError",
-            "Internal error occurred: failed to allocate a nodePort: range is full",
-          );
-        }
-        givenPorts.add(p);
-        return p;
-      },
+      allocateNodePort: () => take(this.#ports, givenPorts, "nodePort: range is full"),
     };
   }
+}
+
+/** A free slot of `range` not yet `given` in this request, now given; a full range is a 500. */
+function take(range: SlotRange, given: Set<number>, failure: string): number {
+  const n = range.candidate(given);
+  if (n === undefined) {
+    throw new ApiError(
+      500,
+      "InternalError",
+      `Internal error occurred: failed to allocate a ${failure}`,
+    );
+  }
+  given.add(n);
+  return n;
 }
 
 function held(svc: KubeObject): { ip: string | undefined; ports: number[] } {

@@ -630,6 +630,24 @@ export class Store {
     }
   }
 
+  /**
+   * Stores `o` over `old` under the next resourceVersion and records the MODIFIED event; with
+   * `sideEffects`, the kind's own effects (CRD types, ServiceAccount tokens) run before the event.
+   */
+  #commitUpdate(t: ResourceType, o: KubeObject, old: KubeObject, sideEffects: boolean): void {
+    this.#rv++;
+    o.metadata.resourceVersion = String(this.#rv);
+    this.#put(t.storageKey, o, old);
+    if (sideEffects) this.#afterWrite(t, old, o);
+    this.#record({
+      rv: this.#rv,
+      type: "MODIFIED",
+      storageKey: t.storageKey,
+      object: clone(o),
+      old: clone(old),
+    });
+  }
+
   #commitCreate(t: ResourceType, o: KubeObject): void {
     this.#rv++;
     o.metadata.resourceVersion = String(this.#rv);
@@ -791,17 +809,7 @@ export class Store {
       this.#reconcile();
       return { object: this.#present(t, o), warnings };
     }
-    this.#rv++;
-    m.resourceVersion = String(this.#rv);
-    this.#put(t.storageKey, o, old);
-    this.#afterWrite(t, old, o);
-    this.#record({
-      rv: this.#rv,
-      type: "MODIFIED",
-      storageKey: t.storageKey,
-      object: clone(o),
-      old: clone(old),
-    });
+    this.#commitUpdate(t, o, old, true);
     // Garbage collection and termination only care about deletions, owners and finalizers.
     if (
       m.deletionTimestamp || (m.ownerReferences ?? []).length > 0 ||
@@ -966,16 +974,7 @@ export class Store {
       this.#reconcile();
       return { object: this.#present(t, old), gone: false };
     }
-    this.#rv++;
-    o.metadata.resourceVersion = String(this.#rv);
-    this.#put(t.storageKey, o, old);
-    this.#record({
-      rv: this.#rv,
-      type: "MODIFIED",
-      storageKey: t.storageKey,
-      object: clone(o),
-      old: clone(old),
-    });
+    this.#commitUpdate(t, o, old, false);
     this.#reconcile();
     const still = this.#raw(t, namespace, name);
     return { object: this.#present(t, still ?? o), gone: !still };

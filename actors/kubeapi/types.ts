@@ -1,17 +1,12 @@
 /** Object shapes and small JSON helpers shared by the API server's parts. */
 
+import type { ObjectMeta as ClientObjectMeta, OwnerReference } from "../kube/objects.ts";
+
 /** A JSON object. */
 export type JsonObject = { [key: string]: unknown };
 
 /** An owner reference (metadata.ownerReferences[]). */
-export interface OwnerReference {
-  apiVersion: string;
-  kind: string;
-  name: string;
-  uid: string;
-  controller?: boolean;
-  blockOwnerDeletion?: boolean;
-}
+export type { OwnerReference };
 
 /** One managedFields entry. */
 export interface ManagedFieldsEntry {
@@ -24,21 +19,9 @@ export interface ManagedFieldsEntry {
   subresource?: string;
 }
 
-/** metadata of a stored object. */
-export interface ObjectMeta {
-  name?: string;
-  generateName?: string;
-  namespace?: string;
-  uid?: string;
-  resourceVersion?: string;
-  generation?: number;
-  creationTimestamp?: string;
-  deletionTimestamp?: string;
+/** metadata of a stored object: the client's fields and what only the server keeps. */
+export interface ObjectMeta extends ClientObjectMeta {
   deletionGracePeriodSeconds?: number;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  finalizers?: string[];
-  ownerReferences?: OwnerReference[];
   managedFields?: ManagedFieldsEntry[];
   [key: string]: unknown;
 }

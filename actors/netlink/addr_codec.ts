@@ -12,10 +12,12 @@ import { formatAddress, parseAddress, parsePrefix } from "./ip.ts";
 import {
   attrString,
   attrU32,
+  checkRequestHead,
   HOST_LE,
   type MessageWriter,
   type NetlinkMessage,
   parseAttrs,
+  payloadFamily,
 } from "./message.ts";
 
 /** An interface address as tern asks for it. */
@@ -66,16 +68,7 @@ export function writeAddressRequest(
   seq: number,
   a: Address,
 ): void {
-  if (msgType !== RTM.NEWADDR && msgType !== RTM.DELADDR) {
-    throw new NetlinkInputError(
-      "invalid_address",
-      `Message type ${msgType} is not RTM_NEWADDR or RTM_DELADDR`,
-      msgType,
-    );
-  }
-  if (a === null || typeof a !== "object") {
-    throw new NetlinkInputError("invalid_address", `Invalid address ${JSON.stringify(a)}`, a);
-  }
+  checkRequestHead(msgType, [RTM.NEWADDR, RTM.DELADDR], "invalid_address", "address", a);
   const p = parsePrefix(a.address, false);
   if (!Number.isInteger(a.index) || a.index <= 0 || a.index > 0x7fffffff) {
     throw new NetlinkInputError(
@@ -121,13 +114,7 @@ export function writeAddressDump(w: MessageWriter, seq: number, family = 0): voi
 /** Decodes an `RTM_NEWADDR`/`RTM_DELADDR` message. */
 export function parseAddressMessage(msg: NetlinkMessage): AddressInfo {
   const p = msg.payload;
-  if (p.length < IFADDRMSG_LEN) {
-    throw new NetlinkDecodeError(`ifaddrmsg of ${p.length} bytes, expected ${IFADDRMSG_LEN}`, 0);
-  }
-  const family = p[0];
-  if (family !== AF_INET && family !== AF_INET6) {
-    throw new NetlinkDecodeError(`Unsupported address family ${family}`, 0);
-  }
+  const family = payloadFamily(p, IFADDRMSG_LEN, "ifaddrmsg", "address");
   const v = new DataView(p.buffer, p.byteOffset, p.byteLength);
   const attrs = parseAttrs(p, IFADDRMSG_LEN);
   const local = attrs.get(IFA.LOCAL);

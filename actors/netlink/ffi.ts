@@ -83,36 +83,33 @@ let mnl: Mnl | undefined;
 let libc: Libc | undefined;
 let errnoView: Deno.UnsafePointerView | undefined;
 
+function load<S extends Deno.ForeignLibraryInterface>(
+  name: string,
+  symbols: S,
+  hint: string,
+): Deno.DynamicLibrary<S>["symbols"] {
+  try {
+    return Deno.dlopen(name, symbols).symbols;
+  } catch (e) {
+    throw new NetlinkSystemError(
+      "library_unavailable",
+      `Cannot load ${JSON.stringify(name)}${hint}: ${(e as Error).message}`,
+    );
+  }
+}
+
 /** libmnl, opened on first use. Throws {@linkcode NetlinkSystemError} (`library_unavailable`). */
 export function getMnl(): Mnl {
-  if (!mnl) {
-    try {
-      mnl = Deno.dlopen("libmnl.so.0", MNL_SYMBOLS).symbols;
-    } catch (e) {
-      throw new NetlinkSystemError(
-        "library_unavailable",
-        `Cannot load "libmnl.so.0" (install Debian libmnl0, run with --allow-ffi): ${
-          (e as Error).message
-        }`,
-      );
-    }
-  }
-  return mnl;
+  return mnl ??= load(
+    "libmnl.so.0",
+    MNL_SYMBOLS,
+    " (install Debian libmnl0, run with --allow-ffi)",
+  );
 }
 
 /** libc, opened on first use. Throws {@linkcode NetlinkSystemError} (`library_unavailable`). */
 export function getLibc(): Libc {
-  if (!libc) {
-    try {
-      libc = Deno.dlopen("libc.so.6", LIBC_SYMBOLS).symbols;
-    } catch (e) {
-      throw new NetlinkSystemError(
-        "library_unavailable",
-        `Cannot load "libc.so.6": ${(e as Error).message}`,
-      );
-    }
-  }
-  return libc;
+  return libc ??= load("libc.so.6", LIBC_SYMBOLS, "");
 }
 
 /**

@@ -5,6 +5,7 @@
 
 import { AF_INET, AF_INET6 } from "./constants.ts";
 import { NetlinkInputError } from "./errors.ts";
+import { formatIpv6Groups } from "../ipam/ipv6_text.ts";
 
 /** An IP address in binary form. */
 export interface IpAddress {
@@ -215,24 +216,7 @@ export function formatAddress(bytes: Uint8Array): string {
   if (w[0] === 0 && w[1] === 0 && w[2] === 0 && w[3] === 0 && w[4] === 0 && w[5] === 0xffff) {
     return `::ffff:${bytes[12]}.${bytes[13]}.${bytes[14]}.${bytes[15]}`;
   }
-  let bestAt = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8;) {
-    if (w[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && w[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestAt = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (a: number[]) => a.map((x) => x.toString(16)).join(":");
-  if (bestAt === -1) return hex(w);
-  return `${hex(w.slice(0, bestAt))}::${hex(w.slice(bestAt + bestLen))}`;
+  return formatIpv6Groups(w);
 }
 
 /** Formats a prefix as `ADDR/LEN`. */

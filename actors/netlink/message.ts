@@ -8,6 +8,8 @@
  */
 
 import {
+  AF_INET,
+  AF_INET6,
   NLA_F_NESTED,
   NLA_TYPE_MASK,
   NLM_F,
@@ -17,7 +19,7 @@ import {
   NLMSGERR_LEN,
   RTM,
 } from "./constants.ts";
-import { NetlinkDecodeError, NetlinkInputError } from "./errors.ts";
+import { type InputErrorCode, NetlinkDecodeError, NetlinkInputError } from "./errors.ts";
 
 /** True on little-endian hosts (netlink integers are in host order). */
 export const HOST_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -454,4 +456,44 @@ const TYPE_NAMES: Record<number, string> = {
 /** Symbolic name of a netlink message type, e.g. `24` gives `"RTM_NEWROUTE"`. */
 export function messageTypeName(type: number): string {
   return TYPE_NAMES[type] ?? `NLMSG_${type}`;
+}
+
+/**
+ * Checks what every add/delete request starts with: `msgType` is one of `types` (the `RTM_NEW*`
+ * and `RTM_DEL*` of the kind) and `value` is an object. Throws {@linkcode NetlinkInputError} with
+ * `code`, naming the value as `noun` (e.g. `"route"`).
+ */
+export function checkRequestHead(
+  msgType: number,
+  types: readonly [number, number],
+  code: InputErrorCode,
+  noun: string,
+  value: unknown,
+): void {
+  if (msgType !== types[0] && msgType !== types[1]) {
+    throw new NetlinkInputError(
+      code,
+      `Message type ${msgType} is not ${messageTypeName(types[0])} or ${messageTypeName(types[1])}`,
+      msgType,
+    );
+  }
+  if (value === null || typeof value !== "object") {
+    throw new NetlinkInputError(code, `Invalid ${noun} ${JSON.stringify(value)}`, value);
+  }
+}
+
+/**
+ * The address family of a message whose payload starts with the fixed header `struct` of `size`
+ * bytes, family first. A shorter payload, or a family other than IPv4 and IPv6, is a
+ * {@linkcode NetlinkDecodeError} (the family named as the `what`'s, e.g. `"route"`).
+ */
+export function payloadFamily(p: Uint8Array, size: number, struct: string, what: string): number {
+  if (p.length < size) {
+    throw new NetlinkDecodeError(`${struct} of ${p.length} bytes, expected ${size}`, 0);
+  }
+  const family = p[0];
+  if (family !== AF_INET && family !== AF_INET6) {
+    throw new NetlinkDecodeError(`Unsupported ${what} family ${family}`, 0);
+  }
+  return family;
 }

@@ -17,8 +17,18 @@
  * @module
  */
 
+import { NETLINK_ROUTE } from "./constants.ts";
 import { NamespaceNotFoundError, NetlinkSystemError } from "./errors.ts";
-import { CLONE_NEWNET, cString, getLibc, lastErrno, O_RDONLY_CLOEXEC } from "./ffi.ts";
+import {
+  CLONE_NEWNET,
+  cString,
+  getLibc,
+  getMnl,
+  lastErrno,
+  O_RDONLY_CLOEXEC,
+  SOCK_CLOEXEC,
+  SOCK_NONBLOCK,
+} from "./ffi.ts";
 
 /** Path of the calling thread's own network namespace. */
 const SELF_NS = "/proc/thread-self/ns/net";
@@ -88,4 +98,20 @@ export function withNetns<T>(path: string, fn: () => T): T {
     if (home >= 0) libc.close(home);
     libc.close(target);
   }
+}
+
+/**
+ * Opens a non-blocking NETLINK_ROUTE libmnl socket, not yet bound, inside the namespace at
+ * `netns` when given (else in the thread's own). Throws {@linkcode NetlinkSystemError}, or
+ * {@linkcode NamespaceNotFoundError} for a missing namespace.
+ */
+export function openRouteSocket(netns: string | undefined): Deno.PointerObject {
+  const create = () => {
+    const nl = getMnl().mnl_socket_open2(NETLINK_ROUTE, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (nl === null) {
+      throw new NetlinkSystemError("socket_failed", "mnl_socket_open2 failed", lastErrno());
+    }
+    return nl;
+  };
+  return netns === undefined ? create() : withNetns(netns, create);
 }

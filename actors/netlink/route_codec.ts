@@ -27,10 +27,12 @@ const DST_SCRATCH = new Uint8Array(16);
 import {
   attrS32,
   attrU32,
+  checkRequestHead,
   HOST_LE,
   type MessageWriter,
   type NetlinkMessage,
   parseAttrs,
+  payloadFamily,
 } from "./message.ts";
 
 /** Route types tern programs or reports. */
@@ -176,16 +178,7 @@ export function writeRouteRequest(
   seq: number,
   route: Route,
 ): void {
-  if (msgType !== RTM.NEWROUTE && msgType !== RTM.DELROUTE) {
-    throw new NetlinkInputError(
-      "invalid_route",
-      `Message type ${msgType} is not RTM_NEWROUTE or RTM_DELROUTE`,
-      msgType,
-    );
-  }
-  if (route === null || typeof route !== "object") {
-    throw new NetlinkInputError("invalid_route", `Invalid route ${JSON.stringify(route)}`, route);
-  }
+  checkRequestHead(msgType, [RTM.NEWROUTE, RTM.DELROUTE], "invalid_route", "route", route);
   const scanned = scanPrefix(route.dst, DST_SCRATCH);
   const family = scanned >> 8;
   const dstLen = scanned & 0xff;
@@ -344,13 +337,7 @@ function addr(b: Uint8Array, family: number): string {
  */
 export function parseRoute(msg: NetlinkMessage): RouteInfo {
   const p = msg.payload;
-  if (p.length < RTMSG_LEN) {
-    throw new NetlinkDecodeError(`rtmsg of ${p.length} bytes, expected ${RTMSG_LEN}`, 0);
-  }
-  const family = p[0];
-  if (family !== AF_INET && family !== AF_INET6) {
-    throw new NetlinkDecodeError(`Unsupported route family ${family}`, 0);
-  }
+  const family = payloadFamily(p, RTMSG_LEN, "rtmsg", "route");
   const dstLen = p[1];
   const attrs = parseAttrs(p, RTMSG_LEN);
   const dstAttr = attrs.get(RTA.DST);

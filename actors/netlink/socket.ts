@@ -25,7 +25,7 @@
  */
 
 import { setImmediate } from "node:timers";
-import { NETLINK_OPT, NETLINK_ROUTE, NLM_F, NLMSG, NLMSG_HDRLEN } from "./constants.ts";
+import { NETLINK_OPT, NLM_F, NLMSG, NLMSG_HDRLEN } from "./constants.ts";
 import {
   NetlinkDecodeError,
   NetlinkError,
@@ -43,8 +43,6 @@ import {
   SO_RCVBUFFORCE,
   SO_SNDBUF,
   SO_SNDBUFFORCE,
-  SOCK_CLOEXEC,
-  SOCK_NONBLOCK,
   SOL_SOCKET,
 } from "./ffi.ts";
 import {
@@ -56,7 +54,7 @@ import {
   parseErrorMessage,
   parseMessages,
 } from "./message.ts";
-import { withNetns } from "./netns.ts";
+import { openRouteSocket } from "./netns.ts";
 import { MMSG_SLOT_BYTES, MultiReceiver } from "./mmsg.ts";
 
 /** Options of {@linkcode NetlinkSocket.open}. */
@@ -152,14 +150,7 @@ export class NetlinkSocket {
    */
   static open(opts: SocketOptions = {}): NetlinkSocket {
     const mnl = getMnl();
-    const create = () => {
-      const nl = mnl.mnl_socket_open2(NETLINK_ROUTE, SOCK_NONBLOCK | SOCK_CLOEXEC);
-      if (nl === null) {
-        throw new NetlinkSystemError("socket_failed", "mnl_socket_open2 failed", lastErrno());
-      }
-      return nl;
-    };
-    const nl = opts.netns === undefined ? create() : withNetns(opts.netns, create);
+    const nl = openRouteSocket(opts.netns);
     try {
       let groups = 0;
       const extra: number[] = [];
@@ -289,13 +280,19 @@ export class NetlinkSocket {
     return this.#requestNow(build, subject);
   }
 
-  #requestNow(build: (w: MessageWriter, seq: number) => void, subject?: unknown): NetlinkMessage[] {
+  /** Readies the socket and has `build` write one exchange's request into the reset writer. */
+  #begin(build: (w: MessageWriter, seq: number) => void): { w: MessageWriter; seq: number } {
     this.#socket();
     this.#drainStale();
     const w = this.#writer;
     w.reset();
     const seq = this.nextSeq();
     build(w, seq);
+    return { w, seq };
+  }
+
+  #requestNow(build: (w: MessageWriter, seq: number) => void, subject?: unknown): NetlinkMessage[] {
+    const { w, seq } = this.#begin(build);
     if (w.count !== 1) throw new Error("request: the builder must write exactly one message");
     const bytes = w.bytes();
     setAckFlag(bytes, 0);
@@ -353,12 +350,7 @@ export class NetlinkSocket {
     parse: (m: NetlinkMessage) => T,
     accept?: (m: NetlinkMessage) => boolean,
   ): Promise<{ out: T[]; interrupted: boolean; summary: RequestSummary }> {
-    this.#socket();
-    this.#drainStale();
-    const w = this.#writer;
-    w.reset();
-    const seq = this.nextSeq();
-    build(w, seq);
+    const { w, seq } = this.#begin(build);
     const bytes = w.bytes();
     const summary = summarize(bytes, 0, undefined);
     this.#unclean = true;

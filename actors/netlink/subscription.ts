@@ -10,7 +10,6 @@
  * @module
  */
 
-import { NETLINK_ROUTE } from "./constants.ts";
 import { NetlinkSystemError } from "./errors.ts";
 import {
   EAGAIN,
@@ -24,12 +23,10 @@ import {
   POLLIN,
   SO_RCVBUF,
   SO_RCVBUFFORCE,
-  SOCK_CLOEXEC,
-  SOCK_NONBLOCK,
   SOL_SOCKET,
 } from "./ffi.ts";
 import { HOST_LE, type NetlinkMessage, parseMessages } from "./message.ts";
-import { withNetns } from "./netns.ts";
+import { openRouteSocket } from "./netns.ts";
 
 /** What a subscription delivers: a run of messages, or word that some were lost. */
 export type SubscriptionEvent =
@@ -138,14 +135,7 @@ export class Subscription {
   ): Subscription {
     const mnl = getMnl();
     const libc = getLibc();
-    const create = () => {
-      const nl = mnl.mnl_socket_open2(NETLINK_ROUTE, SOCK_NONBLOCK | SOCK_CLOEXEC);
-      if (nl === null) {
-        throw new NetlinkSystemError("socket_failed", "mnl_socket_open2 failed", lastErrno());
-      }
-      return nl;
-    };
-    const nl = opts.netns === undefined ? create() : withNetns(opts.netns, create);
+    const nl = openRouteSocket(opts.netns);
     let efd = -1;
     try {
       let groups = 0;

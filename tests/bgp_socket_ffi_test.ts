@@ -114,6 +114,7 @@ Deno.test("ffi socket: TTL and GTSM minimum TTL, set and enforced (IPv4 and IPv6
         s.setTtl({ ttl: 2, minTtl: 0 });
         assert.equal(s.getIntOption(lvl, ttlOpt), 2, host);
         assert.equal(s.getIntOption(lvl, minOpt), 0, host);
+        assert.equal(s.synTtl(), null, "no SYN saved without saveSyn");
         s.setTtl({ ttl: -1 });
         assert.equal(s.getIntOption(lvl, ttlOpt), 64, `${host}: -1 is the kernel's default`);
         await c.write(new Uint8Array([1, 2, 3]));
@@ -124,6 +125,22 @@ Deno.test("ffi socket: TTL and GTSM minimum TTL, set and enforced (IPv4 and IPv6
       }
     } finally {
       l.close();
+    }
+    // A listener that saves SYNs tells the TTL each connection's SYN arrived with.
+    const ls = FfiTcpListener.listen({ hostname: host, port: 0, saveSyn: true });
+    try {
+      for (const ttl of [200, 3]) {
+        const [c, s] = await pair(ls, { ttl: { ttl } });
+        try {
+          assert.equal(s.synTtl(), ttl, host);
+          assert.equal(s.synTtl(), null, "read once");
+        } finally {
+          c.close();
+          s.close();
+        }
+      }
+    } finally {
+      ls.close();
     }
   }
 });

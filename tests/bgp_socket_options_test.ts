@@ -9,6 +9,7 @@ import {
   encodeSockaddr,
   encodeTcpMd5Sig,
   formatAddress,
+  savedSynTtl,
   sessionTtl,
   SocketOptionError,
   TCP_MD5SIG_SIZE,
@@ -176,4 +177,21 @@ Deno.test("config: which peers need the FFI transport, the FFI listener, a sessi
   assert.equal(peerNeedsReset(plain, src), true);
   assert.equal(peerNeedsReset(peerAt({ password: "a" }), peerAt({ password: "b" })), true);
   assert.equal(peerNeedsReset(peerAt({ multihop: 2 }), peerAt({ multihop: 2 })), false);
+});
+
+Deno.test("socket options: TTL of a saved SYN from its IPv4 or IPv6 header", () => {
+  const v4 = new Uint8Array(40);
+  v4[0] = 0x45;
+  v4[8] = 254;
+  assert.equal(savedSynTtl(v4), 254);
+  const v6 = new Uint8Array(60);
+  v6[0] = 0x60;
+  v6[7] = 253;
+  assert.equal(savedSynTtl(v6), 253);
+  for (const bad of [new Uint8Array(0), new Uint8Array([0x45, 0, 0]), new Uint8Array(40)]) {
+    assert.throws(
+      () => savedSynTtl(bad),
+      (e: unknown) => e instanceof SocketOptionError && e.code === "invalid_sockaddr",
+    );
+  }
 });

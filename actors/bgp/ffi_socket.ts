@@ -29,6 +29,7 @@ import {
   IPV6_MINHOPCOUNT,
   IPV6_UNICAST_HOPS,
   readIntOption,
+  savedSynTtl,
   SO_ERROR,
   SO_REUSEADDR,
   SOCK_CLOEXEC,
@@ -39,6 +40,8 @@ import {
   SOL_SOCKET,
   TCP_MD5SIG,
   TCP_NODELAY,
+  TCP_SAVE_SYN,
+  TCP_SAVED_SYN,
   type TtlSettings,
 } from "./socket_options.ts";
 
@@ -388,6 +391,19 @@ export class FfiTcpConn implements BgpConn {
     applyTtl(this.#fd.fd, this.#family, t);
   }
 
+  /**
+   * TTL / hop limit the connection's SYN arrived with, for an accepted connection of a listener
+   * with `saveSyn` (readable once; null when nothing was saved). The GTSM check of a passive
+   * session: IP_MINTTL set after accept cannot reject what arrived before it.
+   */
+  synTtl(): number | null {
+    const b = new Uint8Array(512);
+    const len = intOption(b.length);
+    if (lib().getsockopt(this.#fd.fd, IPPROTO_TCP, TCP_SAVED_SYN, b, len) < 0) return null;
+    const n = readIntOption(len);
+    return n > 0 ? savedSynTtl(b.subarray(0, n)) : null;
+  }
+
   /** Reads an integer socket option (tests and inspection). */
   getIntOption(level: number, name: number): number {
     const b = new Uint8Array(4);
@@ -472,6 +488,8 @@ export interface FfiListenOptions {
   readonly ttl?: TtlSettings;
   /** Backlog (default 128). */
   readonly backlog?: number;
+  /** Keep each SYN's headers (TCP_SAVE_SYN) so that {@linkcode FfiTcpConn.synTtl} works. */
+  readonly saveSyn?: boolean;
 }
 
 /**
@@ -498,6 +516,7 @@ export class FfiTcpListener implements AsyncIterable<FfiTcpConn> {
     try {
       setOpt(fd.fd, SOL_SOCKET, SO_REUSEADDR, intOption(1), "SO_REUSEADDR");
       if (o.ttl) applyTtl(fd.fd, family, o.ttl);
+      if (o.saveSyn) setOpt(fd.fd, IPPROTO_TCP, TCP_SAVE_SYN, intOption(1), "TCP_SAVE_SYN");
       const sa = encodeSockaddr(o.hostname, o.port, family);
       if (lib().bind(fd.fd, sa, sa.length) < 0) {
         throw fail("bind", `to ${o.hostname} port ${o.port}`);

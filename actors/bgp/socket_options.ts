@@ -43,6 +43,10 @@ export const IPV6_MINHOPCOUNT = 73;
 export const TCP_NODELAY = 1;
 /** `TCP_MD5SIG`. */
 export const TCP_MD5SIG = 14;
+/** `TCP_SAVE_SYN`: a listener keeps the headers of each connection's SYN. */
+export const TCP_SAVE_SYN = 27;
+/** `TCP_SAVED_SYN`: reads (once) the saved SYN headers of an accepted connection. */
+export const TCP_SAVED_SYN = 28;
 /** `TCP_MD5SIG_MAXKEYLEN`: longest key the kernel accepts, in bytes. */
 export const TCP_MD5SIG_MAXKEYLEN = 80;
 /** `sizeof(struct tcp_md5sig)`: sockaddr_storage (128) + flags, prefixlen, keylen, ifindex + key. */
@@ -323,4 +327,18 @@ export function sessionTtl(o: { multihop?: number; ttlSecurityHops?: number }): 
     return { ttl: m };
   }
   return {};
+}
+
+/**
+ * The TTL (IPv4) or hop limit (IPv6) of a SYN saved by `TCP_SAVED_SYN` (its IP header first).
+ * Throws {@linkcode SocketOptionError} (`invalid_sockaddr`) for anything that is not an IP header.
+ */
+export function savedSynTtl(headers: Uint8Array): number {
+  const version = headers.length > 0 ? headers[0] >> 4 : 0;
+  if (version === 4 && headers.length >= 20) return headers[8];
+  if (version === 6 && headers.length >= 40) return headers[7];
+  throw new SocketOptionError(
+    "invalid_sockaddr",
+    `saved SYN of ${headers.length} bytes does not start with an IP header (version ${version})`,
+  );
 }

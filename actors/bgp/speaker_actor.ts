@@ -160,6 +160,7 @@ export function speakerActor(root: string, initial: SpeakerConfig) {
               hostname: config.listen.address,
               port,
               ttl: { ttl: GTSM_TTL },
+              saveSyn: true,
             });
             break;
           } catch (e) {
@@ -270,6 +271,19 @@ export function speakerActor(root: string, initial: SpeakerConfig) {
               const t = sessionTtl({ multihop: p.multihop, ttlSecurityHops: p.ttlSecurity });
               try {
                 msg.conn.setTtl({ ttl: t.ttl ?? -1, minTtl: t.minTtl ?? 0 });
+                // GTSM: what arrived before IP_MINTTL was set passed unchecked; the SYN's TTL
+                // tells whether the peer is near enough.
+                const synTtl = t.minTtl !== undefined ? msg.conn.synTtl() : null;
+                if (synTtl !== null && synTtl < t.minTtl!) {
+                  refused.inc();
+                  ctx.log.warn("connection below the GTSM minimum TTL dropped", {
+                    remote,
+                    ttl: synTtl,
+                    minTtl: t.minTtl,
+                  });
+                  msg.conn.close();
+                  break;
+                }
               } catch (e) {
                 ctx.log.warn("cannot set TTL on accepted connection", {
                   remote,

@@ -177,6 +177,35 @@ Deno.test("ffi socket: TCP-MD5 keys: matching connects, wrong or missing never d
   }
 });
 
+Deno.test("ffi socket: a dual-stack listener keys an IPv4 peer by its IPv4-mapped address", async () => {
+  const l = FfiTcpListener.listen({ hostname: "::", port: 0 });
+  try {
+    assert.ok(l.reaches("127.0.0.1") && l.reaches("fd00::1"));
+    l.setPassword("127.0.0.1", "mapped-key");
+    const target = { hostname: "127.0.0.1", port: l.addr.port };
+    await assert.rejects(
+      connectFfi({ ...target, timeoutMs: 700 }),
+      (e: unknown) => e instanceof BgpSocketError && e.code === "timeout",
+    );
+    const accepted = l.accept();
+    const c = await connectFfi({ ...target, password: "mapped-key" });
+    const s = await accepted;
+    try {
+      assert.ok(s);
+      assert.equal(s.remoteAddr.hostname, "127.0.0.1", "mapped address shown as IPv4");
+      // TTL on an accepted IPv4-mapped connection: IP_TTL is set along with the IPv6 hops.
+      s.setTtl({ ttl: 9 });
+      assert.equal(s.getIntOption(IPPROTO_IP, IP_TTL), 9);
+      assert.equal(s.getIntOption(IPPROTO_IPV6, IPV6_UNICAST_HOPS), 9);
+    } finally {
+      c.close();
+      s?.close();
+    }
+  } finally {
+    l.close();
+  }
+});
+
 Deno.test("ffi socket: close wakes a pending read, write and accept", async () => {
   const l = FfiTcpListener.listen({ hostname: "127.0.0.1", port: 0 });
   const [c, s] = await pair(l);
@@ -237,6 +266,7 @@ Deno.test("ffi socket: failures carry the call and the errno name", async () => 
       () => FfiTcpListener.listen({ hostname: "127.0.0.1", port: busy.addr.port }),
       (e: unknown) => e instanceof BgpSocketError && e.call === "bind" && e.errno === "EADDRINUSE",
     );
+    assert.equal(busy.reaches("fd00::1"), false, "no IPv6 peer reaches an IPv4 listener");
     assert.throws(() => busy.setPassword("fd00::1", "k"), BgpSocketError);
     // An aborted connect (SYN dropped for want of a key) ends at once with `closed`.
     busy.setPassword("127.0.0.1", "k");

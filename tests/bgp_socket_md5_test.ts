@@ -7,10 +7,11 @@
 import assert from "node:assert/strict";
 import { Bird, birdConfig, Frr, Lab, run, Tern, ternConfig, waitFor } from "./bgp_lab.ts";
 import { reload, staysDown } from "./bgp_socket_lab.ts";
+import { canonicalAddress } from "../actors/bgp/prefix.ts";
 
 const KEY = "tern-md5-Secret";
 
-function frrConf(o: { routerId: string; n: string; passive: boolean }) {
+function frrConf(o: { routerId: string; n: string; passive: boolean; v6?: boolean }) {
   return `frr defaults traditional
 hostname frr
 log stdout errors
@@ -23,8 +24,9 @@ router bgp 65002
  neighbor ${o.n} timers connect 1
  neighbor ${o.n} password ${KEY}
  ${o.passive ? `neighbor ${o.n} passive` : ""}
- address-family ipv4 unicast
-  network 203.0.113.0/24
+ ${o.v6 ? "no bgp default ipv4-unicast" : ""}
+ address-family ${o.v6 ? "ipv6" : "ipv4"} unicast
+  network ${o.v6 ? "fd00:2::/48" : "203.0.113.0/24"}
   neighbor ${o.n} activate
  exit-address-family
 exit
@@ -36,7 +38,7 @@ function ternConf(peer: Record<string, unknown>): string {
     asn: 65001,
     routerId: "192.0.2.1",
     peers: [{ asn: 65002, holdTime: 3, connectRetryTime: 1, families: ["ipv4"], ...peer }],
-    prefixes: [{ prefix: "192.0.2.0/24" }],
+    prefixes: [{ prefix: "192.0.2.0/24" }, { prefix: "fd00:1::/48" }],
   });
 }
 
@@ -55,10 +57,13 @@ async function sequence(
     ternPassive: boolean;
     peerState: () => Promise<string>;
     routeAtPeer: () => Promise<boolean>;
+    v6?: boolean;
   },
 ) {
-  const p = lab.peers[0];
-  const base = { address: p.v4, passive: o.ternPassive };
+  const lp = lab.peers[0];
+  const p = { v4: o.v6 ? canonicalAddress(lp.v6) : lp.v4 }; // the session's peer address
+  const family = o.v6 ? "ipv6" : "ipv4";
+  const base = { address: p.v4, passive: o.ternPassive, families: [family] };
   let tern: Tern | null = null;
   try {
     // No key: the peer's signed SYNs are dropped by tern's kernel, and tern's unsigned SYNs
@@ -82,7 +87,8 @@ async function sequence(
       20_000,
     );
     await waitFor("peer Established", async () => (await o.peerState()) === "Established");
-    await waitFor("peer's route in tern", async () => (await t.rib("ipv4")).has("203.0.113.0/24"));
+    const theirs = o.v6 ? "fd00:2::/48" : "203.0.113.0/24";
+    await waitFor("peer's route in tern", async () => (await t.rib(family)).has(theirs));
     await waitFor("tern's route at the peer", o.routeAtPeer);
     await signed(lab);
   } finally {
@@ -135,3 +141,21 @@ for (const ternPassive of [false, true]) {
     }
   });
 }
+
+Deno.test("TCP-MD5 over IPv6 with FRR (tern connects, FRR passive): no key, wrong, the key", async () => {
+  const lab = await Lab.create("bgpmd56");
+  const p = lab.peers[0];
+  const frr = new Frr(lab, p.ns);
+  const tern6 = canonicalAddress(p.ternV6);
+  try {
+    await frr.start(frrConf({ routerId: p.v4, n: tern6, passive: true, v6: true }));
+    await sequence(lab, {
+      ternPassive: false,
+      v6: true,
+      peerState: () => frr.state(tern6),
+      routeAtPeer: async () => !!(await frr.routes("ipv6"))["fd00:1::/48"],
+    });
+  } finally {
+    await lab.destroy();
+  }
+});

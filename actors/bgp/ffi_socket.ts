@@ -534,6 +534,11 @@ export class FfiTcpListener implements AsyncIterable<FfiTcpConn> {
     return this.#family;
   }
 
+  /** Whether connections from `peer` can reach this listener (no IPv6 peer on an IPv4 one). */
+  reaches(peer: string): boolean {
+    return this.#family === AF_INET6 || addressFamily(peer) === AF_INET;
+  }
+
   /** Peers with a TCP-MD5 key on this listener. */
   get passwordPeers(): string[] {
     return [...this.#keys.keys()];

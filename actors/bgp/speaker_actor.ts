@@ -139,12 +139,9 @@ export function speakerActor(root: string, initial: SpeakerConfig) {
     const syncPasswords = (peers: readonly PeerConfig[]) => {
       if (!(listener instanceof FfiTcpListener)) return;
       const l = listener;
-      const want = new Map(
-        peers.filter((p) => p.password !== undefined).map((p) => [
-          p.address,
-          p.password!,
-        ]),
-      );
+      // An IPv6 peer cannot reach an IPv4 listener: its key only matters for our connections.
+      const keyed = peers.filter((p) => p.password !== undefined && l.reaches(p.address));
+      const want = new Map(keyed.map((p) => [p.address, p.password!]));
       for (const a of l.passwordPeers) if (!want.has(a)) l.setPassword(a, null);
       for (const [a, key] of want) l.setPassword(a, key);
     };

@@ -216,7 +216,13 @@ export function speakerActor(root: string, initial: SpeakerConfig) {
         const old = listener;
         listener = null;
         old.close();
-        await startListener(true, port, next.peers);
+        try {
+          await startListener(true, port, next.peers);
+        } catch (e) {
+          // Keep listening as before; the reload fails and says why.
+          await startListener(false, port, config.peers);
+          throw e;
+        }
       }
       syncPasswords(next.peers);
       const wanted = new Map(next.peers.map((p) => [p.address, p]));

@@ -577,11 +577,13 @@ export class FfiTcpListener implements AsyncIterable<FfiTcpConn> {
           lib().close(fd);
           throw e;
         }
-        return new FfiTcpConn(
-          new Fd(fd, wake),
-          this.#family,
-          decodeSockaddr(sa, readIntOption(len)),
-        );
+        const accepted = new Fd(fd, wake);
+        try {
+          return new FfiTcpConn(accepted, this.#family, decodeSockaddr(sa, readIntOption(len)));
+        } catch (e) {
+          accepted.close(); // e.g. ENOTCONN: the peer reset it already
+          throw e;
+        }
       }
       const e = errno();
       if (e === EINTR || e === 103 /* ECONNABORTED */) continue;

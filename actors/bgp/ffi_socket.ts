@@ -580,9 +580,9 @@ export class FfiTcpListener implements AsyncIterable<FfiTcpConn> {
         const accepted = new Fd(fd, wake);
         try {
           return new FfiTcpConn(accepted, this.#family, decodeSockaddr(sa, readIntOption(len)));
-        } catch (e) {
-          accepted.close(); // e.g. ENOTCONN: the peer reset it already
-          throw e;
+        } catch {
+          accepted.close(); // its address cannot be read: the peer reset it already
+          continue;
         }
       }
       const e = errno();

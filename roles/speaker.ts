@@ -11,7 +11,13 @@
  * @module
  */
 import { ActorSystem, startInspectionServer, supervisor } from "../runtime/mod.ts";
-import { ConfigError, parseConfig, type SpeakerConfig } from "../actors/bgp/config.ts";
+import {
+  ConfigError,
+  parseConfig,
+  peerNeedsFfi,
+  type SpeakerConfig,
+} from "../actors/bgp/config.ts";
+import { loadSocketLibrary } from "../actors/bgp/ffi_socket.ts";
 import { bgpApiRoutes } from "../actors/bgp/http_api.ts";
 import {
   type ApplyResult,
@@ -45,6 +51,15 @@ async function main(args: string[]): Promise<void> {
   } catch (e) {
     console.error((e as Error).message);
     Deno.exit(2);
+  }
+  if (config.peers.some(peerNeedsFfi)) {
+    // multihop, ttlSecurity, sourceAddress and password use the libc socket transport.
+    try {
+      loadSocketLibrary();
+    } catch (e) {
+      console.error((e as Error).message);
+      Deno.exit(2);
+    }
   }
   const system = new ActorSystem({ name: "speaker" });
   const paths = bgpPaths("speaker");

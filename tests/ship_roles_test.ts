@@ -48,7 +48,7 @@ function compileTask(role: Role): { set: string; entry: string } {
 const EXPECTED_PERMISSIONS: Record<Role, string[]> = {
   controller: ["net", "env", "read", "sys"],
   agent: ["net", "env", "read", "write", "ffi", "sys"],
-  speaker: ["net", "env", "read"],
+  speaker: ["net", "env", "read", "ffi"],
   cni: ["net", "env", "read", "write"],
   ctl: ["net", "env", "read"],
 };
@@ -601,8 +601,10 @@ Deno.test("ship: each permission of the agent, speaker and cni sets is needed", 
   const needed: Record<string, string[]> = {};
   const ns = `tn-ship-${crypto.randomUUID().slice(0, 8)}`;
   const dir = await Deno.makeTempDir({ prefix: "tn-ship-min-" });
-  const config = await tempFile(
-    "asn: 64512\nrouterId: 192.0.2.250\nlisten: { address: 127.0.0.1, port: 0 }\n",
+  // A passive peer with GTSM: the speaker loads the libc socket transport at start-up (ffi).
+  const speakerConfig = await tempFile(
+    "asn: 64512\nrouterId: 192.0.2.250\nlisten: { address: 127.0.0.1, port: 0 }\n" +
+      "peers: [{ address: 192.0.2.251, asn: 64513, passive: true, ttlSecurity: 1 }]\n",
   );
   try {
     for (const args of [["netns", "add", ns], ["-n", ns, "link", "set", "lo", "up"]]) {
@@ -628,7 +630,7 @@ Deno.test("ship: each permission of the agent, speaker and cni sets is needed", 
     } else skip("agent");
     if (await exists(`${ROOT}/roles/speaker.ts`)) {
       const set = denoJson.permissions.speaker!;
-      const args = ["--config", config];
+      const args = ["--config", speakerConfig];
       const opts = { urlLine: /"event":"ready".*"api":"(http:\/\/[^"]+)"/ };
       assert.ok(await servesWith("speaker", flagsWithout(set, ""), args, opts), "speaker");
       needed.speaker = [];
@@ -685,13 +687,13 @@ Deno.test("ship: each permission of the agent, speaker and cni sets is needed", 
     }
     if (needed.cni) assert.deepEqual(needed.cni.sort(), ["env", "net", "read", "write"]);
     if (needed.speaker) {
-      for (const p of ["net", "env", "read"]) {
+      for (const p of ["net", "env", "read", "ffi"]) {
         assert.ok(needed.speaker.includes(p), `the speaker needs ${p} to start`);
       }
     }
   } finally {
     await run("ip", ["netns", "del", ns]);
     await Deno.remove(dir, { recursive: true }).catch(() => {});
-    await Deno.remove(config);
+    await Deno.remove(speakerConfig);
   }
 });

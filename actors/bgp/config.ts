@@ -44,8 +44,20 @@ export interface PeerConfig {
   readonly connectRetryTime: number;
   /** Never connect; wait for the peer. */
   readonly passive: boolean;
-  /** eBGP multihop TTL (recorded: Deno cannot set the TTL of a socket). */
-  readonly multihop: number;
+  /**
+   * TTL of the packets sent (1 = directly connected eBGP, as FRR's default; 2..255 = eBGP
+   * multihop). Unset: the kernel's default TTL (64) and no check.
+   */
+  readonly multihop?: number;
+  /**
+   * GTSM (RFC 5082, FRR's `ttl-security hops`): send with TTL 255 and drop packets that arrive
+   * with a TTL below 256 - hops (1 = directly connected). Excludes `multihop`.
+   */
+  readonly ttlSecurity?: number;
+  /** Local address to connect from (FRR's `update-source`); same family as `address`. */
+  readonly sourceAddress?: string;
+  /** TCP-MD5 signature key (RFC 2385), 1 to 80 bytes. */
+  readonly password?: string;
   /** Families offered. */
   readonly families: readonly Family[];
   /** Maximum accepted prefixes (0 = unlimited). */
@@ -226,6 +238,9 @@ function parsePeer(v: unknown, field: string): PeerConfig {
     "maxPrefixes",
     "gracefulRestart",
     "nextHop",
+    "ttlSecurity",
+    "sourceAddress",
+    "password",
   ]);
   const holdTime = int(v.holdTime, `${field}.holdTime`, 0, 65535, 90);
   if (holdTime === 1 || holdTime === 2) {
@@ -269,8 +284,48 @@ function parsePeer(v: unknown, field: string): PeerConfig {
       nh.ipv6 = address(v.nextHop.ipv6, `${field}.nextHop.ipv6`, "ipv6");
     }
   }
+  const peerAddress = address(v.address, `${field}.address`);
+  const socket: {
+    multihop?: number;
+    ttlSecurity?: number;
+    sourceAddress?: string;
+    password?: string;
+  } = {};
+  if (v.multihop !== undefined && v.multihop !== null) {
+    socket.multihop = int(v.multihop, `${field}.multihop`, 1, 255);
+  }
+  if (v.ttlSecurity !== undefined && v.ttlSecurity !== null) {
+    if (socket.multihop !== undefined) {
+      throw new ConfigError(
+        `${field}.ttlSecurity`,
+        "cannot be combined with multihop (GTSM always sends TTL 255)",
+      );
+    }
+    socket.ttlSecurity = int(v.ttlSecurity, `${field}.ttlSecurity`, 1, 254);
+  }
+  if (v.sourceAddress !== undefined && v.sourceAddress !== null) {
+    socket.sourceAddress = address(
+      v.sourceAddress,
+      `${field}.sourceAddress`,
+      peerAddress.includes(":") ? "ipv6" : "ipv4",
+    );
+  }
+  if (v.password !== undefined && v.password !== null) {
+    const pw = v.password;
+    if (typeof pw !== "string") {
+      throw new ConfigError(`${field}.password`, `${JSON.stringify(pw)} is not a string`);
+    }
+    const len = new TextEncoder().encode(pw).length;
+    if (len < 1 || len > 80) {
+      throw new ConfigError(
+        `${field}.password`,
+        `is ${len} bytes long; a TCP-MD5 key has 1 to 80 bytes`,
+      );
+    }
+    socket.password = pw;
+  }
   return {
-    address: address(v.address, `${field}.address`),
+    address: peerAddress,
     asn: int(v.asn, `${field}.asn`, 1, 0xffffffff),
     port: int(v.port, `${field}.port`, 1, 65535, 179),
     holdTime,
@@ -283,12 +338,31 @@ function parsePeer(v: unknown, field: string): PeerConfig {
     ),
     connectRetryTime: int(v.connectRetryTime, `${field}.connectRetryTime`, 1, 65535, 5),
     passive: bool(v.passive, `${field}.passive`, false),
-    multihop: int(v.multihop, `${field}.multihop`, 1, 255, 1),
     families,
     maxPrefixes: int(v.maxPrefixes, `${field}.maxPrefixes`, 0, 0xffffffff, 0),
     gracefulRestart: gr,
     nextHop: nh,
+    ...socket,
   };
+}
+
+/**
+ * True when a peer needs the FFI TCP transport (`ffi_socket.ts`): it sets a TTL, GTSM, a source
+ * address or a TCP-MD5 key. Other peers use Deno's own sockets.
+ */
+export function peerNeedsFfi(p: PeerConfig): boolean {
+  return p.multihop !== undefined || p.ttlSecurity !== undefined ||
+    p.sourceAddress !== undefined || p.password !== undefined;
+}
+
+/**
+ * True when the listener must be the FFI one: a peer that may connect to us needs a TCP-MD5 key
+ * on the listening socket, a TTL check or a TTL on the accepted socket.
+ */
+export function listenerNeedsFfi(peers: readonly PeerConfig[]): boolean {
+  return peers.some((p) =>
+    p.multihop !== undefined || p.ttlSecurity !== undefined || p.password !== undefined
+  );
 }
 
 /** `multipath`: true, false (default) or `relax` (ECMP across neighbouring ASes too). */
@@ -398,6 +472,9 @@ export function peerNeedsReset(a: PeerConfig, b: PeerConfig): boolean {
     "keepaliveTime",
     "passive",
     "multihop",
+    "ttlSecurity",
+    "sourceAddress",
+    "password",
   ];
   if (sessionFields.some((k) => a[k] !== b[k])) return true;
   if (a.families.join() !== b.families.join()) return true;

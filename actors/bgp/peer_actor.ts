@@ -1,6 +1,8 @@
 /**
  * The peer actor: one BGP session with one neighbour. It owns the TCP connection (outgoing
- * through `Deno.connect`, or handed over by the speaker's listener), drives the pure
+ * through `Deno.connect`, or through the libc transport of `ffi_socket.ts` when the peer sets
+ * `multihop`, `ttlSecurity`, `sourceAddress` or `password`; incoming ones are handed over by the
+ * speaker's listener), drives the pure
  * {@link SessionFsm}, decodes what arrives, feeds the RIB and sends its Adj-RIB-Out.
  *
  * Receive path: a read loop per connection `ask`s the actor with each chunk, so a busy actor
@@ -11,13 +13,15 @@
  * that a peer that stops reading never blocks the actor (its hold timer still fires).
  * Collisions (RFC 4271 6.8): a second connection during OpenSent/OpenConfirm is answered with
  * an OPEN, and when its OPEN arrives the BGP identifiers decide which connection stays.
- * TTL/multihop: Deno cannot set IP_TTL on a socket, so `multihop` is recorded and shown only.
+ * Both transports have the {@link BgpConn} shape, so the rest of the actor does not care which.
  * @module
  */
 import { actor, type ActorRef, type ReplyTo } from "../../runtime/mod.ts";
 import type { Capability } from "./capabilities.ts";
 import type { PeerConfig } from "./config.ts";
-import { peerNeedsReset } from "./config.ts";
+import { peerNeedsFfi, peerNeedsReset } from "./config.ts";
+import { type BgpConn, connectFfi } from "./ffi_socket.ts";
+import { sessionTtl } from "./socket_options.ts";
 import { Afi, AS_TRANS, CeaseSubcode, ErrorCode, Safi } from "./constants.ts";
 import { BgpWireError, type NotificationSpec } from "./errors.ts";
 import { type FsmAction, type FsmEvent, SessionFsm, type State, type TimerName } from "./fsm.ts";
@@ -64,8 +68,16 @@ export interface PeerStatus {
   readonly type: "ibgp" | "ebgp";
   /** Passive mode. */
   readonly passive: boolean;
-  /** Recorded multihop TTL (not applied: Deno cannot set IP_TTL). */
-  readonly multihop: number;
+  /** Configured TTL sent (absent: the kernel's default). */
+  readonly multihop?: number;
+  /** Configured GTSM hops. */
+  readonly ttlSecurity?: number;
+  /** Configured source address. */
+  readonly sourceAddress?: string;
+  /** A TCP-MD5 key is configured (the key itself is never shown). */
+  readonly tcpMd5: boolean;
+  /** Transport of the outgoing connections: Deno's sockets or the libc one. */
+  readonly transport: "deno" | "ffi";
   /** Negotiated hold time (s). */
   readonly holdTime?: number;
   /** Negotiated keepalive (s). */
@@ -97,8 +109,8 @@ export interface PeerStatus {
 /** Messages of the peer actor. */
 export type PeerMsg =
   | ExportBatch
-  | { readonly type: "incoming"; readonly conn: Deno.TcpConn }
-  | { readonly type: "connected"; readonly gen: number; readonly conn: Deno.TcpConn }
+  | { readonly type: "incoming"; readonly conn: BgpConn }
+  | { readonly type: "connected"; readonly gen: number; readonly conn: BgpConn }
   | { readonly type: "connectFailed"; readonly gen: number; readonly error: string }
   | {
     readonly type: "bytes";
@@ -136,7 +148,7 @@ export interface PeerActorOptions {
 
 interface Conn {
   readonly gen: number;
-  readonly conn: Deno.TcpConn;
+  readonly conn: BgpConn;
   readonly framer: MessageFramer;
   readonly direction: "outgoing" | "incoming";
   readonly localAddress: string;
@@ -155,7 +167,7 @@ function stripMapped(addr: string): string {
   }
 }
 
-async function writeAll(conn: Deno.TcpConn, bytes: Uint8Array): Promise<void> {
+async function writeAll(conn: BgpConn, bytes: Uint8Array): Promise<void> {
   let off = 0;
   while (off < bytes.length) off += await conn.write(bytes.subarray(off));
 }
@@ -203,6 +215,7 @@ export function peerActor(opts: PeerActorOptions) {
     const adjOut = new Map<string, Export>();
     let source: RouteSource | null = null;
     let suppressOpen = false;
+    let connectAbort: AbortController | null = null;
 
     const labels = { peer: key };
     const msgIn = ctx.metrics.counter("tern_bgp_messages_received_total", "BGP messages received");
@@ -292,7 +305,7 @@ export function peerActor(opts: PeerActorOptions) {
       if (!c.closed && !stopped) self.tell({ type: "closed", gen: c.gen, error });
     };
 
-    const adopt = (conn: Deno.TcpConn, direction: Conn["direction"]): Conn => {
+    const adopt = (conn: BgpConn, direction: Conn["direction"]): Conn => {
       try {
         conn.setNoDelay(true);
       } catch { /* not fatal */ }
@@ -301,7 +314,7 @@ export function peerActor(opts: PeerActorOptions) {
         conn,
         framer: new MessageFramer(),
         direction,
-        localAddress: stripMapped((conn.localAddr as Deno.NetAddr).hostname),
+        localAddress: stripMapped(conn.localAddr.hostname),
         writeChain: Promise.resolve(),
         closed: false,
       };
@@ -311,7 +324,23 @@ export function peerActor(opts: PeerActorOptions) {
 
     const startConnect = () => {
       const g = ++connectGen;
-      Deno.connect({ hostname: config.address, port: config.port }).then(
+      connectAbort?.abort();
+      connectAbort = null;
+      let connecting: Promise<BgpConn>;
+      if (peerNeedsFfi(config)) {
+        const abort = connectAbort = new AbortController();
+        connecting = connectFfi({
+          hostname: config.address,
+          port: config.port,
+          sourceAddress: config.sourceAddress,
+          ttl: sessionTtl({ multihop: config.multihop, ttlSecurityHops: config.ttlSecurity }),
+          password: config.password,
+          // A silent peer (SYNs dropped: wrong TCP-MD5 key, TTL too low) fails like a timeout.
+          timeoutMs: Math.min(Math.max(config.connectRetryTime * 1000, 1000), 120_000),
+          signal: abort.signal,
+        });
+      } else connecting = Deno.connect({ hostname: config.address, port: config.port });
+      connecting.then(
         (conn) => {
           if (stopped) {
             conn.close();
@@ -365,6 +394,8 @@ export function peerActor(opts: PeerActorOptions) {
             break;
           case "close":
             connectGen++;
+            connectAbort?.abort();
+            connectAbort = null;
             closeConn(cur);
             cur = null;
             break;
@@ -431,7 +462,7 @@ export function peerActor(opts: PeerActorOptions) {
       run(fsm.handle(event, ctx.clock.now()));
     };
 
-    const refuse = (conn: Deno.TcpConn, subcode: number) => {
+    const refuse = (conn: BgpConn, subcode: number) => {
       const bytes = encodeNotification(cease(subcode));
       writeAll(conn, bytes).catch(() => {}).finally(() => {
         try {
@@ -753,7 +784,7 @@ export function peerActor(opts: PeerActorOptions) {
       }
     };
 
-    const adoptIncoming = (conn: Deno.TcpConn) => {
+    const adoptIncoming = (conn: BgpConn) => {
       connectGen++;
       if (fsm.state === "Idle") {
         const acts = fsm.handle({ type: "AutomaticStart" }, ctx.clock.now())
@@ -887,7 +918,13 @@ export function peerActor(opts: PeerActorOptions) {
                 : 0,
               type: ibgp ? "ibgp" : "ebgp",
               passive: config.passive,
-              multihop: config.multihop,
+              ...(config.multihop !== undefined ? { multihop: config.multihop } : {}),
+              ...(config.ttlSecurity !== undefined ? { ttlSecurity: config.ttlSecurity } : {}),
+              ...(config.sourceAddress !== undefined
+                ? { sourceAddress: config.sourceAddress }
+                : {}),
+              tcpMd5: config.password !== undefined,
+              transport: peerNeedsFfi(config) ? "ffi" : "deno",
               ...(n
                 ? { holdTime: n.holdTime, keepaliveTime: n.keepaliveTime, peerBgpId: n.peerBgpId }
                 : {}),
@@ -908,6 +945,8 @@ export function peerActor(opts: PeerActorOptions) {
       },
       async stop() {
         stopped = true;
+        connectAbort?.abort();
+        connectAbort = null;
         const wasUp = fsm.state === "Established";
         const c = cur;
         if (c && !c.closed && (fsm.state === "OpenSent" || fsm.state === "OpenConfirm" || wasUp)) {

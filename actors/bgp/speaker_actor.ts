@@ -4,6 +4,13 @@
  * Rejected NOTIFICATION. Configuration changes are applied as a diff: added peers are started,
  * removed peers stopped (Cease / Peer De-configured), edited peers told to reconfigure, and
  * originated prefixes reconciled in the RIB. Nothing else is touched.
+ *
+ * The listener is Deno's own unless a peer sets `password`, `ttlSecurity` or `multihop`
+ * ({@link listenerNeedsFfi}); then it is the libc one of `ffi_socket.ts`: it holds the TCP-MD5
+ * key of every peer with a password (a SYN without the right signature is dropped by the
+ * kernel), sends its SYN-ACKs with TTL 255 (so GTSM peers accept them), and each accepted
+ * connection gets its peer's TTL and minimum TTL before anything is read or sent on it. A
+ * reload that first needs it replaces the Deno listener on the same port; it stays FFI after.
  * @module
  */
 import {
@@ -14,7 +21,15 @@ import {
   type SupervisorDef,
   supervisorHandle,
 } from "../../runtime/mod.ts";
-import type { OriginatedPrefix, PeerConfig, SpeakerConfig } from "./config.ts";
+import {
+  listenerNeedsFfi,
+  type OriginatedPrefix,
+  type PeerConfig,
+  peerNeedsFfi,
+  type SpeakerConfig,
+} from "./config.ts";
+import { type BgpConn, FfiTcpConn, FfiTcpListener, loadSocketLibrary } from "./ffi_socket.ts";
+import { GTSM_TTL, sessionTtl } from "./socket_options.ts";
 import { CeaseSubcode } from "./constants.ts";
 import { cease, encodeNotification } from "./notification.ts";
 import { peerActor, peerChildId, type PeerMsg, type PeerStatus } from "./peer_actor.ts";
@@ -35,7 +50,7 @@ export interface ApplyResult {
 
 /** Messages of the speaker actor. */
 export type SpeakerMsg =
-  | { readonly type: "accepted"; readonly conn: Deno.TcpConn }
+  | { readonly type: "accepted"; readonly conn: BgpConn }
   | { readonly type: "listenerFailed"; readonly error: string }
   | {
     readonly type: "applyConfig";
@@ -79,8 +94,11 @@ export function speakerActor(root: string, initial: SpeakerConfig) {
     if (!peersRef) throw new Error(`No peers supervisor at "${paths.peers}"`);
     const peers = supervisorHandle(peersRef);
     const rib = () => ctx.lookup<RibMsg>(paths.rib);
-    let listener: Deno.TcpListener | null = null;
+    let listener: Deno.TcpListener | FfiTcpListener | null = null;
     let closing = false;
+    const needsFfi = (c: SpeakerConfig) => c.peers.some(peerNeedsFfi) || listenerNeedsFfi(c.peers);
+    // Fails now (start-up or reload) rather than at the first connection without --allow-ffi.
+    if (needsFfi(config)) loadSocketLibrary();
     const refused = ctx.metrics.counter(
       "tern_bgp_connections_refused_total",
       "Connections from unknown addresses refused",
@@ -115,29 +133,66 @@ export function speakerActor(root: string, initial: SpeakerConfig) {
       if (![...current.keys()].some((a) => peerChildId(a) === id)) await peers.terminateChild(id);
     }
 
-    if (config.listen.enabled) {
-      listener = Deno.listen({
-        hostname: config.listen.address,
-        port: config.listen.port,
-        transport: "tcp",
-      });
+    const listenAddr = () => listener?.addr as { hostname: string; port: number } | undefined;
+
+    /** Sets the TCP-MD5 keys of `peers` on the FFI listener (and removes the others). */
+    const syncPasswords = (peers: readonly PeerConfig[]) => {
+      if (!(listener instanceof FfiTcpListener)) return;
       const l = listener;
+      // An IPv6 peer cannot reach an IPv4 listener: its key only matters for our connections.
+      const keyed = peers.filter((p) => p.password !== undefined && l.reaches(p.address));
+      const want = new Map(keyed.map((p) => [p.address, p.password!]));
+      for (const a of l.passwordPeers) if (!want.has(a)) l.setPassword(a, null);
+      for (const [a, key] of want) l.setPassword(a, key);
+    };
+
+    const startListener = async (ffi: boolean, port: number, peers: readonly PeerConfig[]) => {
       const self = ctx.self;
+      let l: Deno.TcpListener | FfiTcpListener;
+      if (ffi) {
+        // The port may still be held for a moment by a Deno listener just closed.
+        for (let i = 0;; i++) {
+          try {
+            l = FfiTcpListener.listen({
+              hostname: config.listen.address,
+              port,
+              ttl: { ttl: GTSM_TTL },
+              saveSyn: true,
+            });
+            break;
+          } catch (e) {
+            if (i >= 20) throw e;
+            await new Promise((r) => setTimeout(r, 50));
+          }
+        }
+      } else {
+        l = Deno.listen({ hostname: config.listen.address, port, transport: "tcp" });
+      }
+      listener = l;
+      syncPasswords(peers);
       (async () => {
         try {
           for await (const conn of l) {
-            if (closing) {
+            if (closing || listener !== l) {
               conn.close();
               break;
             }
             self.tell({ type: "accepted", conn });
           }
         } catch (e) {
-          if (!closing) self.tell({ type: "listenerFailed", error: String(e) });
+          if (!closing && listener === l) self.tell({ type: "listenerFailed", error: String(e) });
         }
       })();
-      const addr = l.addr as Deno.NetAddr;
-      ctx.log.info("listening", { address: addr.hostname, port: addr.port });
+      const addr = listenAddr()!;
+      ctx.log.info("listening", {
+        address: addr.hostname,
+        port: addr.port,
+        transport: ffi ? "ffi" : "deno",
+      });
+    };
+
+    if (config.listen.enabled) {
+      await startListener(listenerNeedsFfi(config.peers), config.listen.port, config.peers);
     }
 
     const apply = async (next: SpeakerConfig): Promise<ApplyResult> => {
@@ -153,6 +208,23 @@ export function speakerActor(root: string, initial: SpeakerConfig) {
           "Changing asn, routerId, listen, multipath or defaultLocalPref needs a restart of the speaker",
         );
       }
+      if (needsFfi(next)) loadSocketLibrary();
+      if (
+        listener && !(listener instanceof FfiTcpListener) && listenerNeedsFfi(next.peers)
+      ) {
+        const port = listenAddr()!.port;
+        const old = listener;
+        listener = null;
+        old.close();
+        try {
+          await startListener(true, port, next.peers);
+        } catch (e) {
+          // Keep listening as before; the reload fails and says why.
+          await startListener(false, port, config.peers);
+          throw e;
+        }
+      }
+      syncPasswords(next.peers);
       const wanted = new Map(next.peers.map((p) => [p.address, p]));
       for (const [address] of current) {
         if (!wanted.has(address)) {
@@ -193,8 +265,37 @@ export function speakerActor(root: string, initial: SpeakerConfig) {
       async receive(msg) {
         switch (msg.type) {
           case "accepted": {
-            const remote = stripMapped((msg.conn.remoteAddr as Deno.NetAddr).hostname);
+            const remote = stripMapped(msg.conn.remoteAddr.hostname);
             const ref = current.has(remote) ? peerRef(remote) : undefined;
+            if (ref && msg.conn instanceof FfiTcpConn) {
+              // The peer's TTL and GTSM check, before a byte is read or sent (the listener's
+              // TTL 255 is for SYN-ACKs only; -1 restores the kernel's default).
+              const p = current.get(remote)!;
+              const t = sessionTtl({ multihop: p.multihop, ttlSecurityHops: p.ttlSecurity });
+              try {
+                msg.conn.setTtl({ ttl: t.ttl ?? -1, minTtl: t.minTtl ?? 0 });
+                // GTSM: what arrived before IP_MINTTL was set passed unchecked; the SYN's TTL
+                // tells whether the peer is near enough.
+                const synTtl = t.minTtl !== undefined ? msg.conn.synTtl() : null;
+                if (synTtl !== null && synTtl < t.minTtl!) {
+                  refused.inc();
+                  ctx.log.warn("connection below the GTSM minimum TTL dropped", {
+                    remote,
+                    ttl: synTtl,
+                    minTtl: t.minTtl,
+                  });
+                  msg.conn.close();
+                  break;
+                }
+              } catch (e) {
+                ctx.log.warn("cannot set TTL on accepted connection", {
+                  remote,
+                  error: String(e),
+                });
+                msg.conn.close();
+                break;
+              }
+            }
             if (ref) {
               ref.tell({ type: "incoming", conn: msg.conn });
             } else {
@@ -271,7 +372,7 @@ export function speakerActor(root: string, initial: SpeakerConfig) {
             break;
           }
           case "listening": {
-            const a = listener?.addr as Deno.NetAddr | undefined;
+            const a = listenAddr();
             msg.replyTo.reply(a ? { address: a.hostname, port: a.port } : null);
             break;
           }
@@ -284,11 +385,12 @@ export function speakerActor(root: string, initial: SpeakerConfig) {
         } catch { /* closed */ }
       },
       inspect() {
-        const a = listener?.addr as Deno.NetAddr | undefined;
+        const a = listenAddr();
         return {
           asn: config.asn,
           routerId: config.routerId,
           listening: a ? `${a.hostname}:${a.port}` : null,
+          listener: listener instanceof FfiTcpListener ? "ffi" : listener ? "deno" : null,
           peers: current.size,
           originated: config.prefixes.length,
         };

@@ -14,7 +14,13 @@ import {
   type SupervisorDef,
   supervisorHandle,
 } from "../../runtime/mod.ts";
-import type { OriginatedPrefix, PeerConfig, SpeakerConfig } from "./config.ts";
+import {
+  ConfigError,
+  type OriginatedPrefix,
+  type PeerConfig,
+  type SpeakerConfig,
+  unknownTarget,
+} from "./config.ts";
 import { CeaseSubcode } from "./constants.ts";
 import { cease, encodeNotification } from "./notification.ts";
 import { peerActor, peerChildId, type PeerMsg, type PeerStatus } from "./peer_actor.ts";
@@ -47,6 +53,8 @@ export type SpeakerMsg =
   | {
     readonly type: "announce";
     readonly prefix: OriginatedPrefix;
+    /** Field named by the error when a target peer is not configured (default `peers`). */
+    readonly field?: string;
     readonly replyTo: ReplyTo<void>;
   }
   | { readonly type: "withdraw"; readonly prefix: string; readonly replyTo: ReplyTo<boolean> }
@@ -253,7 +261,14 @@ export function speakerActor(root: string, initial: SpeakerConfig) {
             }
             break;
           }
-          case "announce":
+          case "announce": {
+            const unknown = unknownTarget(msg.prefix, current);
+            if (unknown !== undefined) {
+              msg.replyTo.fail(
+                new ConfigError(msg.field ?? "peers", `"${unknown}" is not a configured peer`),
+              );
+              break;
+            }
             await rib()?.ask<void>((replyTo) => ({
               type: "originate",
               prefix: msg.prefix,
@@ -261,6 +276,7 @@ export function speakerActor(root: string, initial: SpeakerConfig) {
             }));
             msg.replyTo.reply();
             break;
+          }
           case "withdraw": {
             const had = await rib()?.ask<boolean>((replyTo) => ({
               type: "unoriginate",

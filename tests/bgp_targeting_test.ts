@@ -6,7 +6,13 @@
  */
 // deno-lint-ignore-file no-explicit-any
 import assert from "node:assert/strict";
-import { actor, ActorSystem, startInspectionServer, supervisor } from "../runtime/mod.ts";
+import {
+  actor,
+  ActorSystem,
+  flattenSnapshot,
+  startInspectionServer,
+  supervisor,
+} from "../runtime/mod.ts";
 import { ConfigError, type OriginatedPrefix, validateConfig } from "../actors/bgp/config.ts";
 import { bgpApiRoutes } from "../actors/bgp/http_api.ts";
 import {
@@ -16,7 +22,13 @@ import {
   type RibMsg,
 } from "../actors/bgp/rib_actor.ts";
 import type { Export, ExportTarget } from "../actors/bgp/rib.ts";
-import { bgpPaths, bgpSupervisor } from "../actors/bgp/speaker_actor.ts";
+import type { PeerStatus } from "../actors/bgp/peer_actor.ts";
+import {
+  type ApplyResult,
+  bgpPaths,
+  bgpSupervisor,
+  type SpeakerMsg,
+} from "../actors/bgp/speaker_actor.ts";
 import { runCtl } from "../actors/ctl/mod.ts";
 import { Bird, birdConfig, Frr, frrConfig, Lab, Tern, ternConfig, waitFor } from "./bgp_lab.ts";
 
@@ -276,6 +288,41 @@ Deno.test("targeting API: POST /api/bgp/paths and ctl bgp announce --peer", asyn
     out.length = 0;
     assert.equal(await ctl("bgp", "rib", "--json"), 0);
     assert.equal(JSON.parse(out.join("\n")).routes.length, 3, "the failed calls changed nothing");
+
+    // A live reconfiguration (a third peer, the prefix retargeted to it), then the speaker
+    // crashes: restarted, it resumes the last applied configuration, not the first one.
+    const speaker = system.lookup<SpeakerMsg>(bgpPaths("t").speaker)!;
+    const next = validateConfig({
+      ...BASE,
+      listen: false,
+      api: { port: 0 },
+      peers: [...PEERS, { address: "192.0.2.62", asn: 65062, passive: true }],
+      prefixes: [{ prefix: "203.0.113.0/24", peers: ["192.0.2.62"] }],
+    });
+    const applied = await speaker.ask<ApplyResult>(
+      (replyTo) => ({ type: "applyConfig", config: next, replyTo }),
+      { timeoutMs: 5000 },
+    );
+    assert.deepEqual(applied.added, ["192.0.2.62"]);
+    speaker.tell({ type: "listenerFailed", error: "crash requested by the test" });
+    const neighbors = () =>
+      speaker.ask<PeerStatus[]>((replyTo) => ({ type: "neighbors", replyTo }), { timeoutMs: 2000 })
+        .then((n) => n.map((x) => x.address).sort(), () => []);
+    await waitFor(
+      "the speaker restarted",
+      () =>
+        flattenSnapshot(system.snapshot().root).find((a) => a.path === "/t/bgp/speaker")
+          ?.restarts === 1,
+      5000,
+      20,
+    );
+    assert.deepEqual(await neighbors(), ["192.0.2.60", "192.0.2.61", "192.0.2.62"]);
+    out.length = 0;
+    assert.equal(await ctl("bgp", "rib", "--json"), 0);
+    assert.deepEqual(
+      JSON.parse(out.join("\n")).routes.map((r: any) => [r.prefix, r.targets]),
+      [["203.0.113.0/24", ["192.0.2.62"]]],
+    );
   } finally {
     await server.close();
     await system.shutdown();

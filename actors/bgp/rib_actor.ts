@@ -180,8 +180,8 @@ export interface RibActorOptions {
   readonly multipathRelax?: boolean;
   /** LOCAL_PREF assumed for routes without one. */
   readonly defaultLocalPref: number;
-  /** Initially originated prefixes. */
-  readonly prefixes: readonly OriginatedPrefix[];
+  /** Initially originated prefixes (a function is called at every start of the actor). */
+  readonly prefixes: readonly OriginatedPrefix[] | (() => readonly OriginatedPrefix[]);
 }
 
 interface PeerLink {
@@ -304,7 +304,8 @@ export function ribActor(opts: RibActorOptions) {
 
     {
       const changes: BestChange[] = [];
-      for (const p of opts.prefixes) {
+      const initial = typeof opts.prefixes === "function" ? opts.prefixes() : opts.prefixes;
+      for (const p of initial) {
         originated.set(p.prefix, p);
         setTargets(p);
         rib.upsert(p.prefix, originRoute(p), changes);

@@ -78,11 +78,19 @@ function stripMapped(addr: string): string {
   }
 }
 
-/** The speaker actor definition. */
-export function speakerActor(root: string, initial: SpeakerConfig) {
+/**
+ * The speaker actor definition. `initial` may be a function giving the configuration to start
+ * from, read at every (re)start, and `onApplied` is told each configuration applied live: with
+ * both, a restarted speaker resumes the last applied configuration rather than the first one.
+ */
+export function speakerActor(
+  root: string,
+  initial: SpeakerConfig | (() => SpeakerConfig),
+  onApplied?: (config: SpeakerConfig) => void,
+) {
   const paths = bgpPaths(root);
   return actor<SpeakerMsg>("bgp-speaker", async (ctx) => {
-    let config = initial;
+    let config = typeof initial === "function" ? initial() : initial;
     const peersRef = ctx.lookup(paths.peers);
     if (!peersRef) throw new Error(`No peers supervisor at "${paths.peers}"`);
     const peers = supervisorHandle(peersRef);
@@ -194,6 +202,7 @@ export function speakerActor(root: string, initial: SpeakerConfig) {
         replyTo,
       }));
       config = next;
+      onApplied?.(next);
       return result;
     };
 
@@ -319,6 +328,9 @@ export function speakerActor(root: string, initial: SpeakerConfig) {
  * everything after it restarts with it; a speaker crash restarts only the speaker.
  */
 export function bgpSupervisor(root: string, config: SpeakerConfig): SupervisorDef {
+  // The configuration last applied live: restarted children (the RIB with its originated
+  // prefixes and their targets, the speaker with its peers) resume it, not the first one.
+  let live = config;
   return supervisor("bgp", {
     strategy: "rest_for_one",
     intensity: { maxRestarts: 5, withinMs: 30_000 },
@@ -331,7 +343,7 @@ export function bgpSupervisor(root: string, config: SpeakerConfig): SupervisorDe
           multipath: config.multipath,
           multipathRelax: config.multipathRelax,
           defaultLocalPref: config.defaultLocalPref,
-          prefixes: config.prefixes,
+          prefixes: () => live.prefixes,
         }),
         mailbox: { capacity: 1_000_000 },
       },
@@ -343,7 +355,12 @@ export function bgpSupervisor(root: string, config: SpeakerConfig): SupervisorDe
           children: [],
         }),
       },
-      { id: "speaker", def: speakerActor(root, config) },
+      {
+        id: "speaker",
+        def: speakerActor(root, () => live, (c) => {
+          live = c;
+        }),
+      },
     ],
   });
 }

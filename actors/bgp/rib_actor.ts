@@ -1,6 +1,9 @@
 /**
  * The RIB actor: owns the Adj-RIBs-In and the Loc-RIB ({@link Rib}), runs the decision process,
  * computes each established peer's exports and streams best-path changes to subscribers.
+ * An originated prefix with target peers (`peers`) is exported to those peers only; changing
+ * only its targets announces it to the peers that gain it and withdraws it from those that lose
+ * it, and nothing else.
  * Graceful restart (receiving side): a peer that goes down with graceful restart negotiated
  * keeps its routes, marked stale, until its End-of-RIB or the restart timer.
  * @module

@@ -13,6 +13,7 @@ import {
   type NodeBGPObject,
   nodeOriginated,
   nodePeers,
+  peerKey,
   speakerConfigFor,
 } from "../actors/agent_bgp/desired.ts";
 import type { PeerStatus } from "../actors/bgp/peer_actor.ts";
@@ -148,4 +149,18 @@ Deno.test("agent_bgp targeting: Advertised only towards peers the prefix is sent
     "frr-node-1": "Advertised",
   }, "still sent: still Advertised");
   assert.equal(advertisementStatesChanged(undefined, { x: null }), false, "nothing to remove");
+  // A BGPPeer address written non-canonically still finds its session and export (the
+  // speaker keys peers by canonical address).
+  const v6peer = peer("v6", "node-1", "FD00:0:0::9");
+  const v6ad = ad("v6ad", "fd00:20::/64", ["v6"]);
+  assert.equal(peerKey("FD00:0:0::9"), "fd00::9");
+  assert.deepEqual(
+    advertisementPeerStates(
+      v6ad,
+      [v6peer],
+      new Map([["fd00::9", session("fd00::9", "Established", ["ipv6"])]]),
+      new Map([["fd00:20::/64", new Set(["fd00::9"])]]),
+    ),
+    { v6: "Advertised" },
+  );
 });

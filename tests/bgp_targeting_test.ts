@@ -154,6 +154,27 @@ Deno.test("targeting RIB: a targeted prefix reaches only its peers; retargeting 
     assert.deepEqual(keys(outA), [X, Y], "A: its targeted prefix and the untargeted one");
     assert.deepEqual(keys(outB), [Y], "B: only the untargeted prefix");
     assert.deepEqual(logA.map((l) => l.full), [true]);
+    // What the agent reads to write advertisement statuses: where each prefix is sent now.
+    assert.deepEqual(
+      await ask((replyTo) => ({
+        type: "exportedTo",
+        prefixes: [X, Y, "198.18.99.0/24"],
+        replyTo,
+      })),
+      { [X]: [A], [Y]: [A, B], "198.18.99.0/24": [] },
+    );
+    await ask((replyTo) => ({
+      type: "originate",
+      prefix: { prefix: "fd00:99::/48", origin: 0 },
+      replyTo,
+    }));
+    assert.deepEqual(
+      await ask((replyTo) => ({ type: "exportedTo", prefixes: ["fd00:99::/48"], replyTo })),
+      { "fd00:99::/48": [] },
+      "IPv4-only sessions: an IPv6 prefix is sent nowhere",
+    );
+    await ask((replyTo) => ({ type: "unoriginate", prefix: "fd00:99::/48", replyTo }));
+    logA.length = logB.length = 0;
     // The dump shows the targets.
     const dump = await ask<any[]>((replyTo) => ({ type: "dump", replyTo }));
     assert.deepEqual(dump.map((e) => [e.prefix, e.targets]), [[X, [A]], [Y, undefined]]);

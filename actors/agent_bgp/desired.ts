@@ -6,6 +6,7 @@
  */
 import { type SpeakerConfig, validateConfig } from "../bgp/config.ts";
 import type { PeerStatus } from "../bgp/peer_actor.ts";
+import { canonicalAddress } from "../bgp/prefix.ts";
 import type { KubeObject } from "../kube/mod.ts";
 import { ANNOTATION_DUPLICATE_OF } from "../crds/names.ts";
 
@@ -221,9 +222,9 @@ export function peerStatusChanged(a: BGPPeerStatusView | undefined, b: BGPPeerSt
 
 /**
  * The per-peer states an advertisement should show for this node's peers. `Advertised` exactly
- * when the speaker sends the prefix to the peer: the prefix is originated with the peer's
- * address among its targets (`originated`: prefix -> addresses it is sent to), the session is
- * Established and carries the prefix's family. Otherwise, for a peer the advertisement targets
+ * when the speaker sends the prefix to the peer: `exported` (prefix -> addresses of the peers
+ * its best path is exported to, as the RIB answers) holds the peer and its session is
+ * Established with the prefix's family. Otherwise, for a peer the advertisement targets
  * (`spec.peers`): `Withdrawn` once the advertisement is being deleted, else `NotAdvertised`. A
  * peer of this node it does not target shows nothing: a state still recorded for it is mapped to
  * `null` (removed by a JSON merge patch) once nothing is sent to it.
@@ -232,17 +233,18 @@ export function advertisementPeerStates(
   ad: BGPAdvertisementObject,
   mine: BGPPeerObject[],
   sessions: Map<string, PeerStatus>,
-  originated: ReadonlyMap<string, ReadonlySet<string>>,
+  exported: ReadonlyMap<string, ReadonlySet<string>>,
 ): Record<string, string | null> {
   const out: Record<string, string | null> = {};
   const targeted = new Set(ad.spec.peers ?? []);
   const recorded = ad.status?.peers ?? {};
   const family = ad.spec.cidr.includes(":") ? "ipv6" : "ipv4";
-  const sentTo = originated.get(ad.spec.cidr);
+  const sentTo = exported.get(ad.spec.cidr);
   for (const p of mine) {
     const name = p.metadata.name!;
-    const s = sessions.get(p.spec.addr);
-    const sending = s?.state === "Established" && !!sentTo?.has(p.spec.addr) &&
+    const addr = peerKey(p.spec.addr);
+    const s = sessions.get(addr);
+    const sending = s?.state === "Established" && !!sentTo?.has(addr) &&
       s.families.includes(family);
     if (!targeted.has(name)) {
       if (name in recorded && !sending) out[name] = null;
@@ -255,6 +257,15 @@ export function advertisementPeerStates(
       : "NotAdvertised";
   }
   return out;
+}
+
+/** The speaker's key of a peer address (canonical text; the address as given if invalid). */
+export function peerKey(addr: string): string {
+  try {
+    return canonicalAddress(addr);
+  } catch {
+    return addr;
+  }
 }
 
 /** Whether writing `states` (from {@link advertisementPeerStates}) would change `recorded`. */

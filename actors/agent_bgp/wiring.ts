@@ -27,6 +27,7 @@ import { bgpPaths, bgpSupervisor, type SpeakerMsg } from "../bgp/speaker_actor.t
 import { routeTable } from "../netlink/route_table.ts";
 import { routeInstaller } from "./route_installer.ts";
 import type { PeerStatus } from "../bgp/peer_actor.ts";
+import type { RibMsg } from "../bgp/rib_actor.ts";
 import { informer, type InformerEvent, type KubeClient, Resources } from "../kube/mod.ts";
 import {
   advertisementPeerStates,
@@ -36,6 +37,7 @@ import {
   type NodeBGPObject,
   nodeOriginated,
   nodePeers,
+  peerKey,
   peerStatusChanged,
   peerStatusFor,
   speakerConfigFor,
@@ -171,10 +173,26 @@ export function wiringActor(opts: AgentBgpOptions): ActorDef<WiringMsg> {
         }
       }
       const byAddr = new Map(sessions.map((s) => [s.address, s]));
+      // What the RIB exports each originated prefix to right now: the per-peer states say
+      // Advertised only where the prefix is really sent.
+      let exported = new Map<string, ReadonlySet<string>>();
+      const rib = running ? ctx.lookup<RibMsg>(paths.rib) : undefined;
+      if (rib && originated.size > 0) {
+        try {
+          const r = await rib.ask<Record<string, string[]>>((replyTo) => ({
+            type: "exportedTo",
+            prefixes: [...originated.keys()],
+            replyTo,
+          }), { timeoutMs: 5_000 });
+          exported = new Map(Object.entries(r).map(([p, a]) => [p, new Set(a)]));
+        } catch {
+          return;
+        }
+      }
       const mine = nodePeers(node, [...peers.values()]);
       const now = new Date();
       for (const p of mine) {
-        const want = peerStatusFor(p, byAddr.get(p.spec.addr), now);
+        const want = peerStatusFor(p, byAddr.get(peerKey(p.spec.addr)), now);
         if (!peerStatusChanged(p.status, want)) continue;
         try {
           const updated = await client.mergePatch<BGPPeerObject>(
@@ -193,7 +211,7 @@ export function wiringActor(opts: AgentBgpOptions): ActorDef<WiringMsg> {
         if (opts.adTypes && ad.spec.type !== undefined && !opts.adTypes.includes(ad.spec.type)) {
           continue; // another mode's advertisement
         }
-        const states = advertisementPeerStates(ad, mine, byAddr, originated);
+        const states = advertisementPeerStates(ad, mine, byAddr, exported);
         if (!advertisementStatesChanged(ad.status?.peers, states)) continue;
         try {
           const updated = await client.mergePatch<BGPAdvertisementObject>(

@@ -93,7 +93,14 @@ export type RibMsg =
     readonly prefix: string;
     readonly replyTo: ReplyTo<RibEntryView | null>;
   }
-  | { readonly type: "stats"; readonly replyTo: ReplyTo<RibStats> };
+  | { readonly type: "stats"; readonly replyTo: ReplyTo<RibStats> }
+  | {
+    readonly type: "exportedTo";
+    /** Prefixes asked about. */
+    readonly prefixes: readonly string[];
+    /** Per prefix asked, the peers (established) its best path is exported to now. */
+    readonly replyTo: ReplyTo<Record<string, string[]>>;
+  };
 
 /** JSON view of one path. */
 export interface PathView {
@@ -487,6 +494,19 @@ export function ribActor(opts: RibActorOptions) {
           case "lookup":
             msg.replyTo.reply(rib.best(msg.prefix) ? view(msg.prefix) : null);
             break;
+          case "exportedTo": {
+            const out: Record<string, string[]> = {};
+            for (const prefix of msg.prefixes) {
+              const best = rib.best(prefix) ?? null;
+              const to: string[] = [];
+              for (const link of links.values()) {
+                if (exportFor(link, prefix, best) !== null) to.push(link.target.peer);
+              }
+              out[prefix] = to.sort();
+            }
+            msg.replyTo.reply(out);
+            break;
+          }
           case "stats": {
             const adjIn: Record<string, number> = {};
             for (const [p, n] of rib.peerCounts()) adjIn[p] = n;

@@ -132,6 +132,9 @@ Deno.test("agent_bgp: BGPPeer status follows the session; stable while nothing c
   assert.equal(peerStatusFor(p, undefined, now).sessionState, "Idle");
 });
 
+/** `prefix` originated towards both of node-1's peers. */
+const sentTo = (prefix: string) => new Map([[prefix, new Set(["192.0.2.1", "192.0.2.2"])]]);
+
 Deno.test("agent_bgp: advertisement state per targeted peer of this node", () => {
   const mine = nodePeers("node-1", peers);
   const sessions = new Map([["192.0.2.1", session("Established")], [
@@ -139,17 +142,17 @@ Deno.test("agent_bgp: advertisement state per targeted peer of this node", () =>
     session("Active"),
   ]]);
   const a = ad("one", "198.18.0.0/25", ["a", "b", "c"]);
-  assert.deepEqual(advertisementPeerStates(a, mine, sessions, new Set(["198.18.0.0/25"])), {
+  assert.deepEqual(advertisementPeerStates(a, mine, sessions, sentTo("198.18.0.0/25")), {
     a: "Advertised",
     b: "NotAdvertised",
   });
   const v6 = ad("six", "fd00:10::/122", ["a"]);
   assert.deepEqual(
-    advertisementPeerStates(v6, mine, sessions, new Set(["fd00:10::/122"])),
+    advertisementPeerStates(v6, mine, sessions, sentTo("fd00:10::/122")),
     { a: "NotAdvertised" },
     "an IPv4-only session does not carry an IPv6 prefix",
   );
-  assert.deepEqual(advertisementPeerStates(a, mine, sessions, new Set()), {
+  assert.deepEqual(advertisementPeerStates(a, mine, sessions, new Map()), {
     a: "NotAdvertised",
     b: "NotAdvertised",
   });

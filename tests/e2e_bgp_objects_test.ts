@@ -83,8 +83,9 @@ Deno.test("e2e BGP objects: peers, advertisements and NodeBGPs changed live", as
     await t.step(
       "a hand-written advertisement: targets replaced (node-2 → node-3), deleted",
       async () => {
-        // Per-peer export is not in tern's speaker yet: a node originates what is aimed at any of
-        // its peers to all of them, so targets select nodes here.
+        // Targets name sessions (each node sends the prefix only to the peers named): naming
+        // both of a node's peers selects the node on both spines. Single sessions are
+        // tests/e2e_peer_targeting_test.ts's.
         const ns = "tern-system";
         await client.create(Resources.bgpAdvertisements, {
           apiVersion: "tern.dev/v1alpha1",
@@ -94,7 +95,10 @@ Deno.test("e2e BGP objects: peers, advertisements and NodeBGPs changed live", as
             cidr: "198.51.100.0/24",
             type: "service",
             family: "ipv4",
-            peers: [await peerNameOf(client, n2.name, spine1.address)],
+            peers: [
+              await peerNameOf(client, n2.name, spine0.address),
+              await peerNameOf(client, n2.name, spine1.address),
+            ],
           },
         });
         await waitNextHops(state, "198.51.100.0/24", ["node-2"]);

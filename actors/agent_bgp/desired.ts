@@ -6,6 +6,7 @@
  */
 import { type SpeakerConfig, validateConfig } from "../bgp/config.ts";
 import type { PeerStatus } from "../bgp/peer_actor.ts";
+import { canonicalAddress } from "../bgp/prefix.ts";
 import type { KubeObject } from "../kube/mod.ts";
 import { ANNOTATION_DUPLICATE_OF } from "../crds/names.ts";
 
@@ -88,20 +89,56 @@ export function nodePeers(node: string, peers: BGPPeerObject[]): BGPPeerObject[]
   return kept.sort((a, b) => a.metadata.name!.localeCompare(b.metadata.name!));
 }
 
+/** A prefix this node originates and the addresses of the node's peers it is sent to. */
+export interface TargetedPrefix {
+  /** The prefix (`spec.cidr`). */
+  readonly prefix: string;
+  /** Addresses of the node's peers named by the advertisements of the prefix, sorted. */
+  readonly peers: readonly string[];
+}
+
+/** Whether this node originates an advertisement at all (not being deleted, of its types). */
+function originates(a: BGPAdvertisementObject, types?: readonly string[]): boolean {
+  if (a.metadata.deletionTimestamp) return false;
+  return !types || a.spec.type === undefined || types.includes(a.spec.type);
+}
+
+/**
+ * The prefixes to originate with their targets: each advertisement's `spec.peers` that are
+ * peers of this node, mapped to their addresses (the speaker's peer keys). Several
+ * advertisements of one prefix target the union of their peers. An advertisement naming none
+ * of the node's peers is not originated here.
+ */
+export function nodeOriginated(
+  mine: BGPPeerObject[],
+  ads: BGPAdvertisementObject[],
+  types?: readonly string[],
+): TargetedPrefix[] {
+  const addrOf = new Map(mine.map((p) => [p.metadata.name!, p.spec.addr]));
+  const out = new Map<string, Set<string>>();
+  for (const a of ads) {
+    if (!originates(a, types)) continue;
+    for (const name of a.spec.peers ?? []) {
+      const addr = addrOf.get(name);
+      if (addr === undefined) continue;
+      let t = out.get(a.spec.cidr);
+      if (!t) out.set(a.spec.cidr, t = new Set());
+      t.add(addr);
+    }
+  }
+  return [...out.keys()].sort().map((prefix) => ({
+    prefix,
+    peers: [...out.get(prefix)!].sort(),
+  }));
+}
+
 /** The prefixes to originate: advertisements aimed at one of the node's peers. */
 export function nodePrefixes(
   mine: BGPPeerObject[],
   ads: BGPAdvertisementObject[],
   types?: readonly string[],
 ): string[] {
-  const names = new Set(mine.map((p) => p.metadata.name!));
-  const out = new Set<string>();
-  for (const a of ads) {
-    if (a.metadata.deletionTimestamp) continue;
-    if (types && a.spec.type !== undefined && !types.includes(a.spec.type)) continue;
-    if ((a.spec.peers ?? []).some((p) => names.has(p))) out.add(a.spec.cidr);
-  }
-  return [...out].sort();
+  return nodeOriginated(mine, ads, types).map((t) => t.prefix);
 }
 
 /**
@@ -111,7 +148,7 @@ export function nodePrefixes(
 export function speakerConfigFor(
   nodeBgp: NodeBGPObject,
   mine: BGPPeerObject[],
-  prefixes: string[],
+  prefixes: readonly (string | TargetedPrefix)[],
   opts: WiringOptions = {},
 ): SpeakerConfig {
   return validateConfig({
@@ -135,7 +172,8 @@ export function speakerConfigFor(
         : {}),
       ...(p.spec.maxPrefixes !== undefined ? { maxPrefixes: p.spec.maxPrefixes } : {}),
     })),
-    prefixes: prefixes.map((prefix) => ({ prefix })),
+    // A plain prefix goes to every peer; a targeted one only to its peers' addresses.
+    prefixes: prefixes.map((p) => typeof p === "string" ? { prefix: p } : { ...p, peers: p.peers }),
   });
 }
 
@@ -183,26 +221,58 @@ export function peerStatusChanged(a: BGPPeerStatusView | undefined, b: BGPPeerSt
 }
 
 /**
- * The per-peer states an advertisement should show for this node's peers it targets:
- * Advertised when the session is Established, carries the prefix's family and the prefix is
- * originated, else NotAdvertised.
+ * The per-peer states an advertisement should show for this node's peers. `Advertised` exactly
+ * when the speaker sends the prefix to the peer: `exported` (prefix -> addresses of the peers
+ * its best path is exported to, as the RIB answers) holds the peer and its session is
+ * Established with the prefix's family. Otherwise, for a peer the advertisement targets
+ * (`spec.peers`): `Withdrawn` once the advertisement is being deleted, else `NotAdvertised`. A
+ * peer of this node it does not target shows nothing: a state still recorded for it is mapped to
+ * `null` (removed by a JSON merge patch) once nothing is sent to it.
  */
 export function advertisementPeerStates(
   ad: BGPAdvertisementObject,
   mine: BGPPeerObject[],
   sessions: Map<string, PeerStatus>,
-  originated: Set<string>,
-): Record<string, string> {
-  const out: Record<string, string> = {};
+  exported: ReadonlyMap<string, ReadonlySet<string>>,
+): Record<string, string | null> {
+  const out: Record<string, string | null> = {};
+  const targeted = new Set(ad.spec.peers ?? []);
+  const recorded = ad.status?.peers ?? {};
+  const family = ad.spec.cidr.includes(":") ? "ipv6" : "ipv4";
+  const sentTo = exported.get(ad.spec.cidr);
   for (const p of mine) {
-    if (!(ad.spec.peers ?? []).includes(p.metadata.name!)) continue;
-    const s = sessions.get(p.spec.addr);
-    const family = ad.spec.cidr.includes(":") ? "ipv6" : "ipv4";
-    // Advertised only over a session that carries the prefix's family.
-    out[p.metadata.name!] = s?.state === "Established" && originated.has(ad.spec.cidr) &&
-        s.families.includes(family)
+    const name = p.metadata.name!;
+    const addr = peerKey(p.spec.addr);
+    const s = sessions.get(addr);
+    const sending = s?.state === "Established" && !!sentTo?.has(addr) &&
+      s.families.includes(family);
+    if (!targeted.has(name)) {
+      if (name in recorded && !sending) out[name] = null;
+      continue;
+    }
+    out[name] = sending
       ? "Advertised"
+      : ad.metadata.deletionTimestamp
+      ? "Withdrawn"
       : "NotAdvertised";
   }
   return out;
+}
+
+/** The speaker's key of a peer address (canonical text; the address as given if invalid). */
+export function peerKey(addr: string): string {
+  try {
+    return canonicalAddress(addr);
+  } catch {
+    return addr;
+  }
+}
+
+/** Whether writing `states` (from {@link advertisementPeerStates}) would change `recorded`. */
+export function advertisementStatesChanged(
+  recorded: Record<string, string> | undefined,
+  states: Record<string, string | null>,
+): boolean {
+  const cur = recorded ?? {};
+  return Object.entries(states).some(([k, v]) => v === null ? k in cur : cur[k] !== v);
 }

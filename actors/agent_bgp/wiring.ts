@@ -1,7 +1,7 @@
 /**
  * The agent's BGP wiring as actors: the node's BGP speaker (tern's BGP actors, in-process),
  * configured from its `NodeBGP` and `BGPPeer` objects and originating the `BGPAdvertisement`s
- * aimed at its peers, all changed live; and the statuses written back: each BGPPeer's session
+ * aimed at its peers, each sent only to the peers its advertisements name, all changed live; and the statuses written back: each BGPPeer's session
  * state, uptime, prefixes in and out, last error and backoff, and each advertisement's per-peer
  * state.
  *
@@ -27,14 +27,17 @@ import { bgpPaths, bgpSupervisor, type SpeakerMsg } from "../bgp/speaker_actor.t
 import { routeTable } from "../netlink/route_table.ts";
 import { routeInstaller } from "./route_installer.ts";
 import type { PeerStatus } from "../bgp/peer_actor.ts";
+import type { RibMsg } from "../bgp/rib_actor.ts";
 import { informer, type InformerEvent, type KubeClient, Resources } from "../kube/mod.ts";
 import {
   advertisementPeerStates,
+  advertisementStatesChanged,
   type BGPAdvertisementObject,
   type BGPPeerObject,
   type NodeBGPObject,
+  nodeOriginated,
   nodePeers,
-  nodePrefixes,
+  peerKey,
   peerStatusChanged,
   peerStatusFor,
   speakerConfigFor,
@@ -93,7 +96,8 @@ export function wiringActor(opts: AgentBgpOptions): ActorDef<WiringMsg> {
     const synced = new Set<string>();
     let running: { asn: number; routerId: string; multipathRelax: boolean } | undefined;
     let lastConfig = "";
-    let originated = new Set<string>();
+    /** Originated prefixes and the peer addresses each is sent to, as configured. */
+    let originated = new Map<string, ReadonlySet<string>>();
     let configErrors = 0;
     let statusWrites = 0;
     const { client, node } = opts;
@@ -116,7 +120,7 @@ export function wiringActor(opts: AgentBgpOptions): ActorDef<WiringMsg> {
         return;
       }
       const mine = nodePeers(node, [...peers.values()]);
-      const prefixes = nodePrefixes(mine, [...ads.values()], opts.adTypes);
+      const prefixes = nodeOriginated(mine, [...ads.values()], opts.adTypes);
       let config;
       try {
         config = speakerConfigFor(nodeBgp, mine, prefixes, opts);
@@ -152,7 +156,7 @@ export function wiringActor(opts: AgentBgpOptions): ActorDef<WiringMsg> {
         });
       }
       lastConfig = text;
-      originated = new Set(prefixes);
+      originated = new Map(prefixes.map((p) => [p.prefix, new Set(p.peers)]));
       ctx.log.info("speaker configured", { peers: mine.length, prefixes: prefixes.length });
     };
 
@@ -169,10 +173,26 @@ export function wiringActor(opts: AgentBgpOptions): ActorDef<WiringMsg> {
         }
       }
       const byAddr = new Map(sessions.map((s) => [s.address, s]));
+      // What the RIB exports each originated prefix to right now: the per-peer states say
+      // Advertised only where the prefix is really sent.
+      let exported = new Map<string, ReadonlySet<string>>();
+      const rib = running ? ctx.lookup<RibMsg>(paths.rib) : undefined;
+      if (rib && originated.size > 0) {
+        try {
+          const r = await rib.ask<Record<string, string[]>>((replyTo) => ({
+            type: "exportedTo",
+            prefixes: [...originated.keys()],
+            replyTo,
+          }), { timeoutMs: 5_000 });
+          exported = new Map(Object.entries(r).map(([p, a]) => [p, new Set(a)]));
+        } catch {
+          return;
+        }
+      }
       const mine = nodePeers(node, [...peers.values()]);
       const now = new Date();
       for (const p of mine) {
-        const want = peerStatusFor(p, byAddr.get(p.spec.addr), now);
+        const want = peerStatusFor(p, byAddr.get(peerKey(p.spec.addr)), now);
         if (!peerStatusChanged(p.status, want)) continue;
         try {
           const updated = await client.mergePatch<BGPPeerObject>(
@@ -191,9 +211,8 @@ export function wiringActor(opts: AgentBgpOptions): ActorDef<WiringMsg> {
         if (opts.adTypes && ad.spec.type !== undefined && !opts.adTypes.includes(ad.spec.type)) {
           continue; // another mode's advertisement
         }
-        const states = advertisementPeerStates(ad, mine, byAddr, originated);
-        const cur = ad.status?.peers ?? {};
-        if (Object.entries(states).every(([k, v]) => cur[k] === v)) continue;
+        const states = advertisementPeerStates(ad, mine, byAddr, exported);
+        if (!advertisementStatesChanged(ad.status?.peers, states)) continue;
         try {
           const updated = await client.mergePatch<BGPAdvertisementObject>(
             Resources.bgpAdvertisements,
@@ -248,7 +267,7 @@ export function wiringActor(opts: AgentBgpOptions): ActorDef<WiringMsg> {
         peers: nodePeers(node, [...peers.values()]).map((p) =>
           `${p.metadata.name} ${p.spec.addr} ${p.status?.sessionState ?? "?"}`
         ),
-        originated: [...originated].slice(0, 50),
+        originated: [...originated].slice(0, 50).map(([p, t]) => `${p} -> ${[...t].join(",")}`),
         configErrors,
         statusWrites,
       }),

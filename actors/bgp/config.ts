@@ -82,6 +82,11 @@ export interface OriginatedPrefix {
   readonly communities?: readonly number[];
   /** LARGE_COMMUNITIES. */
   readonly largeCommunities?: readonly (readonly [number, number, number])[];
+  /**
+   * Target peers by address (canonical, sorted, no duplicates): the prefix is sent only to these
+   * peers. Left out: every peer.
+   */
+  readonly peers?: readonly string[];
 }
 
 /** The whole speaker configuration. */
@@ -180,10 +185,25 @@ export function parseLargeCommunity(v: unknown, field: string): [number, number,
 
 const ORIGINS: Record<string, number> = { igp: 0, egp: 1, incomplete: 2 };
 
-/** Validates one originated prefix (also used by the control API). */
-export function parseOriginated(v: unknown, field: string): OriginatedPrefix {
+/**
+ * Validates one originated prefix (also used by the control API). With `knownPeers`, every
+ * target peer must be one of them.
+ */
+export function parseOriginated(
+  v: unknown,
+  field: string,
+  knownPeers?: { has(address: string): boolean },
+): OriginatedPrefix {
   if (!isObj(v)) throw new ConfigError(field, "must be a mapping with at least `prefix`");
-  checkKeys(v, field, ["prefix", "origin", "med", "localPref", "communities", "largeCommunities"]);
+  checkKeys(v, field, [
+    "prefix",
+    "origin",
+    "med",
+    "localPref",
+    "communities",
+    "largeCommunities",
+    "peers",
+  ]);
   if (typeof v.prefix !== "string") throw new ConfigError(`${field}.prefix`, "is required");
   let prefix: string;
   try {
@@ -220,7 +240,45 @@ export function parseOriginated(v: unknown, field: string): OriginatedPrefix {
       parseLargeCommunity(c, `${field}.largeCommunities[${i}]`)
     );
   }
+  if (v.peers !== undefined) out.peers = targetPeers(v.peers, `${field}.peers`, knownPeers);
   return out;
+}
+
+/**
+ * Validates the target peers of an originated prefix: a non-empty list of peer addresses
+ * (leave the field out for every peer). Returns them canonical, sorted and without duplicates.
+ */
+export function targetPeers(
+  v: unknown,
+  field: string,
+  known?: { has(address: string): boolean },
+): string[] {
+  if (!Array.isArray(v)) {
+    throw new ConfigError(field, `${JSON.stringify(v)} is not a list of peer addresses`);
+  }
+  if (v.length === 0) {
+    throw new ConfigError(
+      field,
+      "is empty (name at least one peer address, or leave the field out for every peer)",
+    );
+  }
+  const out = new Set<string>();
+  v.forEach((a, i) => {
+    const addr = address(a, `${field}[${i}]`);
+    if (known && !known.has(addr)) {
+      throw new ConfigError(`${field}[${i}]`, `"${a}" is not a configured peer`);
+    }
+    out.add(addr);
+  });
+  return [...out].sort();
+}
+
+/** The first target peer of `p` that is not one of `peers` (addresses), if any. */
+export function unknownTarget(
+  p: OriginatedPrefix,
+  peers: { has(address: string): boolean },
+): string | undefined {
+  return p.peers?.find((a) => !peers.has(a));
 }
 
 function parsePeer(v: unknown, field: string): PeerConfig {
@@ -429,7 +487,7 @@ export function validateConfig(raw: unknown): SpeakerConfig {
   });
   const prefRaw = raw.prefixes ?? [];
   if (!Array.isArray(prefRaw)) throw new ConfigError("prefixes", "must be a list");
-  const prefixes = prefRaw.map((p, i) => parseOriginated(p, `prefixes[${i}]`));
+  const prefixes = prefRaw.map((p, i) => parseOriginated(p, `prefixes[${i}]`, seen));
   return {
     asn,
     routerId,

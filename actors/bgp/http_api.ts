@@ -1,7 +1,8 @@
 /**
  * The BGP control API served on the inspection server:
  * `GET /api/bgp/neighbors`, `GET /api/bgp/rib?family=ipv4|ipv6`, `POST /api/bgp/paths` (originate,
- * JSON body like a `prefixes` entry of the configuration) and `DELETE /api/bgp/paths`
+ * JSON body like a `prefixes` entry of the configuration, `peers` naming configured peers to send
+ * it only to them; posting it again with other `peers` moves it) and `DELETE /api/bgp/paths`
  * (`{"prefix": "..."}` body or `?prefix=`).
  * @module
  */
@@ -57,7 +58,12 @@ export function bgpApiRoutes(system: ActorSystem, speakerPath: string) {
               return problem(400, "bad_json", "The body is not JSON");
             }
             const prefix = parseOriginated(body, "body");
-            await speaker.ask<void>((replyTo) => ({ type: "announce", prefix, replyTo }));
+            await speaker.ask<void>((replyTo) => ({
+              type: "announce",
+              prefix,
+              field: "body.peers",
+              replyTo,
+            }));
             return json({ announced: prefix }, 201);
           }
           if (req.method === "DELETE") {

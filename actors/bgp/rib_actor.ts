@@ -1,6 +1,9 @@
 /**
  * The RIB actor: owns the Adj-RIBs-In and the Loc-RIB ({@link Rib}), runs the decision process,
  * computes each established peer's exports and streams best-path changes to subscribers.
+ * An originated prefix with target peers (`peers`) is exported to those peers only; changing
+ * only its targets announces it to the peers that gain it and withdraws it from those that lose
+ * it, and nothing else.
  * Graceful restart (receiving side): a peer that goes down with graceful restart negotiated
  * keeps its routes, marked stale, until its End-of-RIB or the restart timer.
  * @module
@@ -90,7 +93,14 @@ export type RibMsg =
     readonly prefix: string;
     readonly replyTo: ReplyTo<RibEntryView | null>;
   }
-  | { readonly type: "stats"; readonly replyTo: ReplyTo<RibStats> };
+  | { readonly type: "stats"; readonly replyTo: ReplyTo<RibStats> }
+  | {
+    readonly type: "exportedTo";
+    /** Prefixes asked about. */
+    readonly prefixes: readonly string[];
+    /** Per prefix asked, the peers (established) its best path is exported to now. */
+    readonly replyTo: ReplyTo<Record<string, string[]>>;
+  };
 
 /** JSON view of one path. */
 export interface PathView {
@@ -124,6 +134,8 @@ export interface RibEntryView {
   readonly prefix: string;
   /** Candidates, best first. */
   readonly paths: PathView[];
+  /** Originated here for these peers only (left out: every peer). */
+  readonly targets?: readonly string[];
 }
 
 /** Counters of the RIB. */
@@ -178,8 +190,8 @@ export interface RibActorOptions {
   readonly multipathRelax?: boolean;
   /** LOCAL_PREF assumed for routes without one. */
   readonly defaultLocalPref: number;
-  /** Initially originated prefixes. */
-  readonly prefixes: readonly OriginatedPrefix[];
+  /** Initially originated prefixes (a function is called at every start of the actor). */
+  readonly prefixes: readonly OriginatedPrefix[] | (() => readonly OriginatedPrefix[]);
 }
 
 interface PeerLink {
@@ -201,6 +213,14 @@ export function ribActor(opts: RibActorOptions) {
     const links = new Map<string, PeerLink>();
     const subscribers = new Map<string, ActorRef<BestPathEvent>>();
     const originated = new Map<string, OriginatedPrefix>();
+    /** Target peers of the originated prefixes that have some (the others go to every peer). */
+    const targets = new Map<string, ReadonlySet<string>>();
+    const setTargets = (p: OriginatedPrefix) => {
+      if (p.peers) targets.set(p.prefix, new Set(p.peers));
+      else targets.delete(p.prefix);
+    };
+    /** Whether an originated prefix goes to `peer` (given its target set, if any). */
+    const aimed = (t: ReadonlySet<string> | undefined, peer: string) => !t || t.has(peer);
     const staleSince = new Map<string, number>();
     const local: RouteSource = {
       peer: "local",
@@ -218,6 +238,7 @@ export function ribActor(opts: RibActorOptions) {
     const exportFor = (link: PeerLink, prefix: string, best: Route | null): Export | null => {
       if (!best) return null;
       if (best.source.peer === link.target.peer) return null;
+      if (best.source.local && !aimed(targets.get(prefix), link.target.peer)) return null;
       // The cache is per attributes object; iBGP filtering depends on the source, so only
       // eBGP-learned and local routes are cached.
       const v6 = prefix.includes(":");
@@ -265,13 +286,38 @@ export function ribActor(opts: RibActorOptions) {
       }
       return route;
     };
+    /** Same attributes (the targets aside). */
     const sameOrigin = (a: OriginatedPrefix, b: OriginatedPrefix) =>
-      JSON.stringify(a) === JSON.stringify(b);
+      JSON.stringify({ ...a, peers: undefined }) === JSON.stringify({ ...b, peers: undefined });
+    const sameTargets = (a: OriginatedPrefix, b: OriginatedPrefix) =>
+      (a.peers ?? []).join() === (b.peers ?? []).join() && !a.peers === !b.peers;
+
+    /**
+     * Applies new targets to originated prefixes whose attributes did not change: each peer
+     * that gains one is sent it, each peer that loses one gets a withdrawal; nobody else hears
+     * anything, and no best path changes.
+     */
+    const retarget = (moved: readonly { prefix: string; before?: ReadonlySet<string> }[]) => {
+      if (moved.length === 0) return;
+      for (const link of links.values()) {
+        const peer = link.target.peer;
+        const prefixes: string[] = [], exports: (Export | null)[] = [];
+        for (const { prefix, before } of moved) {
+          const now = targets.get(prefix);
+          if (aimed(before, peer) === aimed(now, peer)) continue;
+          prefixes.push(prefix);
+          exports.push(exportFor(link, prefix, rib.best(prefix) ?? null));
+        }
+        if (prefixes.length > 0) link.ref.tell({ type: "export", prefixes, exports, full: false });
+      }
+    };
 
     {
       const changes: BestChange[] = [];
-      for (const p of opts.prefixes) {
+      const initial = typeof opts.prefixes === "function" ? opts.prefixes() : opts.prefixes;
+      for (const p of initial) {
         originated.set(p.prefix, p);
+        setTargets(p);
         rib.upsert(p.prefix, originRoute(p), changes);
       }
       prefixGauge.set(rib.size);
@@ -280,7 +326,12 @@ export function ribActor(opts: RibActorOptions) {
     const view = (prefix: string): RibEntryView => {
       const cands = rib.candidates(prefix);
       const mp = new Set(rib.view(prefix).paths);
-      return { prefix, paths: cands.map((r, i) => pathView(r, i === 0, mp.has(r))) };
+      const t = targets.get(prefix);
+      return {
+        prefix,
+        paths: cands.map((r, i) => pathView(r, i === 0, mp.has(r))),
+        ...(t ? { targets: [...t] } : {}),
+      };
     };
 
     return {
@@ -366,18 +417,27 @@ export function ribActor(opts: RibActorOptions) {
             break;
           }
           case "originate": {
-            const old = originated.get(msg.prefix.prefix);
-            if (!old || !sameOrigin(old, msg.prefix)) {
-              originated.set(msg.prefix.prefix, msg.prefix);
+            const p = msg.prefix;
+            const old = originated.get(p.prefix);
+            if (!old || !sameOrigin(old, p)) {
+              // New attributes: every peer is sent the change, with the new targets applied.
+              originated.set(p.prefix, p);
+              setTargets(p);
               const changes: BestChange[] = [];
-              rib.upsert(msg.prefix.prefix, originRoute(msg.prefix), changes);
+              rib.upsert(p.prefix, originRoute(p), changes);
               publish(changes);
+            } else if (!sameTargets(old, p)) {
+              const before = targets.get(p.prefix);
+              originated.set(p.prefix, p);
+              setTargets(p);
+              retarget([{ prefix: p.prefix, before }]);
             }
             msg.replyTo?.reply();
             break;
           }
           case "unoriginate": {
             const had = originated.delete(msg.prefix);
+            targets.delete(msg.prefix);
             if (had) {
               const changes: BestChange[] = [];
               rib.remove("local", msg.prefix, changes);
@@ -388,10 +448,12 @@ export function ribActor(opts: RibActorOptions) {
           }
           case "setOriginated": {
             const changes: BestChange[] = [];
+            const moved: { prefix: string; before?: ReadonlySet<string> }[] = [];
             const wanted = new Map(msg.prefixes.map((p) => [p.prefix, p]));
             for (const [prefix] of originated) {
               if (!wanted.has(prefix)) {
                 originated.delete(prefix);
+                targets.delete(prefix);
                 rib.remove("local", prefix, changes);
               }
             }
@@ -399,10 +461,16 @@ export function ribActor(opts: RibActorOptions) {
               const old = originated.get(prefix);
               if (!old || !sameOrigin(old, p)) {
                 originated.set(prefix, p);
+                setTargets(p);
                 rib.upsert(p.prefix, originRoute(p), changes);
+              } else if (!sameTargets(old, p)) {
+                moved.push({ prefix, before: targets.get(prefix) });
+                originated.set(prefix, p);
+                setTargets(p);
               }
             }
             publish(changes);
+            retarget(moved);
             msg.replyTo?.reply();
             break;
           }
@@ -426,6 +494,19 @@ export function ribActor(opts: RibActorOptions) {
           case "lookup":
             msg.replyTo.reply(rib.best(msg.prefix) ? view(msg.prefix) : null);
             break;
+          case "exportedTo": {
+            const out: Record<string, string[]> = {};
+            for (const prefix of msg.prefixes) {
+              const best = rib.best(prefix) ?? null;
+              const to: string[] = [];
+              for (const link of links.values()) {
+                if (exportFor(link, prefix, best) !== null) to.push(link.target.peer);
+              }
+              out[prefix] = to.sort();
+            }
+            msg.replyTo.reply(out);
+            break;
+          }
           case "stats": {
             const adjIn: Record<string, number> = {};
             for (const [p, n] of rib.peerCounts()) adjIn[p] = n;
@@ -444,6 +525,7 @@ export function ribActor(opts: RibActorOptions) {
           prefixes: rib.size,
           peersUp: [...links.keys()],
           originated: originated.size,
+          targeted: targets.size,
           subscribers: subscribers.size,
           staleFrom: Object.fromEntries(staleSince),
         };

@@ -22,11 +22,13 @@ import {
   supervisorHandle,
 } from "../../runtime/mod.ts";
 import {
+  ConfigError,
   listenerNeedsFfi,
   type OriginatedPrefix,
   type PeerConfig,
   peerNeedsFfi,
   type SpeakerConfig,
+  unknownTarget,
 } from "./config.ts";
 import { type BgpConn, FfiTcpConn, FfiTcpListener, loadSocketLibrary } from "./ffi_socket.ts";
 import { GTSM_TTL, sessionTtl } from "./socket_options.ts";
@@ -62,6 +64,8 @@ export type SpeakerMsg =
   | {
     readonly type: "announce";
     readonly prefix: OriginatedPrefix;
+    /** Field named by the error when a target peer is not configured (default `peers`). */
+    readonly field?: string;
     readonly replyTo: ReplyTo<void>;
   }
   | { readonly type: "withdraw"; readonly prefix: string; readonly replyTo: ReplyTo<boolean> }
@@ -85,11 +89,19 @@ function stripMapped(addr: string): string {
   }
 }
 
-/** The speaker actor definition. */
-export function speakerActor(root: string, initial: SpeakerConfig) {
+/**
+ * The speaker actor definition. `initial` may be a function giving the configuration to start
+ * from, read at every (re)start, and `onApplied` is told each configuration applied live: with
+ * both, a restarted speaker resumes the last applied configuration rather than the first one.
+ */
+export function speakerActor(
+  root: string,
+  initial: SpeakerConfig | (() => SpeakerConfig),
+  onApplied?: (config: SpeakerConfig) => void,
+) {
   const paths = bgpPaths(root);
   return actor<SpeakerMsg>("bgp-speaker", async (ctx) => {
-    let config = initial;
+    let config = typeof initial === "function" ? initial() : initial;
     const peersRef = ctx.lookup(paths.peers);
     if (!peersRef) throw new Error(`No peers supervisor at "${paths.peers}"`);
     const peers = supervisorHandle(peersRef);
@@ -258,6 +270,7 @@ export function speakerActor(root: string, initial: SpeakerConfig) {
         replyTo,
       }));
       config = next;
+      onApplied?.(next);
       return result;
     };
 
@@ -354,7 +367,14 @@ export function speakerActor(root: string, initial: SpeakerConfig) {
             }
             break;
           }
-          case "announce":
+          case "announce": {
+            const unknown = unknownTarget(msg.prefix, current);
+            if (unknown !== undefined) {
+              msg.replyTo.fail(
+                new ConfigError(msg.field ?? "peers", `"${unknown}" is not a configured peer`),
+              );
+              break;
+            }
             await rib()?.ask<void>((replyTo) => ({
               type: "originate",
               prefix: msg.prefix,
@@ -362,6 +382,7 @@ export function speakerActor(root: string, initial: SpeakerConfig) {
             }));
             msg.replyTo.reply();
             break;
+          }
           case "withdraw": {
             const had = await rib()?.ask<boolean>((replyTo) => ({
               type: "unoriginate",
@@ -405,6 +426,9 @@ export function speakerActor(root: string, initial: SpeakerConfig) {
  * everything after it restarts with it; a speaker crash restarts only the speaker.
  */
 export function bgpSupervisor(root: string, config: SpeakerConfig): SupervisorDef {
+  // The configuration last applied live: restarted children (the RIB with its originated
+  // prefixes and their targets, the speaker with its peers) resume it, not the first one.
+  let live = config;
   return supervisor("bgp", {
     strategy: "rest_for_one",
     intensity: { maxRestarts: 5, withinMs: 30_000 },
@@ -417,7 +441,7 @@ export function bgpSupervisor(root: string, config: SpeakerConfig): SupervisorDe
           multipath: config.multipath,
           multipathRelax: config.multipathRelax,
           defaultLocalPref: config.defaultLocalPref,
-          prefixes: config.prefixes,
+          prefixes: () => live.prefixes,
         }),
         mailbox: { capacity: 1_000_000 },
       },
@@ -429,7 +453,12 @@ export function bgpSupervisor(root: string, config: SpeakerConfig): SupervisorDe
           children: [],
         }),
       },
-      { id: "speaker", def: speakerActor(root, config) },
+      {
+        id: "speaker",
+        def: speakerActor(root, () => live, (c) => {
+          live = c;
+        }),
+      },
     ],
   });
 }

@@ -120,7 +120,9 @@ const rib: Command = {
       ctx.out(JSON.stringify(r.json, null, 2));
       return 0;
     }
-    const routes = (r.json as { routes: { prefix: string; paths: PathView[] }[] }).routes;
+    const routes = (r.json as {
+      routes: { prefix: string; paths: PathView[]; targets?: string[] }[];
+    }).routes;
     const rows: string[][] = [];
     for (const e of routes) {
       e.paths.forEach((p, i) => {
@@ -134,7 +136,8 @@ const rib: Command = {
           p.origin,
           p.localPref === undefined ? "" : String(p.localPref),
           p.med === undefined ? "" : String(p.med),
-          p.peer,
+          // An originated prefix aimed at some peers only shows them: `local -> 192.0.2.1`.
+          p.peer === "local" && e.targets ? `local -> ${e.targets.join(",")}` : p.peer,
           [...(p.communities ?? []), ...(p.largeCommunities ?? [])].join(" "),
         ]);
       });
@@ -152,8 +155,8 @@ const rib: Command = {
 
 const announce: Command = {
   usage:
-    "announce PREFIX [--origin igp|egp|incomplete] [--med N] [--local-pref N] [--community A:B]... [--large-community A:B:C]...",
-  summary: "Originate a prefix (sent to every peer)",
+    "announce PREFIX [--origin igp|egp|incomplete] [--med N] [--local-pref N] [--community A:B]... [--large-community A:B:C]... [--peer ADDRESS]...",
+  summary: "Originate a prefix (to every peer, or only to the --peer addresses)",
   async run(args, ctx) {
     const prefix = args.positional[0];
     if (!prefix) throw new UsageError("announce needs a PREFIX");
@@ -172,6 +175,8 @@ const announce: Command = {
     if (c) body.communities = [...c];
     const lc = args.options.get("large-community");
     if (lc) body.largeCommunities = [...lc];
+    const peers = args.options.get("peer");
+    if (peers) body.peers = [...peers];
     const r = await call(ctx, "POST", "/api/bgp/paths", body);
     if (r.status !== 201) return failed(ctx, r);
     ctx.out(ctx.json ? JSON.stringify(r.json, null, 2) : `announced ${prefix}`);

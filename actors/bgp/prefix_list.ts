@@ -85,8 +85,8 @@ export class PrefixList {
   /** Appends prefix `i` of `from`. */
   pushFrom(from: PrefixList, i: number): void {
     if ((this.length + 1) * KEY_WORDS > this.words.length) this.reserve(1);
-    const o = i * KEY_WORDS;
-    this.words.set(from.words.subarray(o, o + KEY_WORDS), this.length++ * KEY_WORDS);
+    const o = i * KEY_WORDS, p = this.length++ * KEY_WORDS, w = this.words, f = from.words;
+    for (let k = 0; k < KEY_WORDS; k++) w[p + k] = f[o + k];
   }
 
   /** Appends every prefix of `from`. */

@@ -1,33 +1,37 @@
 /**
  * A hash table from prefixes to values, keyed by the packed prefix keys of
  * {@linkcode PrefixList} (no string, no object and no map entry per prefix): open addressing
- * with linear probing over typed arrays, one table per family (IPv4 keys are one 32-bit word,
- * IPv6 keys four), growing by doubling at 3/4 load, deleting by backward shift (no
- * tombstones). Iteration order is the table's, not insertion order.
+ * with linear probing over one `Uint32Array` per family, growing by doubling at 3/4 load,
+ * deleting by backward shift (no tombstones). A slot is `[length + 1 (0 = empty), address
+ * words (1 for IPv4, 4 for IPv6), value id]`, so a lookup touches one cache line.
+ *
+ * Values are objects held in a small registry and referred to from the slots by a 32-bit id
+ * with a reference count: many prefixes share one value (the RIB stores one route object per
+ * UPDATE), the slots hold no pointers (no write barrier per insertion, nothing for the garbage
+ * collector to scan), and a value is released when no slot refers to it any more.
+ * Iteration order is the table's, not insertion order.
  * @module
  */
 import { KEY_V6, KEY_WORDS, type PrefixList } from "./prefix_list.ts";
 
 const MIN_BITS = 4;
 
-/** One family's slots: addresses (`wordsPerKey` words each), lengths + 1 (0 = empty), values. */
-class Slots<V> {
+/** One family's slots. */
+class Slots {
+  /** Address words per key (1 or 4); a slot is `wordsPerKey + 2` words. */
   readonly wordsPerKey: number;
+  readonly stride: number;
   bits: number;
   mask: number;
   size = 0;
-  keys: Uint32Array;
-  lens: Uint8Array;
-  vals: (V | undefined)[];
+  data: Uint32Array;
 
   constructor(wordsPerKey: number, bits: number) {
     this.wordsPerKey = wordsPerKey;
+    this.stride = wordsPerKey + 2;
     this.bits = bits;
-    const cap = 1 << bits;
-    this.mask = cap - 1;
-    this.keys = new Uint32Array(cap * wordsPerKey);
-    this.lens = new Uint8Array(cap);
-    this.vals = new Array<V | undefined>(cap).fill(undefined);
+    this.mask = (1 << bits) - 1;
+    this.data = new Uint32Array((1 << bits) * this.stride);
   }
 }
 
@@ -48,10 +52,24 @@ function home6(a: number, b: number, c: number, d: number, len: number, bits: nu
   return Math.imul(x, 0x9e3779b1) >>> (32 - bits);
 }
 
-/** Prefix → value. Values are never `undefined` (that means absent). */
-export class PrefixTable<V> {
-  #t4 = new Slots<V>(1, MIN_BITS);
-  #t6 = new Slots<V>(4, MIN_BITS);
+/** Home slot, in a table of `2^bits` slots, of the key of the slot at `d[p]`. */
+function homeAt(wordsPerKey: number, bits: number, d: Uint32Array, p: number): number {
+  const len = d[p] - 1;
+  if (wordsPerKey === 1) return home4(d[p + 1], len, bits);
+  return home6(d[p + 1], d[p + 2], d[p + 3], d[p + 4], len, bits);
+}
+
+/** Prefix → value (an object; many prefixes may share one). */
+export class PrefixTable<V extends object> {
+  #t4 = new Slots(1, MIN_BITS);
+  #t6 = new Slots(4, MIN_BITS);
+  /** Value registry: id → value, id → number of slots referring to it, value → id. */
+  #objs: (V | undefined)[] = [undefined];
+  #refs = new Uint32Array(16);
+  #ids = new Map<V, number>();
+  #free: number[] = [];
+  #lastObj: V | undefined = undefined;
+  #lastId = 0;
 
   /** Number of prefixes held. */
   get size(): number {
@@ -63,29 +81,66 @@ export class PrefixTable<V> {
     return v6 ? this.#t6.size : this.#t4.size;
   }
 
-  /** Slot of the prefix at `w[o]` in its family's table, or, when absent, `~slot` of the empty
-   * slot that ends its probe run (negative). */
-  #find(t: Slots<V>, w: Uint32Array, o: number): number {
-    const h = w[o], len = (h & 0xff) + 1, lens = t.lens, keys = t.keys, mask = t.mask;
+  /** Number of distinct values held (for tests and inspection). */
+  get valueCount(): number {
+    return this.#ids.size;
+  }
+
+  /** The id of `v`, registered with one more reference. */
+  #ref(v: V): number {
+    let id: number;
+    if (v === this.#lastObj) id = this.#lastId;
+    else {
+      const known = this.#ids.get(v);
+      if (known !== undefined) id = known;
+      else {
+        id = this.#free.pop() ?? this.#objs.length;
+        if (id === this.#objs.length) this.#objs.push(v);
+        else this.#objs[id] = v;
+        if (id >= this.#refs.length) {
+          const r = new Uint32Array(this.#refs.length * 2);
+          r.set(this.#refs);
+          this.#refs = r;
+        }
+        this.#ids.set(v, id);
+      }
+      this.#lastObj = v;
+      this.#lastId = id;
+    }
+    this.#refs[id]++;
+    return id;
+  }
+
+  /** Drops one reference to value `id`; the value is released at zero. */
+  #unref(id: number): void {
+    if (--this.#refs[id] !== 0) return;
+    const v = this.#objs[id]!;
+    this.#ids.delete(v);
+    this.#objs[id] = undefined;
+    this.#free.push(id);
+    if (this.#lastId === id) this.#lastObj = undefined;
+  }
+
+  /** Slot of the prefix at `w[o]` in `t`, or, when absent, `~slot` of the empty slot that ends
+   * its probe run (negative). */
+  #find(t: Slots, w: Uint32Array, o: number): number {
+    const len = (w[o] & 0xff) + 1, d = t.data, mask = t.mask;
     if (t.wordsPerKey === 1) {
       const a = w[o + 1];
       let s = home4(a, len - 1, t.bits);
       for (;;) {
-        const l = lens[s];
+        const p = s * 3, l = d[p];
         if (l === 0) return ~s;
-        if (l === len && keys[s] === a) return s;
+        if (l === len && d[p + 1] === a) return s;
         s = (s + 1) & mask;
       }
     }
-    const a = w[o + 1], b = w[o + 2], c = w[o + 3], d = w[o + 4];
-    let s = home6(a, b, c, d, len - 1, t.bits);
+    const a = w[o + 1], b = w[o + 2], c = w[o + 3], e = w[o + 4];
+    let s = home6(a, b, c, e, len - 1, t.bits);
     for (;;) {
-      const l = lens[s];
+      const p = s * 6, l = d[p];
       if (l === 0) return ~s;
-      const k = s * 4;
-      if (
-        l === len && keys[k] === a && keys[k + 1] === b && keys[k + 2] === c && keys[k + 3] === d
-      ) {
+      if (l === len && d[p + 1] === a && d[p + 2] === b && d[p + 3] === c && d[p + 4] === e) {
         return s;
       }
       s = (s + 1) & mask;
@@ -93,11 +148,8 @@ export class PrefixTable<V> {
   }
 
   /** Home slot of the key held in slot `s` of `t`. */
-  #homeOfSlot(t: Slots<V>, s: number): number {
-    const len = t.lens[s] - 1, k = t.keys;
-    if (t.wordsPerKey === 1) return home4(k[s], len, t.bits);
-    const o = s * 4;
-    return home6(k[o], k[o + 1], k[o + 2], k[o + 3], len, t.bits);
+  #homeOfSlot(t: Slots, s: number): number {
+    return homeAt(t.wordsPerKey, t.bits, t.data, s * t.stride);
   }
 
   /** The value of prefix `i` of `list`. */
@@ -105,7 +157,7 @@ export class PrefixTable<V> {
     const w = list.words, o = i * KEY_WORDS;
     const t = w[o] & KEY_V6 ? this.#t6 : this.#t4;
     const s = this.#find(t, w, o);
-    return s < 0 ? undefined : t.vals[s];
+    return s < 0 ? undefined : this.#objs[t.data[s * t.stride + t.stride - 1]];
   }
 
   /** Sets the value of prefix `i` of `list`. */
@@ -114,56 +166,55 @@ export class PrefixTable<V> {
     let t = w[o] & KEY_V6 ? this.#t6 : this.#t4;
     const found = this.#find(t, w, o);
     if (found >= 0) {
-      t.vals[found] = v;
+      const at = found * t.stride + t.stride - 1;
+      const old = t.data[at];
+      if (this.#objs[old] === v) return;
+      t.data[at] = this.#ref(v);
+      this.#unref(old);
       return;
     }
+    let s = ~found;
     if ((t.size + 1) * 4 > (t.mask + 1) * 3) {
       t = this.#grow(t);
       if (t.wordsPerKey === 1) this.#t4 = t;
       else this.#t6 = t;
-      this.#insertNew(t, w, o, v);
-      return;
+      s = this.#emptySlot(t, w, o);
     }
-    this.#put(t, ~found, w, o, v);
-  }
-
-  /** Writes the prefix at `w[o]` and its value into the empty slot `s`. */
-  #put(t: Slots<V>, s: number, w: Uint32Array, o: number, v: V): void {
-    if (t.wordsPerKey === 1) {
-      t.keys[s] = w[o + 1];
-    } else {
-      const k = s * 4;
-      t.keys[k] = w[o + 1];
-      t.keys[k + 1] = w[o + 2];
-      t.keys[k + 2] = w[o + 3];
-      t.keys[k + 3] = w[o + 4];
+    const d = t.data, p = s * t.stride;
+    d[p] = (w[o] & 0xff) + 1;
+    d[p + 1] = w[o + 1];
+    if (t.wordsPerKey === 4) {
+      d[p + 2] = w[o + 2];
+      d[p + 3] = w[o + 3];
+      d[p + 4] = w[o + 4];
     }
-    t.lens[s] = (w[o] & 0xff) + 1;
-    t.vals[s] = v;
+    d[p + t.stride - 1] = this.#ref(v);
     t.size++;
   }
 
-  /** Inserts a key known to be absent, into a table with room. */
-  #insertNew(t: Slots<V>, w: Uint32Array, o: number, v: V): void {
-    const len = w[o] & 0xff, lens = t.lens, mask = t.mask;
+  /** The empty slot where the (absent) prefix at `w[o]` goes. */
+  #emptySlot(t: Slots, w: Uint32Array, o: number): number {
+    const len = w[o] & 0xff, d = t.data, mask = t.mask, stride = t.stride;
     let s = t.wordsPerKey === 1
       ? home4(w[o + 1], len, t.bits)
       : home6(w[o + 1], w[o + 2], w[o + 3], w[o + 4], len, t.bits);
-    while (lens[s] !== 0) s = (s + 1) & mask;
-    this.#put(t, s, w, o, v);
+    while (d[s * stride] !== 0) s = (s + 1) & mask;
+    return s;
   }
 
-  /** A table of twice the capacity holding the entries of `t`. */
-  #grow(t: Slots<V>): Slots<V> {
-    const n = new Slots<V>(t.wordsPerKey, t.bits + 1);
-    const scratch = new Uint32Array(KEY_WORDS);
-    const cap = t.mask + 1, wpk = t.wordsPerKey;
+  /** A table of twice the capacity holding the slots of `t` (value ids unchanged). */
+  #grow(t: Slots): Slots {
+    const n = new Slots(t.wordsPerKey, t.bits + 1);
+    const cap = t.mask + 1, stride = t.stride, d = t.data, nd = n.data, mask = n.mask;
     for (let s = 0; s < cap; s++) {
-      if (t.lens[s] === 0) continue;
-      scratch[0] = t.lens[s] - 1;
-      for (let k = 0; k < wpk; k++) scratch[1 + k] = t.keys[s * wpk + k];
-      this.#insertNew(n, scratch, 0, t.vals[s] as V);
+      const p = s * stride;
+      if (d[p] === 0) continue;
+      let h = homeAt(n.wordsPerKey, n.bits, d, p);
+      while (nd[h * stride] !== 0) h = (h + 1) & mask;
+      const q = h * stride;
+      for (let k = 0; k < stride; k++) nd[q + k] = d[p + k];
     }
+    n.size = t.size;
     return n;
   }
 
@@ -173,32 +224,23 @@ export class PrefixTable<V> {
     const t = w[o] & KEY_V6 ? this.#t6 : this.#t4;
     let s = this.#find(t, w, o);
     if (s < 0) return false;
+    const mask = t.mask, stride = t.stride, d = t.data;
+    this.#unref(d[s * stride + stride - 1]);
     // Backward shift: move later entries of the probe run into the hole when their home slot
     // does not lie cyclically in (hole, their slot].
-    const mask = t.mask, wpk = t.wordsPerKey, lens = t.lens, keys = t.keys, vals = t.vals;
     let j = s;
     for (;;) {
       j = (j + 1) & mask;
-      if (lens[j] === 0) break;
+      if (d[j * stride] === 0) break;
       const h = this.#homeOfSlot(t, j);
       const stays = s <= j ? s < h && h <= j : s < h || h <= j;
       if (stays) continue;
-      lens[s] = lens[j];
-      vals[s] = vals[j];
-      for (let k = 0; k < wpk; k++) keys[s * wpk + k] = keys[j * wpk + k];
+      for (let k = 0; k < stride; k++) d[s * stride + k] = d[j * stride + k];
       s = j;
     }
-    lens[s] = 0;
-    vals[s] = undefined;
-    for (let k = 0; k < wpk; k++) keys[s * wpk + k] = 0;
+    for (let k = 0; k < stride; k++) d[s * stride + k] = 0;
     t.size--;
     return true;
-  }
-
-  /** Removes everything. */
-  clear(): void {
-    this.#t4 = new Slots<V>(1, MIN_BITS);
-    this.#t6 = new Slots<V>(4, MIN_BITS);
   }
 
   /**
@@ -207,26 +249,30 @@ export class PrefixTable<V> {
    */
   collect(out: PrefixList, pick?: (v: V) => boolean, family?: "ipv4" | "ipv6"): void {
     if (family !== "ipv6") {
-      const t = this.#t4, cap = t.mask + 1;
+      const t = this.#t4, cap = t.mask + 1, d = t.data;
       for (let s = 0; s < cap; s++) {
-        if (t.lens[s] !== 0 && (!pick || pick(t.vals[s] as V))) out.push4(t.keys[s], t.lens[s] - 1);
+        const p = s * 3;
+        if (d[p] !== 0 && (!pick || pick(this.#objs[d[p + 2]]!))) out.push4(d[p + 1], d[p] - 1);
       }
     }
     if (family !== "ipv4") {
-      const t = this.#t6, cap = t.mask + 1, k = t.keys;
+      const t = this.#t6, cap = t.mask + 1, d = t.data;
       for (let s = 0; s < cap; s++) {
-        if (t.lens[s] === 0 || (pick && !pick(t.vals[s] as V))) continue;
-        const o = s * 4;
-        out.push6(k[o], k[o + 1], k[o + 2], k[o + 3], t.lens[s] - 1);
+        const p = s * 6;
+        if (d[p] === 0 || (pick && !pick(this.#objs[d[p + 5]]!))) continue;
+        out.push6(d[p + 1], d[p + 2], d[p + 3], d[p + 4], d[p] - 1);
       }
     }
   }
 
-  /** Calls `fn` with every value (table order). */
+  /** Calls `fn` with the value of every entry (table order; shared values once per entry). */
   forEachValue(fn: (v: V) => void): void {
     for (const t of [this.#t4, this.#t6]) {
-      const cap = t.mask + 1;
-      for (let s = 0; s < cap; s++) if (t.lens[s] !== 0) fn(t.vals[s] as V);
+      const cap = t.mask + 1, stride = t.stride, d = t.data;
+      for (let s = 0; s < cap; s++) {
+        const p = s * stride;
+        if (d[p] !== 0) fn(this.#objs[d[p + stride - 1]]!);
+      }
     }
   }
 }

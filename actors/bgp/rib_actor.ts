@@ -9,11 +9,13 @@ import { actor, type ActorRef, type ReplyTo } from "../../runtime/mod.ts";
 import type { OriginatedPrefix } from "./config.ts";
 import type { PathAttributes } from "./path_attributes.ts";
 import type { Family } from "./prefix.ts";
+import type { PrefixList } from "./prefix_list.ts";
 import {
   type BestChange,
   type Export,
   exportRoute,
   type ExportTarget,
+  previousBest,
   Rib,
   type Route,
   type RouteSource,
@@ -57,8 +59,9 @@ export type RibMsg =
   | {
     readonly type: "routes";
     readonly source: RouteSource;
-    /** Prefixes announced or withdrawn, in the order they were received. */
-    readonly prefixes: readonly string[];
+    /** Prefixes announced or withdrawn, in the order they were received (packed keys; the
+     * sender must not change the list afterwards). */
+    readonly prefixes: PrefixList;
     /** Parallel to `prefixes`: the route to install (built by the peer, installed as it is and
      * shared by the prefixes of one UPDATE), or null to withdraw. */
     readonly routes: readonly (Route | null)[];
@@ -215,12 +218,12 @@ export function ribActor(opts: RibActorOptions) {
       "Best-path changes computed by the decision process",
     );
 
-    const exportFor = (link: PeerLink, prefix: string, best: Route | null): Export | null => {
+    const exportFor = (link: PeerLink, family: Family, best: Route | null): Export | null => {
       if (!best) return null;
       if (best.source.peer === link.target.peer) return null;
       // The cache is per attributes object; iBGP filtering depends on the source, so only
       // eBGP-learned and local routes are cached.
-      const v6 = prefix.includes(":");
+      const v6 = family === "ipv6";
       const cache = v6 ? link.cache6 : link.cache4;
       const cached = cache.get(best.attrs);
       if (cached !== undefined && !best.source.ibgp) return cached;
@@ -233,14 +236,21 @@ export function ribActor(opts: RibActorOptions) {
       if (changes.length === 0) return;
       changeCounter.inc(undefined, changes.length);
       prefixGauge.set(rib.size);
-      let prefixes: string[] | null = null;
       for (const link of links.values()) {
-        prefixes ??= changes.map((c) => c.prefix);
-        const exports = new Array<Export | null>(changes.length);
-        for (let i = 0; i < changes.length; i++) {
-          exports[i] = exportFor(link, changes[i].prefix, changes[i].best);
+        const prefixes: string[] = [], exports: (Export | null)[] = [];
+        for (const c of changes) {
+          const family = c.family;
+          const e = exportFor(link, family, c.best);
+          if (e === null) {
+            // Nothing to withdraw when the previous best was not sent to this peer either (a
+            // table load from one peer exports nothing back to it, and makes no prefix text).
+            const before = previousBest(c);
+            if (before === null || exportFor(link, family, before) === null) continue;
+          }
+          prefixes.push(c.prefix);
+          exports.push(e);
         }
-        link.ref.tell({ type: "export", prefixes, exports, full: false });
+        if (prefixes.length > 0) link.ref.tell({ type: "export", prefixes, exports, full: false });
       }
       for (const s of subscribers.values()) s.tell({ type: "bestPaths", changes });
     };
@@ -296,7 +306,7 @@ export function ribActor(opts: RibActorOptions) {
             links.set(msg.target.peer, link);
             const prefixes: string[] = [], exports: Export[] = [];
             for (const e of rib.entries()) {
-              const x = exportFor(link, e.prefix, e.best);
+              const x = exportFor(link, e.family, e.best);
               if (x) {
                 prefixes.push(e.prefix);
                 exports.push(x);
@@ -337,8 +347,8 @@ export function ribActor(opts: RibActorOptions) {
             const { prefixes, routes } = msg;
             for (let i = 0; i < prefixes.length; i++) {
               const r = routes[i];
-              if (r === null) rib.remove(peer, prefixes[i], changes);
-              else rib.upsert(prefixes[i], r, changes);
+              if (r === null) rib.removeAt(peer, prefixes, i, changes);
+              else rib.upsertAt(prefixes, i, r, changes);
             }
             publish(changes);
             msg.replyTo?.reply(rib.peerCount(peer));

@@ -423,13 +423,19 @@ export class Rib {
   upsertAt(keys: PrefixList, i: number, route: Route, changes: BestChange[]): void {
     const peer = route.source.peer;
     const c = this.#counts(peer);
-    const e = this.#loc.get(keys, i);
+    // Optimistically install the route alone (one probe: the common cases are a new prefix
+    // and a peer replacing its own only route); a contested entry is put back right after.
+    const e = this.#loc.put(keys, i, route);
     const mp = this.#opts.multipath ? [route] : null;
     if (e === undefined) {
-      this.#loc.set(keys, i, route);
       c.routes++;
       if (route.stale) c.stale++;
       changes.push(new Change(keys, i, null, route, null, mp));
+      return;
+    }
+    if (e === route) {
+      // The same route object again (a repeated announcement within one UPDATE's batch).
+      changes.push(new Change(keys, i, null, route, e, mp));
       return;
     }
     if (!Array.isArray(e)) {
@@ -437,7 +443,6 @@ export class Rib {
         // The only candidate is replaced.
         if (e.stale) c.stale--;
         if (route.stale) c.stale++;
-        this.#loc.set(keys, i, route);
         changes.push(new Change(keys, i, null, route, e, mp));
         return;
       }

@@ -2,13 +2,22 @@
  * The RIB's prefix table (open addressing on typed arrays, packed keys, shared values by id)
  * against a `Map` keyed by prefix text: random insert / replace / delete / lookup sequences over
  * IPv4 and IPv6 prefixes of every length (0..32, 0..128), through growth, with values shared
- * between prefixes; plus the packed key list and its text.
+ * between prefixes; plus the packed key list and its text, and the change log of the receive
+ * path against change records.
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { PrefixList } from "../actors/bgp/prefix_list.ts";
 import { PrefixTable } from "../actors/bgp/prefix_table.ts";
 import { formatIPv6 } from "../actors/bgp/prefix.ts";
+import {
+  type BestChange,
+  ChangeLog,
+  previousBest,
+  Rib,
+  type Route,
+  type RouteSource,
+} from "../actors/bgp/rib.ts";
 
 /** A canonical prefix text from raw bits: host bits cleared. */
 function v4Text(addr: number, len: number): string {
@@ -163,4 +172,55 @@ Deno.test("prefix list: text round trip, families, and typed errors for bad text
         e.name === "PrefixError" && e.code === "bad_prefix" && e.value === bad,
     );
   }
+});
+
+Deno.test("change log: the receive path's columns record the same changes as change records", () => {
+  const sources: RouteSource[] = [1, 2, 3].map((n) => ({
+    peer: `192.0.2.${n}`,
+    asn: 65000 + n,
+    bgpId: `192.0.2.${n}`,
+    ibgp: false,
+    local: false,
+  }));
+  const texts = ["198.51.100.0/24", "203.0.113.0/25", "fd00:1::/48", "0.0.0.0/0"];
+  const keys = PrefixList.from(texts);
+  fc.assert(
+    fc.property(
+      fc.boolean(),
+      fc.array(fc.tuple(fc.nat(2), fc.nat(3), fc.option(fc.nat(2), { nil: null })), {
+        maxLength: 40,
+      }),
+      (multipath, ops) => {
+        const a = new Rib({ multipath }), b = new Rib({ multipath });
+        const records: BestChange[] = [], log = new ChangeLog();
+        for (const [peer, k, pathLen] of ops) {
+          const source = sources[peer];
+          if (pathLen === null) {
+            a.removeAt(source.peer, keys, k, records);
+            b.removeAt(source.peer, keys, k, log);
+            continue;
+          }
+          const asns = [source.asn, ...Array(pathLen).fill(64512)];
+          const route: Route = {
+            source,
+            attrs: { origin: 0, asPath: [{ type: 2, asns }] },
+            nextHop: source.peer,
+            stale: false,
+          };
+          a.upsertAt(keys, k, route, records);
+          b.upsertAt(keys, k, route, log);
+        }
+        const json = (cs: BestChange[]) => JSON.parse(JSON.stringify(cs));
+        assert.deepEqual(json(log.toArray()), json(records));
+        for (let i = 0; i < log.length; i++) {
+          assert.equal(log.prefix(i), records[i].prefix);
+          assert.equal(log.family(i), records[i].family);
+          assert.equal(log.best[i], records[i].best);
+          assert.equal(log.before[i], previousBest(records[i]));
+        }
+        assert.deepEqual(json([...a.entries()]), json([...b.entries()]));
+      },
+    ),
+    { numRuns: 200 },
+  );
 });

@@ -252,6 +252,78 @@ export function previousBest(c: BestChange): Route | null {
   return c instanceof Change ? c.before : null;
 }
 
+/**
+ * Best-path changes in columns, as the receive path records them: no object per change and no
+ * prefix text unless read. {@linkcode ChangeLog.at} makes the record of one change.
+ */
+export class ChangeLog {
+  /** Prefixes changed (packed). */
+  readonly keys: PrefixList = new PrefixList(64);
+  /** New best route per change (null: the prefix is gone). */
+  readonly best: (Route | null)[] = [];
+  /** Best route before each change (null: the prefix was new). */
+  readonly before: (Route | null)[] = [];
+  /** ECMP set per change when multipath is on, else null (`[best]`). */
+  readonly paths: (readonly Route[] | null)[] = [];
+
+  /** Number of changes. */
+  get length(): number {
+    return this.best.length;
+  }
+
+  /** Records one change of prefix `i` of `keys`. */
+  add(
+    keys: PrefixList,
+    i: number,
+    best: Route | null,
+    before: Route | null,
+    paths: readonly Route[] | null,
+  ): void {
+    this.keys.pushFrom(keys, i);
+    this.best.push(best);
+    this.before.push(before);
+    this.paths.push(paths);
+  }
+
+  /** Prefix text of change `i`. */
+  prefix(i: number): string {
+    return this.keys.text(i);
+  }
+
+  /** Family of change `i`. */
+  family(i: number): Family {
+    return this.keys.family(i);
+  }
+
+  /** Change `i` as a record. */
+  at(i: number): BestChange {
+    return new Change(this.keys, i, null, this.best[i], this.before[i], this.paths[i]);
+  }
+
+  /** Every change as a record, in order. */
+  toArray(): BestChange[] {
+    const out = new Array<BestChange>(this.length);
+    for (let i = 0; i < out.length; i++) out[i] = this.at(i);
+    return out;
+  }
+}
+
+/** Where RIB mutations record their best-path changes: an array of records or a log. */
+export type ChangeSink = BestChange[] | ChangeLog;
+
+/** Records a change into `sink`. */
+function emit(
+  sink: ChangeSink,
+  keys: PrefixList,
+  i: number,
+  best: Route | null,
+  before: Route | null,
+  paths: readonly Route[] | null,
+): void {
+  if (sink instanceof ChangeLog) sink.add(keys, i, best, before, paths);
+  else sink.push(new Change(keys, i, null, best, before, paths));
+}
+
 /** Per-peer counters of the Adj-RIB-In (the routes themselves live in the Loc-RIB entries). */
 interface PeerCounts {
   routes: number;
@@ -402,25 +474,26 @@ export class Rib {
     i: number,
     cands: Route[],
     before: Route | undefined,
-    changes: BestChange[],
+    changes: ChangeSink,
   ) {
     const ranked = rank(cands, this.#opts);
     this.#loc.set(keys, i, ranked.length === 1 ? ranked[0] : ranked);
     const after = ranked[0];
     if (this.#opts.multipath || after !== before) {
-      changes.push(this.#view(keys, i, null, ranked, before ?? null));
+      const mp = this.#opts.multipath ? multipathSet(ranked, this.#opts) : null;
+      emit(changes, keys, i, ranked[0] ?? null, before ?? null, mp);
     }
   }
 
   /** Installs or replaces the route of `route.source.peer` for `prefix`; appends best-path
    * changes to `changes`. */
-  upsert(prefix: string, route: Route, changes: BestChange[]): void {
+  upsert(prefix: string, route: Route, changes: ChangeSink): void {
     this.upsertAt(keyFor(prefix), 0, route, changes);
   }
 
   /** {@linkcode Rib.upsert} for prefix `i` of `keys` (the list must not change afterwards:
    * change records read their prefix from it). */
-  upsertAt(keys: PrefixList, i: number, route: Route, changes: BestChange[]): void {
+  upsertAt(keys: PrefixList, i: number, route: Route, changes: ChangeSink): void {
     const peer = route.source.peer;
     const c = this.#counts(peer);
     // Optimistically install the route alone (one probe: the common cases are a new prefix
@@ -430,12 +503,12 @@ export class Rib {
     if (e === undefined) {
       c.routes++;
       if (route.stale) c.stale++;
-      changes.push(new Change(keys, i, null, route, null, mp));
+      emit(changes, keys, i, route, null, mp);
       return;
     }
     if (e === route) {
       // The same route object again (a repeated announcement within one UPDATE's batch).
-      changes.push(new Change(keys, i, null, route, e, mp));
+      emit(changes, keys, i, route, e, mp);
       return;
     }
     if (!Array.isArray(e)) {
@@ -443,7 +516,7 @@ export class Rib {
         // The only candidate is replaced.
         if (e.stale) c.stale--;
         if (route.stale) c.stale++;
-        changes.push(new Change(keys, i, null, route, e, mp));
+        emit(changes, keys, i, route, e, mp);
         return;
       }
       c.routes++;
@@ -467,12 +540,12 @@ export class Rib {
   }
 
   /** Removes the route of `peer` for `prefix`. */
-  remove(peer: string, prefix: string, changes: BestChange[]): void {
+  remove(peer: string, prefix: string, changes: ChangeSink): void {
     this.removeAt(peer, keyFor(prefix), 0, changes);
   }
 
   /** {@linkcode Rib.remove} for prefix `i` of `keys` (see {@linkcode Rib.upsertAt}). */
-  removeAt(peer: string, keys: PrefixList, i: number, changes: BestChange[]): void {
+  removeAt(peer: string, keys: PrefixList, i: number, changes: ChangeSink): void {
     const e = this.#loc.get(keys, i);
     if (e === undefined) return;
     const c = this.#peers.get(peer);
@@ -483,7 +556,7 @@ export class Rib {
       c.routes--;
       if (e.stale) c.stale--;
       this.#forget(peer, c);
-      changes.push(new Change(keys, i, null, null, e, this.#opts.multipath ? [] : null));
+      emit(changes, keys, i, null, e, this.#opts.multipath ? [] : null);
       return;
     }
     const old = ownRoute(e, peer);
@@ -496,7 +569,14 @@ export class Rib {
     if (rest.length === 1) {
       this.#loc.set(keys, i, rest[0]);
       if (this.#opts.multipath || rest[0] !== before) {
-        changes.push(this.#view(keys, i, null, rest, before));
+        emit(
+          changes,
+          keys,
+          i,
+          rest[0],
+          before,
+          this.#opts.multipath ? multipathSet(rest, this.#opts) : null,
+        );
       }
       return;
     }
@@ -515,13 +595,13 @@ export class Rib {
   }
 
   /** Removes every route of a peer (session down without graceful restart). */
-  dropPeer(peer: string, changes: BestChange[], family?: Family): void {
+  dropPeer(peer: string, changes: ChangeSink, family?: Family): void {
     const ps = this.#prefixesOf(peer, () => true, family);
     for (let i = 0; i < ps.length; i++) this.removeAt(peer, ps, i, changes);
   }
 
   /** Marks every route of a peer stale (graceful restart). Returns how many. */
-  markStale(peer: string, changes: BestChange[]): number {
+  markStale(peer: string, changes: ChangeSink): number {
     const c = this.#peers.get(peer);
     if (!c) return 0;
     // Routes may be shared between prefixes: mark them all, then re-rank every contested entry.
@@ -541,7 +621,7 @@ export class Rib {
   }
 
   /** Removes the routes of a peer still stale (End-of-RIB or restart timer). */
-  sweepStale(peer: string, changes: BestChange[], family?: Family): number {
+  sweepStale(peer: string, changes: ChangeSink, family?: Family): number {
     if (this.peerStaleCount(peer) === 0) return 0;
     const ps = this.#prefixesOf(peer, (r) => r.stale, family);
     for (let i = 0; i < ps.length; i++) this.removeAt(peer, ps, i, changes);

@@ -12,6 +12,8 @@ import type { Family } from "./prefix.ts";
 import type { PrefixList } from "./prefix_list.ts";
 import {
   type BestChange,
+  ChangeLog,
+  type ChangeSink,
   type Export,
   exportRoute,
   type ExportTarget,
@@ -232,27 +234,33 @@ export function ribActor(opts: RibActorOptions) {
       return e;
     };
 
-    const publish = (changes: BestChange[]) => {
-      if (changes.length === 0) return;
-      changeCounter.inc(undefined, changes.length);
+    const publish = (changes: ChangeSink) => {
+      const n = changes.length;
+      if (n === 0) return;
+      changeCounter.inc(undefined, n);
       prefixGauge.set(rib.size);
+      // The receive path records its changes in a log (columns, no object or text per change).
+      const log = changes instanceof ChangeLog ? changes : null;
+      const list = changes instanceof ChangeLog ? null : changes;
       for (const link of links.values()) {
         const prefixes: string[] = [], exports: (Export | null)[] = [];
-        for (const c of changes) {
-          const family = c.family;
-          const e = exportFor(link, family, c.best);
+        for (let i = 0; i < n; i++) {
+          const family = log ? log.family(i) : list![i].family;
+          const e = exportFor(link, family, log ? log.best[i] : list![i].best);
           if (e === null) {
             // Nothing to withdraw when the previous best was not sent to this peer either (a
             // table load from one peer exports nothing back to it, and makes no prefix text).
-            const before = previousBest(c);
+            const before = log ? log.before[i] : previousBest(list![i]);
             if (before === null || exportFor(link, family, before) === null) continue;
           }
-          prefixes.push(c.prefix);
+          prefixes.push(log ? log.prefix(i) : list![i].prefix);
           exports.push(e);
         }
         if (prefixes.length > 0) link.ref.tell({ type: "export", prefixes, exports, full: false });
       }
-      for (const s of subscribers.values()) s.tell({ type: "bestPaths", changes });
+      if (subscribers.size === 0) return;
+      const records = log ? log.toArray() : list!;
+      for (const s of subscribers.values()) s.tell({ type: "bestPaths", changes: records });
     };
 
     // Originated prefixes with equal attributes share one attributes object, so that their
@@ -342,7 +350,7 @@ export function ribActor(opts: RibActorOptions) {
             break;
           }
           case "routes": {
-            const changes: BestChange[] = [];
+            const changes = new ChangeLog();
             const peer = msg.source.peer;
             const { prefixes, routes } = msg;
             for (let i = 0; i < prefixes.length; i++) {

@@ -498,11 +498,11 @@ export function peerActor(opts: PeerActorOptions) {
       c.framer.push(chunk);
       // Prefixes received and, parallel, the route to install (one object per UPDATE, shared
       // by its prefixes) or null for a withdrawal.
-      let prefixes = new PrefixList(1024), routes: (Route | null)[] = [];
+      let prefixes = new PrefixList(256), routes: (Route | null)[] = [];
       const flush = async () => {
         if (prefixes.length === 0 || !source) return;
         const ps = prefixes, rs = routes;
-        prefixes = new PrefixList(1024);
+        prefixes = new PrefixList(256);
         routes = [];
         const ref = rib();
         if (!ref) return;

@@ -2,23 +2,41 @@
  * A hash table from prefixes to values, keyed by the packed prefix keys of
  * {@linkcode PrefixList} (no string, no object and no map entry per prefix): open addressing
  * with linear probing over one `Uint32Array` per family, growing by doubling at 3/4 load,
- * deleting by backward shift (no tombstones). A slot is `[length + 1 (0 = empty), address
- * words (1 for IPv4, 4 for IPv6), value id]`, so a lookup touches one cache line.
+ * deleting by backward shift (no tombstones). A slot is a tag word (`(length + 1) << 24 |
+ * value id`, 0 = empty) followed by the address words (1 for IPv4, 4 for IPv6): 8 or 20 octets,
+ * and a lookup touches one cache line.
  *
  * Values are objects held in a small registry and referred to from the slots by a 32-bit id
  * with a reference count: many prefixes share one value (the RIB stores one route object per
  * UPDATE), the slots hold no pointers (no write barrier per insertion, nothing for the garbage
- * collector to scan), and a value is released when no slot refers to it any more.
+ * collector to scan), and a value is released when no slot refers to it any more. At most
+ * 2^24 - 1 distinct values can be held at once ({@linkcode PrefixTableFullError} beyond).
  * Iteration order is the table's, not insertion order.
  * @module
  */
 import { KEY_V6, KEY_WORDS, type PrefixList } from "./prefix_list.ts";
 
 const MIN_BITS = 4;
+/** Largest value id (24 bits; the tag's top 8 bits hold the prefix length + 1). */
+const MAX_ID = 0xffffff;
+
+/** The table holds as many distinct values as its slots can name. */
+export class PrefixTableFullError extends Error {
+  /** Discriminator. */
+  readonly code = "table_full";
+  /** The number of distinct values that could not be exceeded. */
+  readonly value: number;
+  /** Creates the error. */
+  constructor(value: number) {
+    super(`Prefix table full: ${value} distinct values already held`);
+    this.name = "PrefixTableFullError";
+    this.value = value;
+  }
+}
 
 /** One family's slots. */
 class Slots {
-  /** Address words per key (1 or 4); a slot is `wordsPerKey + 2` words. */
+  /** Address words per key (1 or 4); a slot is `wordsPerKey + 1` words. */
   readonly wordsPerKey: number;
   readonly stride: number;
   bits: number;
@@ -28,7 +46,7 @@ class Slots {
 
   constructor(wordsPerKey: number, bits: number) {
     this.wordsPerKey = wordsPerKey;
-    this.stride = wordsPerKey + 2;
+    this.stride = wordsPerKey + 1;
     this.bits = bits;
     this.mask = (1 << bits) - 1;
     this.data = new Uint32Array((1 << bits) * this.stride);
@@ -86,7 +104,7 @@ function home6(a: number, b: number, c: number, d: number, len: number, bits: nu
 
 /** Home slot, in a table of `2^bits` slots, of the key of the slot at `d[p]`. */
 function homeAt(wordsPerKey: number, bits: number, d: Uint32Array, p: number): number {
-  const len = d[p] - 1;
+  const len = (d[p] >>> 24) - 1;
   if (wordsPerKey === 1) return home4(d[p + 1], len, bits);
   return home6(d[p + 1], d[p + 2], d[p + 3], d[p + 4], len, bits);
 }
@@ -127,6 +145,7 @@ export class PrefixTable<V extends object> {
       if (known !== undefined) id = known;
       else {
         id = this.#free.pop() ?? this.#objs.length;
+        if (id > MAX_ID) throw new PrefixTableFullError(MAX_ID);
         if (id === this.#objs.length) this.#objs.push(v);
         else this.#objs[id] = v;
         if (id >= this.#refs.length) {
@@ -161,18 +180,20 @@ export class PrefixTable<V extends object> {
       const a = w[o + 1];
       let s = home4(a, len - 1, t.bits);
       for (;;) {
-        const p = s * 3, l = d[p];
-        if (l === 0) return ~s;
-        if (l === len && d[p + 1] === a) return s;
+        const p = s * 2, tag = d[p];
+        if (tag === 0) return ~s;
+        if (tag >>> 24 === len && d[p + 1] === a) return s;
         s = (s + 1) & mask;
       }
     }
     const a = w[o + 1], b = w[o + 2], c = w[o + 3], e = w[o + 4];
     let s = home6(a, b, c, e, len - 1, t.bits);
     for (;;) {
-      const p = s * 6, l = d[p];
-      if (l === 0) return ~s;
-      if (l === len && d[p + 1] === a && d[p + 2] === b && d[p + 3] === c && d[p + 4] === e) {
+      const p = s * 5, tag = d[p];
+      if (tag === 0) return ~s;
+      if (
+        tag >>> 24 === len && d[p + 1] === a && d[p + 2] === b && d[p + 3] === c && d[p + 4] === e
+      ) {
         return s;
       }
       s = (s + 1) & mask;
@@ -189,7 +210,7 @@ export class PrefixTable<V extends object> {
     const w = list.words, o = i * KEY_WORDS;
     const t = w[o] & KEY_V6 ? this.#t6 : this.#t4;
     const s = this.#find(t, w, o);
-    return s < 0 ? undefined : this.#objs[t.data[s * t.stride + t.stride - 1]];
+    return s < 0 ? undefined : this.#objs[t.data[s * t.stride] & MAX_ID];
   }
 
   /** Sets the value of prefix `i` of `list`. */
@@ -203,10 +224,10 @@ export class PrefixTable<V extends object> {
     let t = w[o] & KEY_V6 ? this.#t6 : this.#t4;
     const found = this.#find(t, w, o);
     if (found >= 0) {
-      const at = found * t.stride + t.stride - 1;
-      const old = t.data[at], prev = this.#objs[old];
+      const at = found * t.stride, tag = t.data[at];
+      const old = tag & MAX_ID, prev = this.#objs[old];
       if (prev === v) return prev;
-      t.data[at] = this.#ref(v);
+      t.data[at] = (tag & ~MAX_ID) | this.#ref(v);
       this.#unref(old);
       return prev;
     }
@@ -218,14 +239,13 @@ export class PrefixTable<V extends object> {
       s = this.#emptySlot(t, w, o);
     }
     const d = t.data, p = s * t.stride;
-    d[p] = (w[o] & 0xff) + 1;
+    d[p] = (((w[o] & 0xff) + 1) << 24) | this.#ref(v);
     d[p + 1] = w[o + 1];
     if (t.wordsPerKey === 4) {
       d[p + 2] = w[o + 2];
       d[p + 3] = w[o + 3];
       d[p + 4] = w[o + 4];
     }
-    d[p + t.stride - 1] = this.#ref(v);
     t.size++;
     return undefined;
   }
@@ -263,7 +283,7 @@ export class PrefixTable<V extends object> {
     let s = this.#find(t, w, o);
     if (s < 0) return false;
     const mask = t.mask, stride = t.stride, d = t.data;
-    this.#unref(d[s * stride + stride - 1]);
+    this.#unref(d[s * stride] & MAX_ID);
     // Backward shift: move later entries of the probe run into the hole when their home slot
     // does not lie cyclically in (hole, their slot].
     let j = s;
@@ -289,16 +309,18 @@ export class PrefixTable<V extends object> {
     if (family !== "ipv6") {
       const t = this.#t4, cap = t.mask + 1, d = t.data;
       for (let s = 0; s < cap; s++) {
-        const p = s * 3;
-        if (d[p] !== 0 && (!pick || pick(this.#objs[d[p + 2]]!))) out.push4(d[p + 1], d[p] - 1);
+        const p = s * 2, tag = d[p];
+        if (tag !== 0 && (!pick || pick(this.#objs[tag & MAX_ID]!))) {
+          out.push4(d[p + 1], (tag >>> 24) - 1);
+        }
       }
     }
     if (family !== "ipv4") {
       const t = this.#t6, cap = t.mask + 1, d = t.data;
       for (let s = 0; s < cap; s++) {
-        const p = s * 6;
-        if (d[p] === 0 || (pick && !pick(this.#objs[d[p + 5]]!))) continue;
-        out.push6(d[p + 1], d[p + 2], d[p + 3], d[p + 4], d[p] - 1);
+        const p = s * 5, tag = d[p];
+        if (tag === 0 || (pick && !pick(this.#objs[tag & MAX_ID]!))) continue;
+        out.push6(d[p + 1], d[p + 2], d[p + 3], d[p + 4], (tag >>> 24) - 1);
       }
     }
   }
@@ -309,7 +331,7 @@ export class PrefixTable<V extends object> {
       const cap = t.mask + 1, stride = t.stride, d = t.data;
       for (let s = 0; s < cap; s++) {
         const p = s * stride;
-        if (d[p] !== 0) fn(this.#objs[d[p + stride - 1]]!);
+        if (d[p] !== 0) fn(this.#objs[d[p] & MAX_ID]!);
       }
     }
   }

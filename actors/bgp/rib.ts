@@ -258,13 +258,18 @@ export function previousBest(c: BestChange): Route | null {
  */
 export class ChangeLog {
   /** Prefixes changed (packed). */
-  readonly keys: PrefixList = new PrefixList(64);
+  readonly keys: PrefixList;
   /** New best route per change (null: the prefix is gone). */
   readonly best: (Route | null)[] = [];
   /** Best route before each change (null: the prefix was new). */
   readonly before: (Route | null)[] = [];
   /** ECMP set per change when multipath is on, else null (`[best]`). */
   readonly paths: (readonly Route[] | null)[] = [];
+
+  /** An empty log with room for `capacity` changes (it grows as needed). */
+  constructor(capacity = 16) {
+    this.keys = new PrefixList(capacity);
+  }
 
   /** Number of changes. */
   get length(): number {

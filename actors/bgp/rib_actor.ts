@@ -350,7 +350,7 @@ export function ribActor(opts: RibActorOptions) {
             break;
           }
           case "routes": {
-            const changes = new ChangeLog();
+            const changes = new ChangeLog(msg.prefixes.length);
             const peer = msg.source.peer;
             const { prefixes, routes } = msg;
             for (let i = 0; i < prefixes.length; i++) {

@@ -215,8 +215,8 @@ Deno.test("change log: the receive path's columns record the same changes as cha
         for (let i = 0; i < log.length; i++) {
           assert.equal(log.prefix(i), records[i].prefix);
           assert.equal(log.family(i), records[i].family);
-          assert.equal(log.best[i], records[i].best);
-          assert.equal(log.before[i], previousBest(records[i]));
+          assert.equal(log.best(i), records[i].best);
+          assert.equal(log.before(i), previousBest(records[i]));
         }
         assert.deepEqual(json([...a.entries()]), json([...b.entries()]));
       },

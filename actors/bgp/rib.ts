@@ -259,21 +259,25 @@ export function previousBest(c: BestChange): Route | null {
 export class ChangeLog {
   /** Prefixes changed (packed). */
   readonly keys: PrefixList;
-  /** New best route per change (null: the prefix is gone). */
-  readonly best: (Route | null)[] = [];
-  /** Best route before each change (null: the prefix was new). */
-  readonly before: (Route | null)[] = [];
-  /** ECMP set per change when multipath is on, else null (`[best]`). */
-  readonly paths: (readonly Route[] | null)[] = [];
+  #best: (Route | null)[];
+  #before: (Route | null)[];
+  /** ECMP sets, only where multipath made one (holes elsewhere: `[best]`). */
+  #paths: (readonly Route[] | null)[];
+  #n = 0;
 
   /** An empty log with room for `capacity` changes (it grows as needed). */
   constructor(capacity = 16) {
     this.keys = new PrefixList(capacity);
+    // Preallocated (appending then never copies); past 64k entries V8 would make dictionaries.
+    const pre = Math.min(capacity, 65536);
+    this.#best = new Array(pre);
+    this.#before = new Array(pre);
+    this.#paths = new Array(pre);
   }
 
   /** Number of changes. */
   get length(): number {
-    return this.best.length;
+    return this.#n;
   }
 
   /** Records one change of prefix `i` of `keys`. */
@@ -284,10 +288,21 @@ export class ChangeLog {
     before: Route | null,
     paths: readonly Route[] | null,
   ): void {
+    const n = this.#n++;
     this.keys.pushFrom(keys, i);
-    this.best.push(best);
-    this.before.push(before);
-    this.paths.push(paths);
+    this.#best[n] = best;
+    this.#before[n] = before;
+    if (paths !== null) this.#paths[n] = paths;
+  }
+
+  /** New best route of change `i` (null: the prefix is gone). */
+  best(i: number): Route | null {
+    return this.#best[i];
+  }
+
+  /** Best route before change `i` (null: the prefix was new). */
+  before(i: number): Route | null {
+    return this.#before[i];
   }
 
   /** Prefix text of change `i`. */
@@ -302,12 +317,12 @@ export class ChangeLog {
 
   /** Change `i` as a record. */
   at(i: number): BestChange {
-    return new Change(this.keys, i, null, this.best[i], this.before[i], this.paths[i]);
+    return new Change(this.keys, i, null, this.#best[i], this.#before[i], this.#paths[i] ?? null);
   }
 
   /** Every change as a record, in order. */
   toArray(): BestChange[] {
-    const out = new Array<BestChange>(this.length);
+    const out = new Array<BestChange>(this.#n);
     for (let i = 0; i < out.length; i++) out[i] = this.at(i);
     return out;
   }

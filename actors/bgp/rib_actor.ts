@@ -246,11 +246,11 @@ export function ribActor(opts: RibActorOptions) {
         const prefixes: string[] = [], exports: (Export | null)[] = [];
         for (let i = 0; i < n; i++) {
           const family = log ? log.family(i) : list![i].family;
-          const e = exportFor(link, family, log ? log.best[i] : list![i].best);
+          const e = exportFor(link, family, log ? log.best(i) : list![i].best);
           if (e === null) {
             // Nothing to withdraw when the previous best was not sent to this peer either (a
             // table load from one peer exports nothing back to it, and makes no prefix text).
-            const before = log ? log.before[i] : previousBest(list![i]);
+            const before = log ? log.before(i) : previousBest(list![i]);
             if (before === null || exportFor(link, family, before) === null) continue;
           }
           prefixes.push(log ? log.prefix(i) : list![i].prefix);

@@ -319,7 +319,9 @@ Deno.test("AS4: a 4-octet ASN speaker meets a 2-octet-only (OLD) speaker both wa
     assert.equal(open.body.slice(2, 6), "5ba0", "My AS is AS_TRANS");
     // tern's route toward the OLD speaker: AS_PATH with AS_TRANS plus AS4_PATH.
     const r = await rp.cmd("read 2000");
-    const upd = (r.messages as any[]).find((m) => m.type === 2 && m.body.length > 8);
+    // The UPDATE of the originated 192.0.2.0/24 (NLRI 18 c00002 ends the body): the full table
+    // goes out in the RIB's table order, so the learned routes may come first.
+    const upd = (r.messages as any[]).find((m) => m.type === 2 && m.body.endsWith("18c00002"));
     assert.ok(upd, "an UPDATE arrived");
     assert.ok(upd.body.includes("4002040201" + "5ba0"), `AS_PATH [23456]: ${upd.body}`);
     assert.ok(upd.body.includes("c01106" + "0201fa56ea01"), `AS4_PATH [4200000001]: ${upd.body}`);

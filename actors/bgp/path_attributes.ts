@@ -15,7 +15,8 @@ import {
   UpdateSubcode,
 } from "./constants.ts";
 import { BgpWireError } from "./errors.ts";
-import { type Family, formatIPv4, formatIPv6, parseIPv4, parseIPv6, readNlri } from "./prefix.ts";
+import { type Family, formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from "./prefix.ts";
+import { PrefixList, readNlriKeys } from "./prefix_list.ts";
 
 /** One AS_PATH segment. */
 export interface AsPathSegment {
@@ -118,6 +119,35 @@ export interface AttributeDecodeOptions {
   readonly ibgp: boolean;
   /** For eBGP: the peer's ASN, which must lead the AS_PATH (RFC 4271 6.3). */
   readonly peerAsn?: number;
+  /**
+   * The receive path's packed form: when given, the prefixes of the UPDATE are appended to
+   * these lists (emptied first by `decodeUpdate`) and the prefix arrays of the decoded message
+   * (`withdrawn`, `nlri`, `mpReach.nlri`, `mpUnreach.withdrawn`) are left empty, so that no
+   * string is made per prefix.
+   */
+  readonly keys?: NlriKeys;
+}
+
+/** Packed destinations for the prefixes of one UPDATE (see `AttributeDecodeOptions.keys`). */
+export interface NlriKeys {
+  /** Withdrawn routes field (IPv4). */
+  readonly withdrawn: PrefixList;
+  /** NLRI field (IPv4). */
+  readonly nlri: PrefixList;
+  /** MP_REACH_NLRI prefixes. */
+  readonly mpReach: PrefixList;
+  /** MP_UNREACH_NLRI prefixes. */
+  readonly mpUnreach: PrefixList;
+}
+
+/** Four empty lists for {@linkcode NlriKeys}. */
+export function nlriKeys(): NlriKeys {
+  return {
+    withdrawn: new PrefixList(),
+    nlri: new PrefixList(),
+    mpReach: new PrefixList(),
+    mpUnreach: new PrefixList(),
+  };
 }
 
 /** Result of decoding an attribute block. */
@@ -514,9 +544,10 @@ export function decodeAttributes(
           linkLocal = formatIPv6(buf, nh + 16);
         } else throw fail(`next hop length ${nhl} is not 4, 16 or 32`);
         if (fam === "ipv6" && nhl === 4) throw fail("IPv4 next hop for IPv6 NLRI");
-        const nlri: string[] = [];
-        const fault = readNlri(buf, nh + nhl + 1, ve, fam, nlri);
+        const keys = opts.keys?.mpReach ?? new PrefixList();
+        const fault = readNlriKeys(buf, nh + nhl + 1, ve, fam, keys);
         if (fault) throw fail(fault.reason);
+        const nlri = opts.keys ? [] : keys.texts();
         mpReach = linkLocal === undefined
           ? { afi, safi, nextHop, nlri }
           : { afi, safi, nextHop, linkLocalNextHop: linkLocal, nlri };
@@ -536,9 +567,10 @@ export function decodeAttributes(
           discard(code, 0, `MP_UNREACH_NLRI for unsupported AFI ${afi} SAFI ${safi}`);
           break;
         }
-        const withdrawn: string[] = [];
-        const fault = readNlri(buf, vs + 3, ve, fam, withdrawn);
+        const keys = opts.keys?.mpUnreach ?? new PrefixList();
+        const fault = readNlriKeys(buf, vs + 3, ve, fam, keys);
         if (fault) throw fail(fault.reason);
+        const withdrawn = opts.keys ? [] : keys.texts();
         mpUnreach = { afi, safi, withdrawn };
         break;
       }

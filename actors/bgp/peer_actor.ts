@@ -52,7 +52,8 @@ import {
 } from "./update_message.ts";
 import { MessageFramer } from "./wire_header.ts";
 import { encodeRouteRefresh } from "./route_refresh.ts";
-import { familyOfAfiSafi } from "./path_attributes.ts";
+import { familyOfAfiSafi, nlriKeys } from "./path_attributes.ts";
+import { PrefixList } from "./prefix_list.ts";
 
 /** Status of a session, for the control API. */
 export interface PeerStatus {
@@ -213,6 +214,8 @@ export function peerActor(opts: PeerActorOptions) {
     let messagesReceived = 0;
     let messagesSent = 0;
     const adjOut = new Map<string, Export>();
+    /** Where the decoder puts the prefixes of the UPDATE at hand (packed, reused). */
+    const keys = nlriKeys();
     let source: RouteSource | null = null;
     let suppressOpen = false;
     let connectAbort: AbortController | null = null;
@@ -526,11 +529,11 @@ export function peerActor(opts: PeerActorOptions) {
       c.framer.push(chunk);
       // Prefixes received and, parallel, the route to install (one object per UPDATE, shared
       // by its prefixes) or null for a withdrawal.
-      let prefixes: string[] = [], routes: (Route | null)[] = [];
+      let prefixes = new PrefixList(256), routes: (Route | null)[] = [];
       const flush = async () => {
         if (prefixes.length === 0 || !source) return;
         const ps = prefixes, rs = routes;
-        prefixes = [];
+        prefixes = new PrefixList(256);
         routes = [];
         const ref = rib();
         if (!ref) return;
@@ -573,6 +576,7 @@ export function peerActor(opts: PeerActorOptions) {
           as4: n?.as4 ?? false,
           ibgp,
           peerAsn: ibgp ? undefined : config.asn,
+          keys,
         });
         if (!res.ok) {
           lastError = res.error.message;
@@ -642,7 +646,7 @@ export function peerActor(opts: PeerActorOptions) {
             if (fsm.state !== "Established" || !n) break;
             const fams = sessionFamilies(n);
             const msg = m.message;
-            const eor = endOfRibFamily(msg);
+            const eor = endOfRibFamily(msg, keys);
             if (eor) {
               await flush();
               rib()?.tell({ type: "endOfRib", peer: key, family: eor });
@@ -656,33 +660,25 @@ export function peerActor(opts: PeerActorOptions) {
                 issues: m.issues.map((i) => `${i.action}: ${i.reason}`),
               });
             }
-            if (fams.includes("ipv4")) {
-              for (const p of msg.withdrawn) {
-                prefixes.push(p);
-                routes.push(null);
-              }
-            }
+            // The prefixes were decoded into `keys` (packed, no text): append them whole.
+            const add = (from: PrefixList, route: Route | null) => {
+              prefixes.append(from);
+              for (let i = 0; i < from.length; i++) routes.push(route);
+            };
+            if (fams.includes("ipv4")) add(keys.withdrawn, null);
             const un = msg.mpUnreach;
             if (un) {
               const f = familyOfAfiSafi(un.afi, un.safi);
-              if (f && fams.includes(f)) {
-                for (const p of un.withdrawn) {
-                  prefixes.push(p);
-                  routes.push(null);
-                }
-              }
+              if (f && fams.includes(f)) add(keys.mpUnreach, null);
             }
             const attrs = msg.attributes;
             const unusable = m.treatAsWithdraw || hasLoop(attrs.asPath, opts.localAsn) ||
               (attrs.originatorId !== undefined && attrs.originatorId === opts.routerId);
-            if (fams.includes("ipv4") && msg.nlri.length) {
+            if (fams.includes("ipv4") && keys.nlri.length) {
               const route: Route | null = unusable
                 ? null
                 : { source: source!, attrs, nextHop: attrs.nextHop ?? "", stale: false };
-              for (const p of msg.nlri) {
-                prefixes.push(p);
-                routes.push(route);
-              }
+              add(keys.nlri, route);
             }
             const reach = msg.mpReach;
             if (reach) {
@@ -697,10 +693,7 @@ export function peerActor(opts: PeerActorOptions) {
                   : ll && ll !== nh
                   ? { source: source!, attrs, nextHop: nh, linkLocalNextHop: ll, stale: false }
                   : { source: source!, attrs, nextHop: nh, stale: false };
-                for (const p of reach.nlri) {
-                  prefixes.push(p);
-                  routes.push(route);
-                }
+                add(keys.mpReach, route);
               }
             }
             if (prefixes.length >= 20_000) await flush();

@@ -1,8 +1,9 @@
 /**
  * IPv4/IPv6 addresses and prefixes: text (canonical, RFC 5952 for IPv6) and the NLRI wire form
  * (length octet followed by the minimum number of address octets, RFC 4271 4.3).
- * Prefixes travel through tern as canonical strings such as `198.51.100.0/24` or `fd00:1::/64`:
- * they are map keys in the RIB and need no further conversion for the control API.
+ * Prefixes travel through tern's APIs as canonical strings such as `198.51.100.0/24` or
+ * `fd00:1::/64`; the receive path carries them packed (`prefix_list.ts`) and makes the text only
+ * when something reads it.
  * @module
  */
 import { PrefixError } from "./errors.ts";
@@ -189,16 +190,6 @@ export function writeNlri(p: ParsedPrefix, out: Uint8Array, off: number): number
   return off;
 }
 
-/** Why {@linkcode readNlri} stopped: the offending prefix length or an overrun. */
-export interface NlriFault {
-  /** Offset of the bad entry. */
-  readonly offset: number;
-  /** A human explanation quoting the value. */
-  readonly reason: string;
-}
-
-const scratch16 = new Uint8Array(16);
-
 /** Character codes of the IPv4 prefix being formatted, and one reusable array per text length
  * ("0.0.0.0/0" is 9 characters, "255.255.255.255/32" 18): `String.fromCharCode.apply` on them
  * makes one flat string, where concatenating the parts makes a rope of several intermediate
@@ -223,8 +214,8 @@ function putDecimal(at: number, v: number): number {
   return at + 1;
 }
 
-/** `a.b.c.d/len` as one flat string. */
-function ipv4PrefixText(a: number, b: number, c: number, d: number, len: number): string {
+/** `a.b.c.d/len` (octets and length as numbers) as one flat string. */
+export function ipv4PrefixText(a: number, b: number, c: number, d: number, len: number): string {
   let k = putDecimal(0, a);
   v4Scratch[k++] = 46;
   k = putDecimal(k, b);
@@ -253,11 +244,25 @@ function putHex(at: number, v: number): number {
   return at;
 }
 
-/** The RFC 5952 text of the 16 bytes in `bytes` followed by `/len`, as one flat string (same
- * output as `formatIPv6(bytes) + "/" + len`, without the intermediate arrays and strings). */
-function ipv6PrefixText(bytes: Uint8Array, len: number): string {
+/** The RFC 5952 text of the IPv6 address held in four big-endian 32-bit words, followed by
+ * `/len`, as one flat string (same output as `formatIPv6(bytes) + "/" + len`, without the
+ * intermediate arrays and strings). */
+export function ipv6PrefixTextWords(
+  w0: number,
+  w1: number,
+  w2: number,
+  w3: number,
+  len: number,
+): string {
   const g = v6Groups;
-  for (let i = 0; i < 8; i++) g[i] = (bytes[i * 2] << 8) | bytes[i * 2 + 1];
+  g[0] = w0 >>> 16;
+  g[1] = w0 & 0xffff;
+  g[2] = w1 >>> 16;
+  g[3] = w1 & 0xffff;
+  g[4] = w2 >>> 16;
+  g[5] = w2 & 0xffff;
+  g[6] = w3 >>> 16;
+  g[7] = w3 & 0xffff;
   let bestStart = -1, bestLen = 0;
   for (let i = 0; i < 8;) {
     if (g[i] !== 0) {
@@ -291,54 +296,4 @@ function ipv6PrefixText(bytes: Uint8Array, len: number): string {
   const codes = textCodes[k];
   for (let i = 0; i < k; i++) codes[i] = c[i];
   return String.fromCharCode.apply(null, codes);
-}
-
-/**
- * Decodes NLRI entries in `buf[start, end)` into canonical prefix strings appended to `out`.
- * Trailing host bits are cleared. Returns null on success or the fault that stopped decoding.
- * Allocation-free apart from the strings themselves.
- */
-export function readNlri(
-  buf: Uint8Array,
-  start: number,
-  end: number,
-  family: Family,
-  out: string[],
-): NlriFault | null {
-  let p = start;
-  if (family === "ipv4") {
-    while (p < end) {
-      const len = buf[p];
-      if (len > 32) return { offset: p, reason: `prefix length ${len} exceeds 32` };
-      const n = (len + 7) >> 3;
-      if (p + 1 + n > end) return { offset: p, reason: `prefix /${len} overruns the field` };
-      let a = 0, b = 0, c = 0, d = 0;
-      if (n > 0) a = buf[p + 1];
-      if (n > 1) b = buf[p + 2];
-      if (n > 2) c = buf[p + 3];
-      if (n > 3) d = buf[p + 4];
-      if (len & 7) {
-        const mask = (0xff << (8 - (len & 7))) & 0xff;
-        if (n === 1) a &= mask;
-        else if (n === 2) b &= mask;
-        else if (n === 3) c &= mask;
-        else d &= mask;
-      }
-      out.push(ipv4PrefixText(a, b, c, d, len));
-      p += 1 + n;
-    }
-    return null;
-  }
-  while (p < end) {
-    const len = buf[p];
-    if (len > 128) return { offset: p, reason: `prefix length ${len} exceeds 128` };
-    const n = (len + 7) >> 3;
-    if (p + 1 + n > end) return { offset: p, reason: `prefix /${len} overruns the field` };
-    scratch16.fill(0);
-    for (let i = 0; i < n; i++) scratch16[i] = buf[p + 1 + i];
-    if (len & 7) scratch16[n - 1] &= (0xff << (8 - (len & 7))) & 0xff;
-    out.push(ipv6PrefixText(scratch16, len));
-    p += 1 + n;
-  }
-  return null;
 }

@@ -8,6 +8,8 @@
 import { SegmentType } from "./constants.ts";
 import type { AsPathSegment, PathAttributes } from "./path_attributes.ts";
 import type { Family } from "./prefix.ts";
+import { keyOf, PrefixList } from "./prefix_list.ts";
+import { PrefixTable } from "./prefix_table.ts";
 
 /** Where a route came from. Shared by all routes of one session (one object per peer). */
 export interface RouteSource {
@@ -204,20 +206,39 @@ function fam(prefix: string): Family {
 }
 
 /**
- * A best-path change. The ECMP set of a single-path RIB is derived on access (`[best]`), so a
- * change costs one small object: a table load of N prefixes makes N of them.
+ * A best-path change. Its prefix text is made when first read (the change refers to the packed
+ * key it was made from), and the ECMP set of a single-path RIB is derived on access (`[best]`),
+ * so a change costs one small object: a table load of N prefixes makes N of them and no text
+ * unless someone reads it.
  */
 class Change implements BestChange {
-  readonly prefix: string;
   readonly best: Route | null;
+  /** The best route before the change (null for a new prefix). */
+  readonly before: Route | null;
   readonly #paths: readonly Route[] | null;
-  constructor(prefix: string, best: Route | null, paths: readonly Route[] | null) {
-    this.prefix = prefix;
+  readonly #keys: PrefixList | null;
+  readonly #i: number;
+  #prefix: string | null;
+  constructor(
+    keys: PrefixList | null,
+    i: number,
+    prefix: string | null,
+    best: Route | null,
+    before: Route | null,
+    paths: readonly Route[] | null,
+  ) {
+    this.#keys = keys;
+    this.#i = i;
+    this.#prefix = prefix;
     this.best = best;
+    this.before = before;
     this.#paths = paths;
   }
+  get prefix(): string {
+    return this.#prefix ??= this.#keys!.text(this.#i);
+  }
   get family(): Family {
-    return fam(this.prefix);
+    return this.#keys ? this.#keys.family(this.#i) : fam(this.#prefix!);
   }
   get paths(): readonly Route[] {
     return this.#paths ?? (this.best ? [this.best] : []);
@@ -227,24 +248,134 @@ class Change implements BestChange {
   }
 }
 
+/** The best route of a prefix before a change (null when it was new), as the RIB recorded it;
+ * null for change records the RIB did not make. */
+export function previousBest(c: BestChange): Route | null {
+  return c instanceof Change ? c.before : null;
+}
+
+/**
+ * Best-path changes in columns, as the receive path records them: no object per change and no
+ * prefix text unless read. {@linkcode ChangeLog.at} makes the record of one change.
+ */
+export class ChangeLog {
+  /** Prefixes changed (packed). */
+  readonly keys: PrefixList;
+  #best: (Route | null)[];
+  #before: (Route | null)[];
+  /** ECMP sets, only where multipath made one (holes elsewhere: `[best]`). */
+  #paths: (readonly Route[] | null)[];
+  #n = 0;
+
+  /** An empty log with room for `capacity` changes (it grows as needed). */
+  constructor(capacity = 16) {
+    this.keys = new PrefixList(capacity);
+    // Preallocated (appending then never copies); past 64k entries V8 would make dictionaries.
+    const pre = Math.min(capacity, 65536);
+    this.#best = new Array(pre);
+    this.#before = new Array(pre);
+    this.#paths = new Array(pre);
+  }
+
+  /** Number of changes. */
+  get length(): number {
+    return this.#n;
+  }
+
+  /** Records one change of prefix `i` of `keys`. */
+  add(
+    keys: PrefixList,
+    i: number,
+    best: Route | null,
+    before: Route | null,
+    paths: readonly Route[] | null,
+  ): void {
+    const n = this.#n++;
+    this.keys.pushFrom(keys, i);
+    this.#best[n] = best;
+    this.#before[n] = before;
+    if (paths !== null) this.#paths[n] = paths;
+  }
+
+  /** New best route of change `i` (null: the prefix is gone). */
+  best(i: number): Route | null {
+    return this.#best[i];
+  }
+
+  /** Best route before change `i` (null: the prefix was new). */
+  before(i: number): Route | null {
+    return this.#before[i];
+  }
+
+  /** Prefix text of change `i`. */
+  prefix(i: number): string {
+    return this.keys.text(i);
+  }
+
+  /** Family of change `i`. */
+  family(i: number): Family {
+    return this.keys.family(i);
+  }
+
+  /** Change `i` as a record. */
+  at(i: number): BestChange {
+    return new Change(this.keys, i, null, this.#best[i], this.#before[i], this.#paths[i] ?? null);
+  }
+
+  /** Every change as a record, in order. */
+  toArray(): BestChange[] {
+    const out = new Array<BestChange>(this.#n);
+    for (let i = 0; i < out.length; i++) out[i] = this.at(i);
+    return out;
+  }
+}
+
+/** Where RIB mutations record their best-path changes: an array of records or a log. */
+export type ChangeSink = BestChange[] | ChangeLog;
+
+/** Records a change into `sink`. */
+function emit(
+  sink: ChangeSink,
+  keys: PrefixList,
+  i: number,
+  best: Route | null,
+  before: Route | null,
+  paths: readonly Route[] | null,
+): void {
+  if (sink instanceof ChangeLog) sink.add(keys, i, best, before, paths);
+  else sink.push(new Change(keys, i, null, best, before, paths));
+}
+
 /** Per-peer counters of the Adj-RIB-In (the routes themselves live in the Loc-RIB entries). */
 interface PeerCounts {
   routes: number;
   stale: number;
 }
 
+/** A one-prefix key list for `prefix`; throws {@linkcode PrefixError} on bad text. */
+function keyFor(prefix: string): PrefixList {
+  const k = new PrefixList(1);
+  k.pushText(prefix);
+  return k;
+}
+
 /**
  * Adj-RIBs-In and the Loc-RIB. Every mutation returns the best-path changes it caused.
  *
- * One map holds everything: per prefix either the single route (the common case: one peer
- * announces it) or the candidates from every peer, best first. A peer's Adj-RIB-In is the set
- * of entries holding a route whose `source.peer` is that peer; only its counts are kept apart.
- * Installing a prefix costs one map lookup and one insertion; the rare whole-peer operations
- * (session down, graceful-restart marking and sweeping) walk the table.
+ * One table holds everything: per prefix either the single route (the common case: one peer
+ * announces it) or the candidates from every peer, best first. It is keyed by packed prefixes
+ * ({@linkcode PrefixTable}): the receive path installs a prefix without making its text. A
+ * peer's Adj-RIB-In is the set of entries holding a route whose `source.peer` is that peer;
+ * only its counts are kept apart. The rare whole-peer operations (session down,
+ * graceful-restart marking and sweeping) walk the table.
+ *
+ * Prefixes are given either as canonical text or as entry `i` of a {@linkcode PrefixList}
+ * (the `*At` methods, used by the receive path). Text that is not a canonical prefix is absent
+ * for the read methods and a {@linkcode PrefixError} for the mutations.
  */
 export class Rib {
   /** Loc-RIB: one route, or candidates ordered best first. */
-  readonly #loc = new Map<string, Route | Route[]>();
+  readonly #loc = new PrefixTable<Route | Route[]>();
   readonly #peers = new Map<string, PeerCounts>();
   readonly #opts: DecisionOptions;
   #lastPeer = "";
@@ -280,45 +411,67 @@ export class Rib {
   /** Routes of one peer (walks the table). */
   *peerRoutes(peer: string): Generator<Route> {
     if (!this.#peers.has(peer)) return;
-    for (const e of this.#loc.values()) {
+    const out: Route[] = [];
+    this.#loc.forEachValue((e) => {
       const r = ownRoute(e, peer);
-      if (r) yield r;
-    }
+      if (r) out.push(r);
+    });
+    yield* out;
+  }
+
+  #entry(prefix: string): Route | Route[] | undefined {
+    const k = keyOf(prefix);
+    return k === null ? undefined : this.#loc.get(k, 0);
   }
 
   /** The route of `peer` for `prefix`, if any. */
   route(peer: string, prefix: string): Route | undefined {
-    const e = this.#loc.get(prefix);
+    const e = this.#entry(prefix);
     return e === undefined ? undefined : ownRoute(e, peer);
   }
 
   /** Candidates of a prefix, best first. */
   candidates(prefix: string): readonly Route[] {
-    const e = this.#loc.get(prefix);
+    const e = this.#entry(prefix);
     return e === undefined ? [] : Array.isArray(e) ? e : [e];
   }
 
   /** Best route of a prefix. */
   best(prefix: string): Route | undefined {
-    const e = this.#loc.get(prefix);
+    const e = this.#entry(prefix);
     return e === undefined ? undefined : Array.isArray(e) ? e[0] : e;
   }
 
   /** The best-path view of one prefix as a change record. */
   view(prefix: string): BestChange {
-    const c = this.candidates(prefix);
+    return this.#view(null, 0, prefix, this.candidates(prefix), null);
+  }
+
+  #view(
+    keys: PrefixList | null,
+    i: number,
+    prefix: string | null,
+    c: readonly Route[],
+    before: Route | null,
+  ): BestChange {
     return new Change(
+      keys,
+      i,
       prefix,
       c[0] ?? null,
+      before,
       this.#opts.multipath ? multipathSet(c, this.#opts) : null,
     );
   }
 
-  /** Every prefix of the Loc-RIB with its best route and ECMP set. */
+  /** Every prefix of the Loc-RIB with its best route and ECMP set (table order). */
   *entries(family?: Family): Generator<BestChange> {
-    for (const prefix of this.#loc.keys()) {
-      if (family && fam(prefix) !== family) continue;
-      yield this.view(prefix);
+    const keys = new PrefixList(this.#loc.familySize(family === "ipv6") || 1);
+    this.#loc.collect(keys, undefined, family);
+    for (let i = 0; i < keys.length; i++) {
+      const e = this.#loc.get(keys, i);
+      if (e === undefined) continue;
+      yield this.#view(keys, i, null, Array.isArray(e) ? e : [e], null);
     }
   }
 
@@ -338,24 +491,46 @@ export class Rib {
   }
 
   /** Ranks a candidate list (length >= 2) in place of the entry and records the change. */
-  #settle(prefix: string, cands: Route[], before: Route | undefined, changes: BestChange[]) {
+  #settle(
+    keys: PrefixList,
+    i: number,
+    cands: Route[],
+    before: Route | undefined,
+    changes: ChangeSink,
+  ) {
     const ranked = rank(cands, this.#opts);
-    this.#loc.set(prefix, ranked.length === 1 ? ranked[0] : ranked);
+    this.#loc.set(keys, i, ranked.length === 1 ? ranked[0] : ranked);
     const after = ranked[0];
-    if (this.#opts.multipath || after !== before) changes.push(this.view(prefix));
+    if (this.#opts.multipath || after !== before) {
+      const mp = this.#opts.multipath ? multipathSet(ranked, this.#opts) : null;
+      emit(changes, keys, i, ranked[0] ?? null, before ?? null, mp);
+    }
   }
 
   /** Installs or replaces the route of `route.source.peer` for `prefix`; appends best-path
    * changes to `changes`. */
-  upsert(prefix: string, route: Route, changes: BestChange[]): void {
+  upsert(prefix: string, route: Route, changes: ChangeSink): void {
+    this.upsertAt(keyFor(prefix), 0, route, changes);
+  }
+
+  /** {@linkcode Rib.upsert} for prefix `i` of `keys` (the list must not change afterwards:
+   * change records read their prefix from it). */
+  upsertAt(keys: PrefixList, i: number, route: Route, changes: ChangeSink): void {
     const peer = route.source.peer;
     const c = this.#counts(peer);
-    const e = this.#loc.get(prefix);
+    // Optimistically install the route alone (one probe: the common cases are a new prefix
+    // and a peer replacing its own only route); a contested entry is put back right after.
+    const e = this.#loc.put(keys, i, route);
+    const mp = this.#opts.multipath ? [route] : null;
     if (e === undefined) {
-      this.#loc.set(prefix, route);
       c.routes++;
       if (route.stale) c.stale++;
-      changes.push(new Change(prefix, route, this.#opts.multipath ? [route] : null));
+      emit(changes, keys, i, route, null, mp);
+      return;
+    }
+    if (e === route) {
+      // The same route object again (a repeated announcement within one UPDATE's batch).
+      emit(changes, keys, i, route, e, mp);
       return;
     }
     if (!Array.isArray(e)) {
@@ -363,43 +538,47 @@ export class Rib {
         // The only candidate is replaced.
         if (e.stale) c.stale--;
         if (route.stale) c.stale++;
-        this.#loc.set(prefix, route);
-        changes.push(new Change(prefix, route, this.#opts.multipath ? [route] : null));
+        emit(changes, keys, i, route, e, mp);
         return;
       }
       c.routes++;
       if (route.stale) c.stale++;
-      this.#settle(prefix, [e, route], e, changes);
+      this.#settle(keys, i, [e, route], e, changes);
       return;
     }
     const before = e[0];
-    let i = 0;
-    while (i < e.length && e[i].source.peer !== peer) i++;
+    let j = 0;
+    while (j < e.length && e[j].source.peer !== peer) j++;
     const cands = e.slice();
-    if (i < e.length) {
-      if (e[i].stale) c.stale--;
-      cands[i] = route;
+    if (j < e.length) {
+      if (e[j].stale) c.stale--;
+      cands[j] = route;
     } else {
       c.routes++;
       cands.push(route);
     }
     if (route.stale) c.stale++;
-    this.#settle(prefix, cands, before, changes);
+    this.#settle(keys, i, cands, before, changes);
   }
 
   /** Removes the route of `peer` for `prefix`. */
-  remove(peer: string, prefix: string, changes: BestChange[]): void {
-    const e = this.#loc.get(prefix);
+  remove(peer: string, prefix: string, changes: ChangeSink): void {
+    this.removeAt(peer, keyFor(prefix), 0, changes);
+  }
+
+  /** {@linkcode Rib.remove} for prefix `i` of `keys` (see {@linkcode Rib.upsertAt}). */
+  removeAt(peer: string, keys: PrefixList, i: number, changes: ChangeSink): void {
+    const e = this.#loc.get(keys, i);
     if (e === undefined) return;
     const c = this.#peers.get(peer);
     if (!c) return;
     if (!Array.isArray(e)) {
       if (e.source.peer !== peer) return;
-      this.#loc.delete(prefix);
+      this.#loc.delete(keys, i);
       c.routes--;
       if (e.stale) c.stale--;
       this.#forget(peer, c);
-      changes.push(new Change(prefix, null, this.#opts.multipath ? [] : null));
+      emit(changes, keys, i, null, e, this.#opts.multipath ? [] : null);
       return;
     }
     const old = ownRoute(e, peer);
@@ -410,50 +589,64 @@ export class Rib {
     const before = e[0];
     const rest = e.filter((r) => r !== old);
     if (rest.length === 1) {
-      this.#loc.set(prefix, rest[0]);
-      if (this.#opts.multipath || rest[0] !== before) changes.push(this.view(prefix));
+      this.#loc.set(keys, i, rest[0]);
+      if (this.#opts.multipath || rest[0] !== before) {
+        emit(
+          changes,
+          keys,
+          i,
+          rest[0],
+          before,
+          this.#opts.multipath ? multipathSet(rest, this.#opts) : null,
+        );
+      }
       return;
     }
-    this.#settle(prefix, rest, before, changes);
+    this.#settle(keys, i, rest, before, changes);
   }
 
-  /** Prefixes of `peer`'s routes matching `pick` (collected before any change). */
-  #prefixesOf(peer: string, pick: (r: Route, prefix: string) => boolean): string[] {
-    const out: string[] = [];
+  /** Keys of `peer`'s routes matching `pick` (collected before any change). */
+  #prefixesOf(peer: string, pick: (r: Route) => boolean, family?: Family): PrefixList {
+    const out = new PrefixList();
     if (!this.#peers.has(peer)) return out;
-    for (const [prefix, e] of this.#loc) {
+    this.#loc.collect(out, (e) => {
       const r = ownRoute(e, peer);
-      if (r && pick(r, prefix)) out.push(prefix);
-    }
+      return r !== undefined && pick(r);
+    }, family);
     return out;
   }
 
   /** Removes every route of a peer (session down without graceful restart). */
-  dropPeer(peer: string, changes: BestChange[], family?: Family): void {
-    const ps = this.#prefixesOf(peer, (_, p) => !family || fam(p) === family);
-    for (const prefix of ps) this.remove(peer, prefix, changes);
+  dropPeer(peer: string, changes: ChangeSink, family?: Family): void {
+    const ps = this.#prefixesOf(peer, () => true, family);
+    for (let i = 0; i < ps.length; i++) this.removeAt(peer, ps, i, changes);
   }
 
   /** Marks every route of a peer stale (graceful restart). Returns how many. */
-  markStale(peer: string, changes: BestChange[]): number {
+  markStale(peer: string, changes: ChangeSink): number {
     const c = this.#peers.get(peer);
     if (!c) return 0;
     // Routes may be shared between prefixes: mark them all, then re-rank every contested entry.
-    for (const [prefix, e] of this.#loc) {
+    const contested = new PrefixList();
+    this.#loc.collect(contested, (e) => {
       const r = ownRoute(e, peer);
-      if (!r) continue;
+      if (!r) return false;
       r.stale = true;
-      if (Array.isArray(e)) this.#settle(prefix, e, e[0], changes);
+      return Array.isArray(e);
+    });
+    for (let i = 0; i < contested.length; i++) {
+      const e = this.#loc.get(contested, i) as Route[];
+      this.#settle(contested, i, e, e[0], changes);
     }
     c.stale = c.routes;
     return c.routes;
   }
 
   /** Removes the routes of a peer still stale (End-of-RIB or restart timer). */
-  sweepStale(peer: string, changes: BestChange[], family?: Family): number {
+  sweepStale(peer: string, changes: ChangeSink, family?: Family): number {
     if (this.peerStaleCount(peer) === 0) return 0;
-    const ps = this.#prefixesOf(peer, (r, p) => r.stale && (!family || fam(p) === family));
-    for (const prefix of ps) this.remove(peer, prefix, changes);
+    const ps = this.#prefixesOf(peer, (r) => r.stale, family);
+    for (let i = 0; i < ps.length; i++) this.removeAt(peer, ps, i, changes);
     return ps.length;
   }
 }

@@ -12,11 +12,15 @@ import { actor, type ActorRef, type ReplyTo } from "../../runtime/mod.ts";
 import type { OriginatedPrefix } from "./config.ts";
 import type { PathAttributes } from "./path_attributes.ts";
 import type { Family } from "./prefix.ts";
+import type { PrefixList } from "./prefix_list.ts";
 import {
   type BestChange,
+  ChangeLog,
+  type ChangeSink,
   type Export,
   exportRoute,
   type ExportTarget,
+  previousBest,
   Rib,
   type Route,
   type RouteSource,
@@ -60,8 +64,9 @@ export type RibMsg =
   | {
     readonly type: "routes";
     readonly source: RouteSource;
-    /** Prefixes announced or withdrawn, in the order they were received. */
-    readonly prefixes: readonly string[];
+    /** Prefixes announced or withdrawn, in the order they were received (packed keys; the
+     * sender must not change the list afterwards). */
+    readonly prefixes: PrefixList;
     /** Parallel to `prefixes`: the route to install (built by the peer, installed as it is and
      * shared by the prefixes of one UPDATE), or null to withdraw. */
     readonly routes: readonly (Route | null)[];
@@ -235,13 +240,13 @@ export function ribActor(opts: RibActorOptions) {
       "Best-path changes computed by the decision process",
     );
 
-    const exportFor = (link: PeerLink, prefix: string, best: Route | null): Export | null => {
+    const exportFor = (link: PeerLink, family: Family, best: Route | null): Export | null => {
       if (!best) return null;
       if (best.source.peer === link.target.peer) return null;
       if (best.source.local && !aimed(targets.get(prefix), link.target.peer)) return null;
       // The cache is per attributes object; iBGP filtering depends on the source, so only
       // eBGP-learned and local routes are cached.
-      const v6 = prefix.includes(":");
+      const v6 = family === "ipv6";
       const cache = v6 ? link.cache6 : link.cache4;
       const cached = cache.get(best.attrs);
       if (cached !== undefined && !best.source.ibgp) return cached;
@@ -250,20 +255,33 @@ export function ribActor(opts: RibActorOptions) {
       return e;
     };
 
-    const publish = (changes: BestChange[]) => {
-      if (changes.length === 0) return;
-      changeCounter.inc(undefined, changes.length);
+    const publish = (changes: ChangeSink) => {
+      const n = changes.length;
+      if (n === 0) return;
+      changeCounter.inc(undefined, n);
       prefixGauge.set(rib.size);
-      let prefixes: string[] | null = null;
+      // The receive path records its changes in a log (columns, no object or text per change).
+      const log = changes instanceof ChangeLog ? changes : null;
+      const list = changes instanceof ChangeLog ? null : changes;
       for (const link of links.values()) {
-        prefixes ??= changes.map((c) => c.prefix);
-        const exports = new Array<Export | null>(changes.length);
-        for (let i = 0; i < changes.length; i++) {
-          exports[i] = exportFor(link, changes[i].prefix, changes[i].best);
+        const prefixes: string[] = [], exports: (Export | null)[] = [];
+        for (let i = 0; i < n; i++) {
+          const family = log ? log.family(i) : list![i].family;
+          const e = exportFor(link, family, log ? log.best(i) : list![i].best);
+          if (e === null) {
+            // Nothing to withdraw when the previous best was not sent to this peer either (a
+            // table load from one peer exports nothing back to it, and makes no prefix text).
+            const before = log ? log.before(i) : previousBest(list![i]);
+            if (before === null || exportFor(link, family, before) === null) continue;
+          }
+          prefixes.push(log ? log.prefix(i) : list![i].prefix);
+          exports.push(e);
         }
-        link.ref.tell({ type: "export", prefixes, exports, full: false });
+        if (prefixes.length > 0) link.ref.tell({ type: "export", prefixes, exports, full: false });
       }
-      for (const s of subscribers.values()) s.tell({ type: "bestPaths", changes });
+      if (subscribers.size === 0) return;
+      const records = log ? log.toArray() : list!;
+      for (const s of subscribers.values()) s.tell({ type: "bestPaths", changes: records });
     };
 
     // Originated prefixes with equal attributes share one attributes object, so that their
@@ -347,7 +365,7 @@ export function ribActor(opts: RibActorOptions) {
             links.set(msg.target.peer, link);
             const prefixes: string[] = [], exports: Export[] = [];
             for (const e of rib.entries()) {
-              const x = exportFor(link, e.prefix, e.best);
+              const x = exportFor(link, e.family, e.best);
               if (x) {
                 prefixes.push(e.prefix);
                 exports.push(x);
@@ -383,13 +401,13 @@ export function ribActor(opts: RibActorOptions) {
             break;
           }
           case "routes": {
-            const changes: BestChange[] = [];
+            const changes = new ChangeLog(msg.prefixes.length);
             const peer = msg.source.peer;
             const { prefixes, routes } = msg;
             for (let i = 0; i < prefixes.length; i++) {
               const r = routes[i];
-              if (r === null) rib.remove(peer, prefixes[i], changes);
-              else rib.upsert(prefixes[i], r, changes);
+              if (r === null) rib.removeAt(peer, prefixes, i, changes);
+              else rib.upsertAt(prefixes, i, r, changes);
             }
             publish(changes);
             msg.replyTo?.reply(rib.peerCount(peer));

@@ -27,10 +27,12 @@ import {
   mpNextHopSize,
   type MpReach,
   type MpUnreach,
+  type NlriKeys,
   type PathAttributes,
   writeMpNextHop,
 } from "./path_attributes.ts";
-import { type Family, nlriSize, parsePrefix, readNlri, writeNlri } from "./prefix.ts";
+import { type Family, nlriSize, parsePrefix, writeNlri } from "./prefix.ts";
+import { PrefixList, readNlriKeys } from "./prefix_list.ts";
 import { writeHeader } from "./wire_header.ts";
 
 /** An UPDATE message. */
@@ -73,27 +75,40 @@ function malformedList(why: string): BgpWireError {
   });
 }
 
-/** Decodes an UPDATE body. Session-reset errors throw {@linkcode BgpWireError}. */
+/**
+ * Decodes an UPDATE body. Session-reset errors throw {@linkcode BgpWireError}. With
+ * `opts.keys` the prefixes go to those packed lists instead of the message's string arrays.
+ */
 export function decodeUpdate(body: Uint8Array, opts: AttributeDecodeOptions): DecodedUpdate {
+  const keys = opts.keys;
+  if (keys) {
+    keys.withdrawn.clear();
+    keys.nlri.clear();
+    keys.mpReach.clear();
+    keys.mpUnreach.clear();
+  }
   const len = body.length;
   if (len < 4) throw malformedList(`UPDATE body of ${len} octets is too short`);
   const wlen = (body[0] << 8) | body[1];
   if (2 + wlen + 2 > len) {
     throw malformedList(`Withdrawn routes length ${wlen} exceeds the message`);
   }
-  const withdrawn: string[] = [];
-  let fault = readNlri(body, 2, 2 + wlen, "ipv4", withdrawn);
+  const wKeys = keys?.withdrawn ?? new PrefixList();
+  let fault = readNlriKeys(body, 2, 2 + wlen, "ipv4", wKeys);
   if (fault) throw invalidNetwork(`Withdrawn routes: ${fault.reason}`);
   const aStart = 4 + wlen;
   const alen = (body[aStart - 2] << 8) | body[aStart - 1];
   if (aStart + alen > len) {
     throw malformedList(`Total path attribute length ${alen} exceeds the message`);
   }
-  const nlri: string[] = [];
-  fault = readNlri(body, aStart + alen, len, "ipv4", nlri);
+  const nKeys = keys?.nlri ?? new PrefixList();
+  fault = readNlriKeys(body, aStart + alen, len, "ipv4", nKeys);
   if (fault) throw invalidNetwork(`NLRI: ${fault.reason}`);
+  const withdrawn = keys ? [] : wKeys.texts();
+  const nlri = keys ? [] : nKeys.texts();
+  const nlriCount = nKeys.length;
   if (alen === 0) {
-    if (nlri.length > 0) {
+    if (nlriCount > 0) {
       // RFC 7606 3(d): missing well-known attributes -> treat-as-withdraw.
       return {
         message: { type: "update", withdrawn, attributes: {}, nlri },
@@ -115,12 +130,13 @@ export function decodeUpdate(body: Uint8Array, opts: AttributeDecodeOptions): De
   const d = decodeAttributes(body, aStart, aStart + alen, opts);
   let treatAsWithdraw = d.treatAsWithdraw;
   const issues = d.issues;
-  const reach = nlri.length > 0 || (d.mpReach !== undefined && d.mpReach.nlri.length > 0);
+  const mpCount = d.mpReach === undefined ? 0 : keys ? keys.mpReach.length : d.mpReach.nlri.length;
+  const reach = nlriCount > 0 || mpCount > 0;
   if (reach && !treatAsWithdraw) {
     const missing: number[] = [];
     if (!d.seen[AttrType.ORIGIN]) missing.push(AttrType.ORIGIN);
     if (!d.seen[AttrType.AS_PATH]) missing.push(AttrType.AS_PATH);
-    if (nlri.length > 0 && !d.seen[AttrType.NEXT_HOP]) missing.push(AttrType.NEXT_HOP);
+    if (nlriCount > 0 && !d.seen[AttrType.NEXT_HOP]) missing.push(AttrType.NEXT_HOP);
     if (opts.ibgp && !d.seen[AttrType.LOCAL_PREF]) missing.push(AttrType.LOCAL_PREF);
     for (const m of missing) {
       issues.push({
@@ -131,7 +147,7 @@ export function decodeUpdate(body: Uint8Array, opts: AttributeDecodeOptions): De
       });
       treatAsWithdraw = true;
     }
-    if (nlri.length > 0 && d.badNextHop !== undefined) {
+    if (nlriCount > 0 && d.badNextHop !== undefined) {
       issues.push({
         action: "treat-as-withdraw",
         attrType: AttrType.NEXT_HOP,
@@ -348,13 +364,16 @@ export function encodeEndOfRib(family: Family): Uint8Array {
   }, { as4: true });
 }
 
-/** The family an UPDATE marks as End-of-RIB, or null when it is not a marker. */
-export function endOfRibFamily(m: UpdateMessage): Family | null {
-  if (m.withdrawn.length > 0 || m.nlri.length > 0 || m.mpReach) return null;
+/** The family an UPDATE marks as End-of-RIB, or null when it is not a marker. `keys`: the
+ * packed prefixes, when the message was decoded with `keys`. */
+export function endOfRibFamily(m: UpdateMessage, keys?: NlriKeys): Family | null {
+  const withdrawn = keys ? keys.withdrawn.length : m.withdrawn.length;
+  const nlri = keys ? keys.nlri.length : m.nlri.length;
+  if (withdrawn > 0 || nlri > 0 || m.mpReach) return null;
   const attrCount = Object.keys(m.attributes).length;
   if (attrCount > 0) return null;
   if (!m.mpUnreach) return "ipv4";
-  if (m.mpUnreach.withdrawn.length > 0) return null;
+  if ((keys ? keys.mpUnreach.length : m.mpUnreach.withdrawn.length) > 0) return null;
   if (m.mpUnreach.safi !== Safi.UNICAST) return null;
   return m.mpUnreach.afi === Afi.IPV6 ? "ipv6" : m.mpUnreach.afi === Afi.IPV4 ? "ipv4" : null;
 }

@@ -12,6 +12,9 @@ import { actor, type ActorRef, type ReplyTo } from "../../runtime/mod.ts";
 import type { OriginatedPrefix } from "./config.ts";
 import type { PathAttributes } from "./path_attributes.ts";
 import type { Family } from "./prefix.ts";
+
+/** The family of a prefix in text. */
+const familyOf = (prefix: string): Family => prefix.includes(":") ? "ipv6" : "ipv4";
 import type { PrefixList } from "./prefix_list.ts";
 import {
   type BestChange,
@@ -240,10 +243,19 @@ export function ribActor(opts: RibActorOptions) {
       "Best-path changes computed by the decision process",
     );
 
-    const exportFor = (link: PeerLink, family: Family, best: Route | null): Export | null => {
+    /** The export of `best` toward one peer; `prefixOf` names the prefix, read only for a
+     *  targeted originated route (the receive path makes no prefix text otherwise). */
+    const exportFor = (
+      link: PeerLink,
+      family: Family,
+      best: Route | null,
+      prefixOf: () => string,
+    ): Export | null => {
       if (!best) return null;
       if (best.source.peer === link.target.peer) return null;
-      if (best.source.local && !aimed(targets.get(prefix), link.target.peer)) return null;
+      if (
+        best.source.local && targets.size > 0 && !aimed(targets.get(prefixOf()), link.target.peer)
+      ) return null;
       // The cache is per attributes object; iBGP filtering depends on the source, so only
       // eBGP-learned and local routes are cached.
       const v6 = family === "ipv6";
@@ -263,16 +275,20 @@ export function ribActor(opts: RibActorOptions) {
       // The receive path records its changes in a log (columns, no object or text per change).
       const log = changes instanceof ChangeLog ? changes : null;
       const list = changes instanceof ChangeLog ? null : changes;
+      // One closure for the whole batch: the prefix text of change `at`, made only if read.
+      let at = 0;
+      const prefixAt = () => log ? log.prefix(at) : list![at].prefix;
       for (const link of links.values()) {
         const prefixes: string[] = [], exports: (Export | null)[] = [];
         for (let i = 0; i < n; i++) {
           const family = log ? log.family(i) : list![i].family;
-          const e = exportFor(link, family, log ? log.best(i) : list![i].best);
+          at = i;
+          const e = exportFor(link, family, log ? log.best(i) : list![i].best, prefixAt);
           if (e === null) {
             // Nothing to withdraw when the previous best was not sent to this peer either (a
             // table load from one peer exports nothing back to it, and makes no prefix text).
             const before = log ? log.before(i) : previousBest(list![i]);
-            if (before === null || exportFor(link, family, before) === null) continue;
+            if (before === null || exportFor(link, family, before, prefixAt) === null) continue;
           }
           prefixes.push(log ? log.prefix(i) : list![i].prefix);
           exports.push(e);
@@ -324,7 +340,7 @@ export function ribActor(opts: RibActorOptions) {
           const now = targets.get(prefix);
           if (aimed(before, peer) === aimed(now, peer)) continue;
           prefixes.push(prefix);
-          exports.push(exportFor(link, prefix, rib.best(prefix) ?? null));
+          exports.push(exportFor(link, familyOf(prefix), rib.best(prefix) ?? null, () => prefix));
         }
         if (prefixes.length > 0) link.ref.tell({ type: "export", prefixes, exports, full: false });
       }
@@ -365,7 +381,7 @@ export function ribActor(opts: RibActorOptions) {
             links.set(msg.target.peer, link);
             const prefixes: string[] = [], exports: Export[] = [];
             for (const e of rib.entries()) {
-              const x = exportFor(link, e.family, e.best);
+              const x = exportFor(link, e.family, e.best, () => e.prefix);
               if (x) {
                 prefixes.push(e.prefix);
                 exports.push(x);
@@ -518,7 +534,9 @@ export function ribActor(opts: RibActorOptions) {
               const best = rib.best(prefix) ?? null;
               const to: string[] = [];
               for (const link of links.values()) {
-                if (exportFor(link, prefix, best) !== null) to.push(link.target.peer);
+                if (exportFor(link, familyOf(prefix), best, () => prefix) !== null) {
+                  to.push(link.target.peer);
+                }
               }
               out[prefix] = to.sort();
             }

@@ -67,6 +67,7 @@ Deno.test("edge router plan: test ranges, one /31 per node, gobgpd accepts the c
   assert.equal(conf.match(/\[\[neighbors\]\]/g)?.length, 30);
   assert.match(conf, /passive-mode = true/);
   assert.match(conf, /default-export-policy = "reject-route"/);
+  assert.doesNotMatch(conf, /import-policy/, "no import filter: the nodes must not be transit");
   const dir = await Deno.makeTempDir({ prefix: "tn-edge-" });
   try {
     await Deno.writeTextFile(`${dir}/gobgpd.toml`, conf);
@@ -303,6 +304,15 @@ Deno.test("e2e inline peers: a second ClusterBGP peers some nodes with the edge 
       await waitEdgeRoute(state, blocks.get(n1)!, [n1]);
       await waitEdgeRoute(state, blocks.get(n2)!, [n2]);
       await waitEdgeRoute(state, blocks.get(n3)!, []);
+      // Exactly what the advertisements aimed at the edge peers say, nothing a node learned.
+      const want = JSON.stringify([`${ip}/32`, blocks.get(n1)!, blocks.get(n2)!].sort());
+      let seen = "";
+      await waitFor("the edge router holds nothing else", async () => {
+        seen = JSON.stringify([...(await edgeRib(state.plan, state.edge!)).keys()].sort());
+        return seen === want ? true : undefined;
+      }, 10_000).catch((e) => {
+        throw new Error(`${e.message}; last seen ${seen}`);
+      });
       const peers = await edgePeers(c);
       await waitFor("the advertisements show Advertised to the edge peers", async () => {
         const svc = await adPeers(c, `${ip}/32`);

@@ -121,6 +121,9 @@ export function speakerConfigFor(
     // ECMP among paths of one neighbouring AS always; with speaker.multipath also across
     // neighbouring ASes (spines with different ASNs), as FRR's as-path multipath-relax.
     multipath: nodeBgp.spec.speaker?.multipath === true ? "relax" : true,
+    // A node announces what its advertisements say and nothing it learned: never transit
+    // between its peers (spines, an edge router of a second ClusterBGP).
+    exportLearned: false,
     peers: mine.map((p) => ({
       address: p.spec.addr,
       asn: p.spec.asn,

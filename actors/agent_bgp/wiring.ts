@@ -91,7 +91,9 @@ export function wiringActor(opts: AgentBgpOptions): ActorDef<WiringMsg> {
     const peers = new Map<string, BGPPeerObject>();
     const ads = new Map<string, BGPAdvertisementObject>();
     const synced = new Set<string>();
-    let running: { asn: number; routerId: string; multipathRelax: boolean } | undefined;
+    let running:
+      | { asn: number; routerId: string; multipathRelax: boolean; exportLearned: boolean }
+      | undefined;
     let lastConfig = "";
     let originated = new Set<string>();
     let configErrors = 0;
@@ -130,7 +132,8 @@ export function wiringActor(opts: AgentBgpOptions): ActorDef<WiringMsg> {
       if (
         running &&
         (running.asn !== config.asn || running.routerId !== config.routerId ||
-          running.multipathRelax !== config.multipathRelax)
+          running.multipathRelax !== config.multipathRelax ||
+          running.exportLearned !== config.exportLearned)
       ) {
         await parent().terminateChild("bgp").catch(() => {});
         running = undefined;
@@ -143,6 +146,7 @@ export function wiringActor(opts: AgentBgpOptions): ActorDef<WiringMsg> {
           asn: config.asn,
           routerId: config.routerId,
           multipathRelax: config.multipathRelax,
+          exportLearned: config.exportLearned,
         };
       } else {
         const ref = speaker();

@@ -178,6 +178,11 @@ export interface RibActorOptions {
   readonly multipathRelax?: boolean;
   /** LOCAL_PREF assumed for routes without one. */
   readonly defaultLocalPref: number;
+  /**
+   * Export routes learned from peers (default true). With false, a peer gets only what this
+   * speaker originates: no transit.
+   */
+  readonly exportLearned?: boolean;
   /** Initially originated prefixes. */
   readonly prefixes: readonly OriginatedPrefix[];
 }
@@ -217,6 +222,8 @@ export function ribActor(opts: RibActorOptions) {
 
     const exportFor = (link: PeerLink, prefix: string, best: Route | null): Export | null => {
       if (!best) return null;
+      // Local origin wins the decision, so an originated prefix's best path is our own.
+      if (opts.exportLearned === false && !best.source.local) return null;
       if (best.source.peer === link.target.peer) return null;
       // The cache is per attributes object; iBGP filtering depends on the source, so only
       // eBGP-learned and local routes are cached.

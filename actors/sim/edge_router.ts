@@ -13,8 +13,11 @@
  * - A passive eBGP neighbor for every node (its address on the link, its ASN), timers as the
  *   spines' (keepalive 3 s, hold 9 s): a node's session comes up as soon as its speaker is
  *   configured with the edge as a peer, and goes down when that peer is removed.
- * - It exports nothing (`default-export-policy = reject-route`): it only holds what the nodes
- *   announce, with each node as a next hop, so it never changes the nodes' routing.
+ * - It accepts everything and exports nothing (`default-export-policy = reject-route`): it holds
+ *   exactly what the nodes announce, with each node as a next hop, and never changes the nodes'
+ *   routing. Unlike the spines it does not filter transit paths, so a test sees whether a node
+ *   passes on what it learned (the agent's speaker runs with `exportLearned: false`: it must
+ *   not).
  *
  * The plan and the configuration are pure; building, starting and the CLI reads are the I/O.
  * `teardown(prefix)` removes it with the rest of the run (its namespace carries the prefix and
@@ -82,8 +85,8 @@ export function edgeGobgpConfig(
     "[global.config]",
     `  as = ${edge.asn}`,
     `  router-id = "${edge.address}"`,
-    // A sink: hold what the nodes announce, send them nothing (nodes must not become transit
-    // through it, nor learn a third path to each other).
+    // A sink: hold what the nodes announce, send them nothing (nodes must not learn a third
+    // path to each other through it).
     "[global.apply-policy.config]",
     '  default-export-policy = "reject-route"',
   ];

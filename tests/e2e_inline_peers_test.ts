@@ -365,6 +365,59 @@ Deno.test("e2e inline peers: a second ClusterBGP peers some nodes with the edge 
       await waitNextHops(state, `${ip}/32`, all);
       await spinesUntouched("after the ClusterBGP was deleted");
     });
+
+    await t.step(
+      "an inline peer with a TCP-MD5 password: not run, its status says why",
+      async () => {
+        // As the inline sample asks. tern's speaker cannot sign segments, so the session must
+        // not come up unauthenticated.
+        await c.create(Resources.clusterBGPs, {
+          apiVersion: "tern.dev/v1alpha1",
+          kind: "ClusterBGP",
+          metadata: { name: CBGP },
+          spec: {
+            nodeSelector: { [LABEL]: "on" },
+            asnSelector: { from: "label" },
+            routerIdSelector: { from: "internalAddress" },
+            peers: [{
+              name: "edge",
+              peerConfig: {
+                asn: EDGE_ASN,
+                addr: EDGE_ADDRESS,
+                holdTime: 9,
+                keepaliveTime: 3,
+                connectRetryTime: 2,
+                passwordSecretRef: { name: "bgp-edge-password", namespace: "kube-system" },
+              },
+              nodeBGPSelector: { [LABEL]: "on" },
+            }],
+          },
+        } as unknown as KubeObject);
+        let last = "";
+        await waitFor("the password peers report why they are not run", async () => {
+          const peers = await edgePeers(c);
+          last = JSON.stringify([...peers].map(([n, p]) => [n, p.status]));
+          const ok = JSON.stringify([...peers.keys()].sort()) === JSON.stringify([n2, n3]) &&
+            [...peers.values()].every((p) =>
+              p.status?.sessionState === "Idle" && /TCP-MD5/.test(p.status.lastError ?? "")
+            );
+          return ok ? true : undefined;
+        }, 30_000).catch((e) => {
+          throw new Error(`${e.message}; last seen ${last}`);
+        });
+        // Unauthenticated, a session with the (passive) edge would be up within a second.
+        for (let i = 0; i < 6; i++) {
+          const s = await edgeSessions(state.plan, state.edge!);
+          assert.ok(Object.values(s).every((v) => v !== "Established"), JSON.stringify(s));
+          await new Promise((r) => setTimeout(r, 500));
+        }
+        await c.delete(Resources.clusterBGPs, CBGP);
+        await waitFor("the password peers deleted", async () => {
+          return (await edgePeers(c)).size === 0 ? true : undefined;
+        }, 30_000);
+        await spinesUntouched("after the password ClusterBGP");
+      },
+    );
   } finally {
     client?.close();
     await teardown(prefix);

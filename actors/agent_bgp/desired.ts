@@ -32,6 +32,8 @@ export interface BGPPeerObject extends KubeObject {
     /** `ipv4-unicast` / `ipv6-unicast` (default: the family of addr). */
     families?: string[];
     maxPrefixes?: number;
+    /** TCP-MD5 password (RFC 2385): not supported by tern's speaker, see {@link unsupportedPeer}. */
+    passwordSecretRef?: { name: string; namespace?: string; key?: string };
   };
   status?: BGPPeerStatusView;
 }
@@ -88,6 +90,25 @@ export function nodePeers(node: string, peers: BGPPeerObject[]): BGPPeerObject[]
   return kept.sort((a, b) => a.metadata.name!.localeCompare(b.metadata.name!));
 }
 
+/**
+ * Why the node's speaker cannot run a peer the way its object asks (undefined: it can). Such a
+ * peer is left out of the speaker and its status says why: a session the operator asked to
+ * authenticate is not run unauthenticated.
+ */
+export function unsupportedPeer(p: BGPPeerObject): string | undefined {
+  if (p.spec.passwordSecretRef) {
+    return "passwordSecretRef: TCP-MD5 authentication (RFC 2385) is not supported by tern's " +
+      "speaker (a Deno socket cannot set TCP_MD5SIG), so the session is not started rather " +
+      "than run without it";
+  }
+  return undefined;
+}
+
+/** The node's peers its speaker runs: {@link nodePeers} without the unsupported ones. */
+export function runnablePeers(mine: BGPPeerObject[]): BGPPeerObject[] {
+  return mine.filter((p) => unsupportedPeer(p) === undefined);
+}
+
 /** The prefixes to originate: advertisements aimed at one of the node's peers. */
 export function nodePrefixes(
   mine: BGPPeerObject[],
@@ -142,12 +163,18 @@ export function speakerConfigFor(
   });
 }
 
-/** The status a BGPPeer should show, given its session (undefined: not configured yet). */
+/**
+ * The status a BGPPeer should show, given its session (undefined: not configured yet), or why
+ * the speaker does not run it (`refused`, from {@link unsupportedPeer}).
+ */
 export function peerStatusFor(
   peer: BGPPeerObject,
-  session: PeerStatus | undefined,
+  sessionIn: PeerStatus | undefined,
   now: Date,
+  refused?: string,
 ): BGPPeerStatusView {
+  const session = refused === undefined ? sessionIn : undefined;
+  const lastError = refused ?? session?.lastError;
   const old = peer.status ?? {};
   const state = session?.state ?? "Idle";
   const established = state === "Established";
@@ -163,7 +190,7 @@ export function peerStatusFor(
     ...(since ? { establishedSince: since } : {}),
     prefixesReceived: session?.prefixesReceived ?? 0,
     prefixesAdvertised: session?.prefixesSent ?? 0,
-    ...(session?.lastError ? { lastError: session.lastError.slice(0, 1024) } : {}),
+    ...(lastError ? { lastError: lastError.slice(0, 1024) } : {}),
     backoff: established ? 0 : session?.connectRetryCounter ?? 0,
     conditions: [{
       type: "Established",
@@ -172,7 +199,7 @@ export function peerStatusFor(
       message: established
         ? `Session with ${peer.spec.addr} (AS ${peer.spec.asn}) is Established`
         : `Session with ${peer.spec.addr} (AS ${peer.spec.asn}) is ${state}` +
-          (session?.lastError ? `: ${session.lastError.slice(0, 200)}` : ""),
+          (lastError ? `: ${lastError.slice(0, 200)}` : ""),
       lastTransitionTime: oldCond && oldCond.status === condStatus
         ? oldCond.lastTransitionTime
         : now.toISOString(),

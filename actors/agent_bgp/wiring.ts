@@ -37,7 +37,9 @@ import {
   nodePrefixes,
   peerStatusChanged,
   peerStatusFor,
+  runnablePeers,
   speakerConfigFor,
+  unsupportedPeer,
   type WiringOptions,
 } from "./desired.ts";
 
@@ -117,7 +119,9 @@ export function wiringActor(opts: AgentBgpOptions): ActorDef<WiringMsg> {
         }
         return;
       }
-      const mine = nodePeers(node, [...peers.values()]);
+      // Peers the speaker cannot run as asked (a TCP-MD5 password) are left out; their status
+      // says why.
+      const mine = runnablePeers(nodePeers(node, [...peers.values()]));
       const prefixes = nodePrefixes(mine, [...ads.values()], opts.adTypes);
       let config;
       try {
@@ -176,7 +180,10 @@ export function wiringActor(opts: AgentBgpOptions): ActorDef<WiringMsg> {
       const mine = nodePeers(node, [...peers.values()]);
       const now = new Date();
       for (const p of mine) {
-        const want = peerStatusFor(p, byAddr.get(p.spec.addr), now);
+        const refused = unsupportedPeer(p);
+        const want = refused === undefined
+          ? peerStatusFor(p, byAddr.get(p.spec.addr), now)
+          : peerStatusFor(p, undefined, now, refused);
         if (!peerStatusChanged(p.status, want)) continue;
         try {
           const updated = await client.mergePatch<BGPPeerObject>(

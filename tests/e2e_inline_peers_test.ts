@@ -405,7 +405,12 @@ Deno.test("e2e inline peers: a second ClusterBGP peers some nodes with the edge 
         }, 30_000).catch((e) => {
           throw new Error(`${e.message}; last seen ${last}`);
         });
-        // Unauthenticated, a session with the (passive) edge would be up within a second.
+        // Once the edge accepts connections again (GoBGP holds a neighbor Idle for a few
+        // seconds after a session ends), an unauthenticated session would be up within a second.
+        await waitFor("the edge accepting node-2 and node-3 again", async () => {
+          const s = await edgeSessions(state.plan, state.edge!);
+          return s[n2] === "Active" && s[n3] === "Active" ? true : undefined;
+        }, 30_000);
         for (let i = 0; i < 6; i++) {
           const s = await edgeSessions(state.plan, state.edge!);
           assert.ok(Object.values(s).every((v) => v !== "Established"), JSON.stringify(s));

@@ -30,6 +30,7 @@ import {
   createService,
   inCidr,
   run,
+  spineNextHops,
   waitFor,
   waitNextHops,
   waitNodeBlock,
@@ -84,8 +85,14 @@ Deno.test("edge router plan: test ranges, one /31 per node, gobgpd accepts the c
   assert.equal(sessionStateName("SESSION_STATE_ESTABLISHED"), "Established");
 });
 
-/** What must not move on the spines: per node, FRR's and BIRD's session history. */
-async function spineSessionMarks(s: ClusterState): Promise<Record<string, string>> {
+/**
+ * What must not move on the spines, per node: FRR's session counters, and BIRD's state with the
+ * time of its last change (seconds since midnight; BIRD prints it from a monotonic clock, so the
+ * same instant may read a millisecond apart between two calls).
+ */
+async function spineSessionMarks(
+  s: ClusterState,
+): Promise<{ marks: Record<string, string>; birdSince: Record<string, number> }> {
   const [frr, bird] = s.plan.spines;
   const f = await vtysh(s.runDir, frr, "show bgp neighbors json");
   const nbrs = JSON.parse(f.stdout) as Record<
@@ -93,16 +100,20 @@ async function spineSessionMarks(s: ClusterState): Promise<Record<string, string
     { bgpState?: string; connectionsEstablished?: number; connectionsDropped?: number }
   >;
   const b = await birdc(s.runDir, bird, "show", "protocols");
-  const out: Record<string, string> = {};
+  const marks: Record<string, string> = {};
+  const birdSince: Record<string, number> = {};
   for (const n of s.plan.nodes) {
     const x = nbrs[n.uplinks[0].b.address] ?? {};
-    out[`frr ${n.name}`] =
+    marks[`frr ${n.name}`] =
       `${x.bgpState} established ${x.connectionsEstablished} dropped ${x.connectionsDropped}`;
     const line = b.stdout.split("\n").find((l) => l.startsWith(`node_${n.index} `)) ?? "absent";
-    // Name Proto Table State Since Info: "since" is the time of the last state change.
-    out[`bird ${n.name}`] = line.trim().split(/\s+/).slice(3).join(" ");
+    // Name Proto Table State Since Info.
+    const [state, since, ...info] = line.trim().split(/\s+/).slice(3);
+    marks[`bird ${n.name}`] = `${state} ${info.join(" ")}`;
+    const t = /^(\d+):(\d+):(\d+(?:\.\d+)?)$/.exec(since ?? "");
+    birdSince[n.name] = t ? Number(t[1]) * 3600 + Number(t[2]) * 60 + Number(t[3]) : NaN;
   }
-  return out;
+  return { marks, birdSince };
 }
 
 /** The spine BGPPeers (made from the spine ClusterBGPs): name → establishedSince. */
@@ -227,6 +238,7 @@ Deno.test("e2e inline peers: a second ClusterBGP peers some nodes with the edge 
     const blocks = new Map<string, string>();
     for (const n of all) blocks.set(n, await waitNodeBlock(c, n));
     const ip = "203.0.113.80";
+    const edgeOnly = "203.0.113.81";
     await createService(c, "edge", "web", "web", "Cluster", ip);
     await assignAddress(state, c, "edge", "web", ip);
     await waitNextHops(state, `${ip}/32`, all);
@@ -236,7 +248,12 @@ Deno.test("e2e inline peers: a second ClusterBGP peers some nodes with the edge 
     const spinesUntouched = async (when: string) => {
       await waitSessionsEstablished(state, 10_000);
       assert.deepEqual(await spinePeerSince(c, state), sinceBefore, `spine peers' uptime ${when}`);
-      assert.deepEqual(await spineSessionMarks(state), marksBefore, `spine sessions ${when}`);
+      const now = await spineSessionMarks(state);
+      assert.deepEqual(now.marks, marksBefore.marks, `spine sessions ${when}`);
+      for (const n of all) {
+        const d = Math.abs(now.birdSince[n] - marksBefore.birdSince[n]);
+        assert.ok(d < 1, `BIRD: ${n}'s session changed state ${when} (${d} s)`);
+      }
     };
 
     await t.step("the ClusterBGP with an inline peer: peers for the selected nodes", async () => {
@@ -304,8 +321,21 @@ Deno.test("e2e inline peers: a second ClusterBGP peers some nodes with the edge 
       await waitEdgeRoute(state, blocks.get(n1)!, [n1]);
       await waitEdgeRoute(state, blocks.get(n2)!, [n2]);
       await waitEdgeRoute(state, blocks.get(n3)!, []);
+      // A Service limited to the edge's peer group: the edge holds it, the spines never do.
+      await createService(c, "edge", "web-edge", "web", "Cluster", edgeOnly, {
+        "tern.dev/peer-groups": "edge",
+      });
+      await assignAddress(state, c, "edge", "web-edge", edgeOnly);
+      await waitEdgeRoute(state, `${edgeOnly}/32`, [n1, n2]);
+      for (let i = 0; i < 4; i++) {
+        assert.deepEqual(await spineNextHops(state, 0, `${edgeOnly}/32`), [], "FRR: not routed");
+        assert.deepEqual(await spineNextHops(state, 1, `${edgeOnly}/32`), [], "BIRD: not routed");
+        await new Promise((r) => setTimeout(r, 500));
+      }
       // Exactly what the advertisements aimed at the edge peers say, nothing a node learned.
-      const want = JSON.stringify([`${ip}/32`, blocks.get(n1)!, blocks.get(n2)!].sort());
+      const want = JSON.stringify(
+        [`${ip}/32`, `${edgeOnly}/32`, blocks.get(n1)!, blocks.get(n2)!].sort(),
+      );
       let seen = "";
       await waitFor("the edge router holds nothing else", async () => {
         seen = JSON.stringify([...(await edgeRib(state.plan, state.edge!)).keys()].sort());
@@ -315,6 +345,10 @@ Deno.test("e2e inline peers: a second ClusterBGP peers some nodes with the edge 
       });
       const peers = await edgePeers(c);
       await waitFor("the advertisements show Advertised to the edge peers", async () => {
+        const only = await adPeers(c, `${edgeOnly}/32`);
+        const names = [peers.get(n1)!.metadata.name!, peers.get(n2)!.metadata.name!].sort();
+        if (JSON.stringify(Object.keys(only).sort()) !== JSON.stringify(names)) return undefined;
+        if (!Object.values(only).every((v) => v === "Advertised")) return undefined;
         const svc = await adPeers(c, `${ip}/32`);
         const b1 = await adPeers(c, blocks.get(n1)!);
         return svc[peers.get(n1)!.metadata.name!] === "Advertised" &&
@@ -361,7 +395,9 @@ Deno.test("e2e inline peers: a second ClusterBGP peers some nodes with the edge 
         return Object.values(s).every((v) => v !== "Established") ? true : undefined;
       }, 30_000);
       await waitEdgeRoute(state, `${ip}/32`, []);
+      await waitEdgeRoute(state, `${edgeOnly}/32`, []);
       for (const n of all) await waitEdgeRoute(state, blocks.get(n)!, []);
+      assert.deepEqual(await spineNextHops(state, 0, `${edgeOnly}/32`), [], "FRR: never routed");
       await waitNextHops(state, `${ip}/32`, all);
       await spinesUntouched("after the ClusterBGP was deleted");
     });

@@ -125,14 +125,51 @@ export function nodePrefixes(
   return [...out].sort();
 }
 
+/** A prefix to originate, and the addresses of the node's peers it goes to (no list: all). */
+export interface NodePrefix {
+  prefix: string;
+  peers?: string[];
+}
+
+/**
+ * The prefixes to originate with their targets: each goes to the node's peers that the
+ * advertisements of its CIDR name (a Service limited to a peer group reaches only those peers),
+ * with no list when that is every peer of the node. Sorted by prefix.
+ */
+export function nodeOrigination(
+  mine: BGPPeerObject[],
+  ads: BGPAdvertisementObject[],
+  types?: readonly string[],
+): NodePrefix[] {
+  const byName = new Map(mine.map((p) => [p.metadata.name!, p.spec.addr]));
+  const targets = new Map<string, Set<string>>();
+  for (const a of ads) {
+    if (a.metadata.deletionTimestamp) continue;
+    if (types && a.spec.type !== undefined && !types.includes(a.spec.type)) continue;
+    for (const name of a.spec.peers ?? []) {
+      const addr = byName.get(name);
+      if (addr === undefined) continue;
+      let t = targets.get(a.spec.cidr);
+      if (!t) targets.set(a.spec.cidr, t = new Set());
+      t.add(addr);
+    }
+  }
+  const all = new Set(byName.values());
+  return [...targets.keys()].sort().map((prefix) => {
+    const t = targets.get(prefix)!;
+    return t.size === all.size ? { prefix } : { prefix, peers: [...t].sort() };
+  });
+}
+
 /**
  * The speaker configuration (validated by the speaker's own validator, so a bad object shows up
- * as a typed `ConfigError` naming the field).
+ * as a typed `ConfigError` naming the field). Prefixes are CIDRs (to every peer) or
+ * {@link NodePrefix}es (to some).
  */
 export function speakerConfigFor(
   nodeBgp: NodeBGPObject,
   mine: BGPPeerObject[],
-  prefixes: string[],
+  prefixes: ReadonlyArray<string | NodePrefix>,
   opts: WiringOptions = {},
 ): SpeakerConfig {
   return validateConfig({
@@ -159,7 +196,11 @@ export function speakerConfigFor(
         : {}),
       ...(p.spec.maxPrefixes !== undefined ? { maxPrefixes: p.spec.maxPrefixes } : {}),
     })),
-    prefixes: prefixes.map((prefix) => ({ prefix })),
+    prefixes: prefixes.map((p) =>
+      typeof p === "string" ? { prefix: p } : p.peers ? { prefix: p.prefix, peers: p.peers } : {
+        prefix: p.prefix,
+      }
+    ),
   });
 }
 

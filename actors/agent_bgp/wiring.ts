@@ -33,8 +33,8 @@ import {
   type BGPAdvertisementObject,
   type BGPPeerObject,
   type NodeBGPObject,
+  nodeOrigination,
   nodePeers,
-  nodePrefixes,
   peerStatusChanged,
   peerStatusFor,
   runnablePeers,
@@ -122,7 +122,7 @@ export function wiringActor(opts: AgentBgpOptions): ActorDef<WiringMsg> {
       // Peers the speaker cannot run as asked (a TCP-MD5 password) are left out; their status
       // says why.
       const mine = runnablePeers(nodePeers(node, [...peers.values()]));
-      const prefixes = nodePrefixes(mine, [...ads.values()], opts.adTypes);
+      const prefixes = nodeOrigination(mine, [...ads.values()], opts.adTypes);
       let config;
       try {
         config = speakerConfigFor(nodeBgp, mine, prefixes, opts);
@@ -160,7 +160,7 @@ export function wiringActor(opts: AgentBgpOptions): ActorDef<WiringMsg> {
         });
       }
       lastConfig = text;
-      originated = new Set(prefixes);
+      originated = new Set(prefixes.map((p) => p.prefix));
       ctx.log.info("speaker configured", { peers: mine.length, prefixes: prefixes.length });
     };
 

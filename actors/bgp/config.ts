@@ -70,6 +70,8 @@ export interface OriginatedPrefix {
   readonly communities?: readonly number[];
   /** LARGE_COMMUNITIES. */
   readonly largeCommunities?: readonly (readonly [number, number, number])[];
+  /** Only these peers (addresses, canonical) are sent it; absent: every peer. */
+  readonly peers?: readonly string[];
 }
 
 /** The whole speaker configuration. */
@@ -176,7 +178,15 @@ const ORIGINS: Record<string, number> = { igp: 0, egp: 1, incomplete: 2 };
 /** Validates one originated prefix (also used by the control API). */
 export function parseOriginated(v: unknown, field: string): OriginatedPrefix {
   if (!isObj(v)) throw new ConfigError(field, "must be a mapping with at least `prefix`");
-  checkKeys(v, field, ["prefix", "origin", "med", "localPref", "communities", "largeCommunities"]);
+  checkKeys(v, field, [
+    "prefix",
+    "origin",
+    "med",
+    "localPref",
+    "communities",
+    "largeCommunities",
+    "peers",
+  ]);
   if (typeof v.prefix !== "string") throw new ConfigError(`${field}.prefix`, "is required");
   let prefix: string;
   try {
@@ -212,6 +222,10 @@ export function parseOriginated(v: unknown, field: string): OriginatedPrefix {
     out.largeCommunities = v.largeCommunities.map((c, i) =>
       parseLargeCommunity(c, `${field}.largeCommunities[${i}]`)
     );
+  }
+  if (v.peers !== undefined) {
+    if (!Array.isArray(v.peers)) throw new ConfigError(`${field}.peers`, "must be a list");
+    out.peers = [...new Set(v.peers.map((a, i) => address(a, `${field}.peers[${i}]`)))].sort();
   }
   return out;
 }

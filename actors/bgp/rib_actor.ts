@@ -224,6 +224,11 @@ export function ribActor(opts: RibActorOptions) {
       if (!best) return null;
       // Local origin wins the decision, so an originated prefix's best path is our own.
       if (opts.exportLearned === false && !best.source.local) return null;
+      if (best.source.local) {
+        // An originated prefix may be aimed at some peers only.
+        const only = originated.get(prefix)?.peers;
+        if (only && !only.includes(link.target.peer)) return null;
+      }
       if (best.source.peer === link.target.peer) return null;
       // The cache is per attributes object; iBGP filtering depends on the source, so only
       // eBGP-learned and local routes are cached.
@@ -274,6 +279,21 @@ export function ribActor(opts: RibActorOptions) {
     };
     const sameOrigin = (a: OriginatedPrefix, b: OriginatedPrefix) =>
       JSON.stringify(a) === JSON.stringify(b);
+
+    /**
+     * Publishes the changes, and re-exports the prefixes whose target peers changed while their
+     * route (interned by attributes) stayed the same, so no best-path change was computed.
+     */
+    const publishOriginated = (retargeted: readonly string[], changes: BestChange[]) => {
+      publish(changes);
+      const changed = new Set(changes.map((c) => c.prefix));
+      const rest = retargeted.filter((p) => !changed.has(p));
+      if (rest.length === 0) return;
+      for (const link of links.values()) {
+        const exports = rest.map((p) => exportFor(link, p, rib.best(p) ?? null));
+        link.ref.tell({ type: "export", prefixes: rest, exports, full: false });
+      }
+    };
 
     {
       const changes: BestChange[] = [];
@@ -378,7 +398,7 @@ export function ribActor(opts: RibActorOptions) {
               originated.set(msg.prefix.prefix, msg.prefix);
               const changes: BestChange[] = [];
               rib.upsert(msg.prefix.prefix, originRoute(msg.prefix), changes);
-              publish(changes);
+              publishOriginated(old ? [msg.prefix.prefix] : [], changes);
             }
             msg.replyTo?.reply();
             break;
@@ -402,14 +422,16 @@ export function ribActor(opts: RibActorOptions) {
                 rib.remove("local", prefix, changes);
               }
             }
+            const retargeted: string[] = [];
             for (const [prefix, p] of wanted) {
               const old = originated.get(prefix);
               if (!old || !sameOrigin(old, p)) {
                 originated.set(prefix, p);
                 rib.upsert(p.prefix, originRoute(p), changes);
+                if (old) retargeted.push(prefix);
               }
             }
-            publish(changes);
+            publishOriginated(retargeted, changes);
             msg.replyTo?.reply();
             break;
           }

@@ -83,8 +83,8 @@ Deno.test("e2e BGP objects: peers, advertisements and NodeBGPs changed live", as
     await t.step(
       "a hand-written advertisement: targets replaced (node-2 → node-3), deleted",
       async () => {
-        // Per-peer export is not in tern's speaker yet: a node originates what is aimed at any of
-        // its peers to all of them, so targets select nodes here.
+        // Targets are peers: aimed at node-2's session with spine1 only, the prefix reaches
+        // spine1 (BIRD) through node-2 and never spine0 (FRR).
         const ns = "tern-system";
         await client.create(Resources.bgpAdvertisements, {
           apiVersion: "tern.dev/v1alpha1",
@@ -97,7 +97,15 @@ Deno.test("e2e BGP objects: peers, advertisements and NodeBGPs changed live", as
             peers: [await peerNameOf(client, n2.name, spine1.address)],
           },
         });
-        await waitNextHops(state, "198.51.100.0/24", ["node-2"]);
+        let seen = "";
+        await waitFor("198.51.100.0/24 via node-2 on spine1 only", async () => {
+          const frr = await spineNextHops(state, 0, "198.51.100.0/24");
+          const bird = await spineNextHops(state, 1, "198.51.100.0/24");
+          seen = JSON.stringify({ frr, bird });
+          return frr.length === 0 && JSON.stringify(bird) === '["node-2"]' ? true : undefined;
+        }, 30_000).catch((e) => {
+          throw new Error(`${e.message}; last seen ${seen}`);
+        });
         const target = await peerNameOf(client, n2.name, spine1.address);
         await waitFor("per-peer status", async () => {
           const a = await client.get<

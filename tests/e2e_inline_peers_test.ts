@@ -459,6 +459,50 @@ Deno.test("e2e inline peers: a second ClusterBGP peers some nodes with the edge 
         await spinesUntouched("after the password ClusterBGP");
       },
     );
+
+    await t.step("a ClusterBGP giving the nodes another ASN: refused, nothing moves", async () => {
+      // The inline sample's fixed ASN (64600) for nodes the spine ClusterBGPs already give
+      // their label ASN: the older ClusterBGPs win, this one reports the conflict.
+      await c.create(Resources.clusterBGPs, {
+        apiVersion: "tern.dev/v1alpha1",
+        kind: "ClusterBGP",
+        metadata: { name: CBGP },
+        spec: {
+          nodeSelector: { [LABEL]: "on" },
+          asnSelector: { from: "asn", asn: 64600 },
+          routerIdSelector: { from: "internalAddress" },
+          peers: [{
+            name: "edge",
+            peerConfig: { asn: EDGE_ASN, addr: EDGE_ADDRESS, holdTime: 9, keepaliveTime: 3 },
+            nodeBGPSelector: { [LABEL]: "on" },
+          }],
+        },
+      } as unknown as KubeObject);
+      let last = "";
+      await waitFor("the ClusterBGP reports NodeConflict", async () => {
+        const cb = await c.get<KubeObject>(Resources.clusterBGPs, CBGP);
+        const st = cb.status as {
+          desiredNodes?: number;
+          nodes?: string[];
+          conditions?: Array<{ type: string; status: string; reason: string }>;
+        } | undefined;
+        last = JSON.stringify(st);
+        const ready = st?.conditions?.find((x) => x.type === "Ready");
+        return st?.desiredNodes === 2 && (st.nodes ?? []).length === 0 &&
+            ready?.status === "False" && ready.reason === "NodeConflict"
+          ? true
+          : undefined;
+      }, 30_000).catch((e) => {
+        throw new Error(`${e.message}; last seen ${last}`);
+      });
+      assert.equal((await edgePeers(c)).size, 0, "no peer from the refused ClusterBGP");
+      for (const n of state.plan.nodes.slice(1)) {
+        const nb = await c.get<KubeObject>(Resources.nodeBGPs, n.name);
+        assert.equal((nb.spec as { asn: number }).asn, n.asn, `${n.name} keeps its ASN`);
+      }
+      await c.delete(Resources.clusterBGPs, CBGP);
+      await spinesUntouched("after the conflicting ClusterBGP");
+    });
   } finally {
     client?.close();
     await teardown(prefix);

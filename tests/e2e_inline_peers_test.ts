@@ -121,7 +121,7 @@ async function spinePeerSince(
   c: KubeClient,
   s: ClusterState,
 ): Promise<Record<string, string | undefined>> {
-  const spines = new Set(s.plan.spines.map((x) => x.address));
+  const spines = new Set(s.plan.spines.flatMap((x) => [x.address, x.address6]));
   const { items } = await c.listAll<BGPPeerObject>(Resources.bgpPeers);
   const out: Record<string, string | undefined> = {};
   for (const p of items) {
@@ -221,10 +221,10 @@ Deno.test("e2e inline peers: a second ClusterBGP peers some nodes with the edge 
     const [n1, n2, n3] = state.plan.nodes.map((n) => n.name);
     const all = [n1, n2, n3];
     await waitSessionsEstablished(state);
-    await waitFor("every spine BGPPeer Established", async () => {
+    await waitFor("every spine BGPPeer (IPv4 and IPv6) Established", async () => {
       const m = await spinePeerSince(c, state);
       const v = Object.values(m);
-      return v.length === 6 && v.every((x) => x && !x.startsWith("not")) ? true : undefined;
+      return v.length === 12 && v.every((x) => x && !x.startsWith("not")) ? true : undefined;
     }, 30_000);
     // Nothing peers with the edge router yet: its passive sessions wait.
     const idle = await edgeSessions(state.plan, state.edge);
@@ -302,7 +302,7 @@ Deno.test("e2e inline peers: a second ClusterBGP peers some nodes with the edge 
       assert.equal(spec.asn, state.plan.nodes[0].asn, "node-1 keeps its ASN");
       assert.deepEqual(
         spec.peers.map((p) => p.addr).sort(),
-        [EDGE_ADDRESS, ...state.plan.spines.map((s) => s.address)].sort(),
+        [EDGE_ADDRESS, ...state.plan.spines.flatMap((s) => [s.address, s.address6])].sort(),
         "node-1's NodeBGP has the spines and the edge",
       );
       await waitFor("the ClusterBGP's status names its nodes", async () => {

@@ -130,7 +130,8 @@ Deno.test("e2e sart scenarios: ClusterBGP deleted, duplicate peer, agent modes",
         await waitFor("node-1's spine sessions Established", async () => {
           const m = await bgpPeerStates(client);
           const mine = [...m.values()].filter((p) => p.node === n1.name);
-          return mine.length === 2 && mine.every((p) => p.state === "Established")
+          // Two spines, an IPv4 and an IPv6 session with each.
+          return mine.length === 4 && mine.every((p) => p.state === "Established")
             ? true
             : undefined;
         }, 30_000);

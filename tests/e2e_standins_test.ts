@@ -72,7 +72,7 @@ Deno.test("e2e stand-ins: tern nodes with the sim standing in for the controller
     }
     await crossNodePing(e, pods);
     const { items } = await e.client.listAll(Resources.bgpPeers);
-    assert.equal(items.length, 6);
+    assert.equal(items.length, 12, "an IPv4 and an IPv6 BGPPeer per node and spine");
   }, { controller: "standin" });
 });
 

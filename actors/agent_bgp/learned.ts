@@ -5,14 +5,16 @@
  * only its next hop.
  *
  * Locally originated paths are never installed; next hops that are not usable as a kernel gateway
- * (unspecified, or IPv6 link-local without an interface) are skipped and counted. Next hops go
- * through a resolver (recursive resolution, see `nexthop_resolve.ts`); one that cannot be resolved
- * yet is not stated until a later `reresolve` finds it.
+ * (unspecified; IPv6 link-local when there is no resolver to find its interface) are skipped and
+ * counted. Next hops go through a resolver (recursive resolution, link-local next hops on their
+ * session's interface, see `nexthop_resolve.ts`); one that cannot be resolved yet is not stated
+ * until a later `reresolve` finds it.
  * @module
  */
 import type { BestChange } from "../bgp/rib.ts";
 import type { NextHop } from "../netlink/route_codec.ts";
 import type { DesiredRoute } from "../netlink/route_plan.ts";
+import { type BgpNextHop, isLinkLocal, nextHopKey } from "./nexthop_resolve.ts";
 
 /** Route-table source name of a peer. */
 export function peerSource(peer: string): string {
@@ -33,14 +35,18 @@ export interface LearnedPlan {
   unresolved: number;
 }
 
-function usableGateway(nh: string): boolean {
+function usableGateway(nh: string, resolver: boolean): boolean {
   if (nh === "" || nh === "0.0.0.0" || nh === "::") return false;
-  if (/^fe[89ab][0-9a-f]?:/i.test(nh)) return false; // link-local: needs an interface
+  // Link-local: needs an interface, which only the resolver finds.
+  if (isLinkLocal(nh)) return resolver;
   return true;
 }
 
-/** Resolves a BGP next hop to kernel next hops (null: unresolvable for now). */
-export type NextHopResolver = (nh: string) => NextHop[] | null;
+/**
+ * Resolves a BGP next hop to kernel next hops (null: unresolvable for now): `nh` is the next hop
+ * address, `path` all the path says about it (link-local next hop, peer).
+ */
+export type NextHopResolver = (nh: string, path: BgpNextHop) => NextHop[] | null;
 
 /**
  * The learned next hops per prefix (peer -> BGP next hop) and what was stated to the route table
@@ -48,12 +54,14 @@ export type NextHopResolver = (nh: string) => NextHop[] | null;
  * for every source seen so far or now. Without a resolver, next hops are used as they are.
  */
 export class LearnedRoutes {
-  readonly #learned = new Map<string, Map<string, string>>();
+  readonly #learned = new Map<string, Map<string, BgpNextHop>>();
   readonly #stated = new Map<string, Map<string, string>>();
   readonly #sources = new Set<string>();
   readonly #resolve: NextHopResolver;
+  readonly #hasResolver: boolean;
 
   constructor(resolve?: NextHopResolver) {
+    this.#hasResolver = resolve !== undefined;
     this.#resolve = resolve ?? ((nh) => [{ gateway: nh }]);
   }
 
@@ -67,20 +75,20 @@ export class LearnedRoutes {
     return this.#sources;
   }
 
-  /** Learned BGP next hops (distinct). */
+  /** Learned BGP next hops (distinct, by {@link nextHopKey}). */
   nextHopsInUse(): Set<string> {
     const out = new Set<string>();
-    for (const m of this.#learned.values()) for (const nh of m.values()) out.add(nh);
+    for (const m of this.#learned.values()) for (const nh of m.values()) out.add(nextHopKey(nh));
     return out;
   }
 
   /** The BGP next hops of a prefix, by source. */
-  nextHops(prefix: string): ReadonlyMap<string, string> | undefined {
+  nextHops(prefix: string): ReadonlyMap<string, BgpNextHop> | undefined {
     return this.#learned.get(prefix);
   }
 
-  #route(prefix: string, nh: string): { route: DesiredRoute; key: string } | null {
-    const hops = this.#resolve(nh);
+  #route(prefix: string, nh: BgpNextHop): { route: DesiredRoute; key: string } | null {
+    const hops = this.#resolve(nh.nextHop, nh);
     if (!hops || hops.length === 0) return null;
     return { route: { dst: prefix, nexthops: hops }, key: JSON.stringify(hops) };
   }
@@ -88,7 +96,7 @@ export class LearnedRoutes {
   /** Diffs what `prefixes` should state against what was stated, into `plan`. */
   #diff(prefixes: Iterable<string>, plan: LearnedPlan): void {
     for (const prefix of prefixes) {
-      const want = this.#learned.get(prefix) ?? new Map<string, string>();
+      const want = this.#learned.get(prefix) ?? new Map<string, BgpNextHop>();
       const had = this.#stated.get(prefix) ?? new Map<string, string>();
       const now = new Map<string, string>();
       for (const [src, nh] of want) {
@@ -125,15 +133,18 @@ export class LearnedRoutes {
     };
     if (full) this.#learned.clear();
     for (const c of changes) {
-      const want = new Map<string, string>();
+      const want = new Map<string, BgpNextHop>();
       for (const p of c.best ? c.paths : []) {
         if (p.source.local) continue;
-        if (!usableGateway(p.nextHop)) {
+        if (!usableGateway(p.nextHop, this.#hasResolver)) {
           plan.skipped++;
           continue;
         }
         const src = peerSource(p.source.peer);
-        if (!want.has(src)) want.set(src, p.nextHop);
+        if (want.has(src)) continue;
+        const nh: BgpNextHop = { nextHop: p.nextHop, peer: p.source.peer };
+        if (p.linkLocalNextHop && this.#hasResolver) nh.linkLocal = p.linkLocalNextHop;
+        want.set(src, nh);
       }
       if (want.size > 0) this.#learned.set(c.prefix, want);
       else this.#learned.delete(c.prefix);

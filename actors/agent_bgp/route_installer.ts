@@ -13,7 +13,7 @@ import type { RouteTableMsg } from "../netlink/route_table.ts";
 import { listRoutes } from "../netlink/rtnl.ts";
 import { NetlinkSocket } from "../netlink/socket.ts";
 import { type LearnedPlan, LearnedRoutes } from "./learned.ts";
-import { resolveNextHop } from "./nexthop_resolve.ts";
+import { type BgpNextHop, chooseNextHop, nextHopKey } from "./nexthop_resolve.ts";
 
 /** Messages of the installer. */
 export type RouteInstallerMsg =
@@ -31,8 +31,9 @@ export interface RouteInstallerOptions {
   /** How often to look for the RIB while not subscribed (default 250 ms). */
   pollMs?: number;
   /**
-   * Recursive next-hop resolution through the kernel's table (default on): the table's routes are
-   * read when an unknown next hop appears and every `refreshMs` (default 5,000 ms).
+   * Recursive next-hop resolution through the kernel's table (default on), IPv6 link-local next
+   * hops on the interface of their session: the table's routes are read when an unknown next hop
+   * appears and every `refreshMs` (default 5,000 ms).
    */
   resolve?: false | {
     /** Protocol of the learned routes (never used to resolve). */
@@ -54,9 +55,10 @@ export function routeInstaller(opts: RouteInstallerOptions): ActorDef<RouteInsta
     let sock: NetlinkSocket | undefined;
     let dumps = 0, dumpErrors = 0;
     const resolver = res
-      ? (nh: string) => {
-        if (!cache.has(nh)) cache.set(nh, resolveNextHop(nh, kernel, res.learnedProtocol));
-        return cache.get(nh)!;
+      ? (_: string, nh: BgpNextHop) => {
+        const key = nextHopKey(nh);
+        if (!cache.has(key)) cache.set(key, chooseNextHop(nh, kernel, res.learnedProtocol));
+        return cache.get(key)!;
       }
       : undefined;
     const refresh = async () => {
@@ -133,9 +135,13 @@ export function routeInstaller(opts: RouteInstallerOptions): ActorDef<RouteInsta
             if (res) {
               const known = learned.nextHopsInUse();
               const unknown = msg.changes.some((c) =>
-                c.paths.some((p) =>
-                  !p.source.local && !known.has(p.nextHop) && !cache.has(p.nextHop)
-                )
+                c.paths.some((p) => {
+                  if (p.source.local) return false;
+                  const nh: BgpNextHop = { nextHop: p.nextHop, peer: p.source.peer };
+                  if (p.linkLocalNextHop) nh.linkLocal = p.linkLocalNextHop;
+                  const key = nextHopKey(nh);
+                  return !known.has(key) && !cache.has(key);
+                })
               );
               if (unknown || dumps === 0) await refresh();
             }

@@ -660,8 +660,11 @@ export function peerActor(opts: PeerActorOptions) {
                 const nh = reach.nextHop === "::" && reach.linkLocalNextHop
                   ? reach.linkLocalNextHop
                   : reach.nextHop;
+                const ll = reach.linkLocalNextHop;
                 const route: Route | null = unusable
                   ? null
+                  : ll && ll !== nh
+                  ? { source: source!, attrs, nextHop: nh, linkLocalNextHop: ll, stale: false }
                   : { source: source!, attrs, nextHop: nh, stale: false };
                 for (const p of reach.nlri) {
                   prefixes.push(p);

@@ -35,6 +35,8 @@ export interface Route {
   readonly attrs: PathAttributes;
   /** Effective next hop (NEXT_HOP, or the MP_REACH next hop). */
   readonly nextHop: string;
+  /** IPv6: the link-local next hop sent besides a global one (32-octet MP_REACH next hop). */
+  readonly linkLocalNextHop?: string;
   /** Retained over a graceful restart of its peer, awaiting refresh (set for all of the peer's
    * routes at once, so sharing the object between prefixes is safe). */
   stale: boolean;

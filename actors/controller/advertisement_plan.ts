@@ -30,6 +30,8 @@ export interface PeerTarget {
   name: string;
   node: string;
   groups: readonly string[];
+  /** Families its session carries (undefined: any); a prefix of another family is not sent. */
+  families?: readonly ("ipv4" | "ipv6")[];
 }
 
 /** A CIDR as a name fragment: `198-51-100-7-32`, `fd00--1-128`. */
@@ -51,12 +53,16 @@ export function announcedPrefix(address: string, aggregationLength: number | und
   return Cidr.containing(a, len).toString();
 }
 
-/** The peers an advertisement goes to: peers of the target nodes, in the groups if any. */
+/**
+ * The peers an advertisement goes to: peers of the target nodes whose session carries the
+ * prefix's family, in the groups if any.
+ */
 export function targetPeers(ad: DesiredAd, peers: Iterable<PeerTarget>): string[] {
   const nodes = ad.nodes === "all" ? undefined : new Set(ad.nodes);
   const out: string[] = [];
   for (const p of peers) {
     if (nodes && !nodes.has(p.node)) continue;
+    if (p.families && !p.families.includes(ad.family)) continue;
     if (ad.groups && ad.groups.length > 0 && p.groups.length > 0) {
       if (!p.groups.some((g) => ad.groups!.includes(g))) continue;
     }

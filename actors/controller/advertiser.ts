@@ -190,6 +190,8 @@ export function advertiser(options: AdvertiserOptions): ActorDef<AdvertiserMsg> 
       name: p.metadata.name,
       node: p.spec.node,
       groups: p.spec.groups ?? [],
+      // A BGPPeer's session carries the family of its address.
+      families: [p.spec.addr.includes(":") ? "ipv6" : "ipv4"],
     });
 
     return {

@@ -36,17 +36,19 @@ export function desiredAdvertisements(
   services: SimService[],
   slices: SimEndpointSlice[],
 ): DesiredAd[] {
-  const peersOf = (node: string) =>
-    peers.filter((p) => p.spec.node === node).map((p) => p.metadata.name!).sort();
+  // A BGPPeer's session carries the family of its address: a prefix goes to those of its family.
+  const peersOf = (node: string, cidr: string) =>
+    peers.filter((p) => p.spec.node === node && p.spec.addr.includes(":") === cidr.includes(":"))
+      .map((p) => p.metadata.name!).sort();
   const out: DesiredAd[] = [];
   for (const n of plan.nodes) {
     for (const cidr of podPrefixes(n)) {
       out.push({
         namespace: SYSTEM_NAMESPACE,
-        name: `pod-${cidr.replace(/[./]/g, "-")}`,
+        name: `pod-${cidr.replace(/[.:/]/g, "-")}`,
         cidr,
         type: "pod",
-        peers: peersOf(n.name),
+        peers: peersOf(n.name, cidr),
       });
     }
   }
@@ -67,12 +69,13 @@ export function desiredAdvertisements(
       nodes = nodes.filter((n) => withEndpoints.has(n));
     }
     for (const ip of ingressAddresses(svc)) {
+      const cidr = `${ip}/${ip.includes(":") ? 128 : 32}`;
       out.push({
         namespace: svc.metadata.namespace ?? "default",
-        name: `lb-${svc.metadata.name}-${ip.replace(/\./g, "-")}`,
-        cidr: `${ip}/32`,
+        name: `lb-${svc.metadata.name}-${ip.replace(/[.:]/g, "-")}`,
+        cidr,
         type: "service",
-        peers: nodes.flatMap(peersOf).sort(),
+        peers: nodes.flatMap((n) => peersOf(n, cidr)).sort(),
       });
     }
   }
@@ -92,7 +95,6 @@ export function blocksByNode(blocks: KubeObject[]): Map<string, string[]> {
   for (const b of blocks) {
     const spec = b.spec as { cidr?: string; node?: string; type?: string } | undefined;
     if (spec?.type !== "pod" || !spec.node || !spec.cidr || b.metadata.deletionTimestamp) continue;
-    if (spec.cidr.includes(":")) continue; // the fabric is IPv4
     out.set(spec.node, [...(out.get(spec.node) ?? []), spec.cidr].sort());
   }
   return out;

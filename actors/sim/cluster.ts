@@ -379,15 +379,19 @@ async function startTernNodes(state: ClusterState, log: (l: string) => void): Pr
   });
 }
 
-/** BGPPeer name of a node's session with a spine (sart's `<template>-<node>-<asn>-<addr>`). */
-export function bgpPeerName(spine: SpinePlan, node: NodePlan): string {
-  return `${spine.id}-${node.name}-${spine.asn}-${spine.address}`;
+/**
+ * BGPPeer name of a node's session with a spine (sart's `<template>-<node>-<asn>-<addr>`, ':'
+ * as '-'); `ipv6` names the IPv6 session.
+ */
+export function bgpPeerName(spine: SpinePlan, node: NodePlan, ipv6 = false): string {
+  const addr = ipv6 ? spine.address6.replace(/:/g, "-") : spine.address;
+  return `${spine.id}${ipv6 ? "-ipv6" : ""}-${node.name}-${spine.asn}-${addr}`;
 }
 
 /**
  * What the controller role would hold, written directly while it is not on main: the pod pools
  * (IPv4 part of the samples'), and what it makes from the sample ClusterBGPs (every node peers
- * with both spines): a NodeBGP and two BGPPeers per node.
+ * with both spines, one session per address family): a NodeBGP and four BGPPeers per node.
  */
 export async function bootstrapBgpObjects(state: ClusterState): Promise<void> {
   const client = clusterClient(state);
@@ -427,29 +431,30 @@ export async function bootstrapBgpObjects(state: ClusterState): Promise<void> {
         spec: {
           asn: n.asn,
           routerId: n.internalIP,
-          peers: state.plan.spines.map((s) => ({
-            name: bgpPeerName(s, n),
-            asn: s.asn,
-            addr: s.address,
-          })),
+          peers: state.plan.spines.flatMap((s) => [
+            { name: bgpPeerName(s, n), asn: s.asn, addr: s.address },
+            { name: bgpPeerName(s, n, true), asn: s.asn, addr: s.address6 },
+          ]),
         },
       });
       for (const s of state.plan.spines) {
-        await client.create(Resources.bgpPeers, {
-          apiVersion: "tern.dev/v1alpha1",
-          kind: "BGPPeer",
-          metadata: { name: bgpPeerName(s, n), labels: { "tern.dev/node": n.name } },
-          spec: {
-            node: n.name,
-            asn: s.asn,
-            addr: s.address,
-            holdTime: 9,
-            keepaliveTime: 3,
-            connectRetryTime: 2,
-            families: ["ipv4-unicast"],
-            groups: [`to-${s.id}`],
-          },
-        });
+        for (const ipv6 of [false, true]) {
+          await client.create(Resources.bgpPeers, {
+            apiVersion: "tern.dev/v1alpha1",
+            kind: "BGPPeer",
+            metadata: { name: bgpPeerName(s, n, ipv6), labels: { "tern.dev/node": n.name } },
+            spec: {
+              node: n.name,
+              asn: s.asn,
+              addr: ipv6 ? s.address6 : s.address,
+              holdTime: 9,
+              keepaliveTime: 3,
+              connectRetryTime: 2,
+              families: [ipv6 ? "ipv6-unicast" : "ipv4-unicast"],
+              groups: [`to-${s.id}`],
+            },
+          });
+        }
       }
     }
   } finally {

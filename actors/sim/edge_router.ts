@@ -38,6 +38,9 @@ export const EDGE_API_PORT = 50051;
 /** Name of the edge router's process in the run (`procs/edge-gobgpd.*`). */
 export const EDGE_PROC = "edge-gobgpd";
 
+/** A node's link to the edge router (IPv4 only: the edge's sessions carry IPv4 unicast). */
+export type EdgeLink = Omit<P2pLink, "v6">;
+
 /** The edge router of a plan. */
 export interface EdgePlan {
   /** Namespace `<prefix>-edge`. */
@@ -47,7 +50,7 @@ export interface EdgePlan {
   address: string;
   apiPort: number;
   /** One link per node, in node order: side `a` the edge, side `b` the node (`e0`). */
-  links: P2pLink[];
+  links: EdgeLink[];
 }
 
 /** The edge router's part of a plan (pure). Throws {@link PlanError} past 32 nodes. */
@@ -60,7 +63,7 @@ export function edgePlan(plan: SimPlan): EdgePlan {
       "at most 32 nodes fit 198.19.224.0/26",
     );
   }
-  const links = plan.nodes.map((n): P2pLink => ({
+  const links = plan.nodes.map((n): EdgeLink => ({
     a: { ns, ifname: `n${n.index}`, address: `198.19.224.${2 * (n.index - 1)}` },
     b: { ns: n.ns, ifname: "e0", address: `198.19.224.${2 * (n.index - 1) + 1}` },
     prefixLength: 31,

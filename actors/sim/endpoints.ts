@@ -12,6 +12,10 @@ export interface SimService extends KubeObject {
     type?: string;
     selector?: Record<string, string>;
     externalTrafficPolicy?: string;
+    /** `IPv4` and/or `IPv6` (as the API server fills it in). */
+    ipFamilies?: string[];
+    /** `SingleStack`, `PreferDualStack` or `RequireDualStack`. */
+    ipFamilyPolicy?: string;
     ports?: Array<{ name?: string; port: number; targetPort?: number | string; protocol?: string }>;
   };
   status?: { loadBalancer?: { ingress?: Array<{ ip?: string }> } };
@@ -19,7 +23,7 @@ export interface SimService extends KubeObject {
 
 /** An EndpointSlice (discovery.k8s.io/v1), the fields the simulator writes. */
 export interface SimEndpointSlice extends KubeObject {
-  addressType: "IPv4";
+  addressType: SliceFamily;
   endpoints: Array<{
     addresses: string[];
     conditions: { ready: boolean; serving: boolean; terminating: boolean };
@@ -27,6 +31,30 @@ export interface SimEndpointSlice extends KubeObject {
     targetRef?: { kind: "Pod"; namespace: string; name: string; uid: string };
   }>;
   ports: Array<{ name: string; port: number; protocol: string }>;
+}
+
+/** The address type of an EndpointSlice. */
+export type SliceFamily = "IPv4" | "IPv6";
+
+/**
+ * The families of a Service's EndpointSlices (one slice per family, as Kubernetes does): its
+ * `ipFamilies`, else both for a dual-stack policy, else IPv4.
+ */
+export function serviceFamilies(svc: SimService): SliceFamily[] {
+  const fams = (svc.spec?.ipFamilies ?? []).filter((f): f is SliceFamily =>
+    f === "IPv4" || f === "IPv6"
+  );
+  if (fams.length > 0) return [...new Set(fams)];
+  const policy = svc.spec?.ipFamilyPolicy;
+  return policy === "PreferDualStack" || policy === "RequireDualStack"
+    ? ["IPv4", "IPv6"]
+    : ["IPv4"];
+}
+
+/** A pod's address of a family (IPv4: `podIP`; IPv6: from `podIPs`). */
+export function podAddress(p: SimPod, family: SliceFamily): string | undefined {
+  const all = [p.status?.podIP, ...(p.status?.podIPs ?? []).map((x) => x.ip)];
+  return all.find((a): a is string => !!a && a.includes(":") === (family === "IPv6"));
 }
 
 /** Label naming the slice's Service. */
@@ -47,30 +75,40 @@ function matches(selector: Record<string, string>, labels: Record<string, string
   return Object.entries(selector).every(([k, v]) => l[k] === v);
 }
 
-/** The slice name of a Service. */
-export function sliceName(svc: SimService): string {
-  return `${svc.metadata.name}-sim`;
+/** The slice name of a Service (per family: the IPv6 one ends in `-v6`). */
+export function sliceName(svc: SimService, family: SliceFamily = "IPv4"): string {
+  return `${svc.metadata.name}-sim${family === "IPv6" ? "-v6" : ""}`;
+}
+
+/** The desired EndpointSlices of a Service, one per family of the Service. */
+export function desiredSlices(svc: SimService, pods: SimPod[]): SimEndpointSlice[] {
+  return serviceFamilies(svc).flatMap((f) => desiredSlice(svc, pods, f) ?? []);
 }
 
 /**
- * The desired EndpointSlice of a Service, or undefined for a Service without a selector. Pods
- * with an IPv4 address are listed (ready or not, as Kubernetes does), ordered by name.
+ * The desired EndpointSlice of a Service for one family, or undefined for a Service without a
+ * selector. Pods with an address of the family are listed (ready or not, as Kubernetes does),
+ * ordered by name.
  */
-export function desiredSlice(svc: SimService, pods: SimPod[]): SimEndpointSlice | undefined {
+export function desiredSlice(
+  svc: SimService,
+  pods: SimPod[],
+  family: SliceFamily = "IPv4",
+): SimEndpointSlice | undefined {
   const selector = svc.spec?.selector;
   if (!selector || Object.keys(selector).length === 0) return undefined;
   const ns = svc.metadata.namespace ?? "default";
   const members = pods
     .filter((p) =>
       (p.metadata.namespace ?? "default") === ns && matches(selector, p.metadata.labels) &&
-      p.status?.podIP && !p.status.podIP.includes(":")
+      podAddress(p, family) !== undefined
     )
     .sort((a, b) => a.metadata.name!.localeCompare(b.metadata.name!));
   return {
     apiVersion: "discovery.k8s.io/v1",
     kind: "EndpointSlice",
     metadata: {
-      name: sliceName(svc),
+      name: sliceName(svc, family),
       namespace: ns,
       labels: { [SERVICE_NAME_LABEL]: svc.metadata.name!, [MANAGED_BY_LABEL]: MANAGED_BY },
       ownerReferences: [{
@@ -82,11 +120,11 @@ export function desiredSlice(svc: SimService, pods: SimPod[]): SimEndpointSlice 
         blockOwnerDeletion: true,
       }],
     },
-    addressType: "IPv4",
+    addressType: family,
     endpoints: members.map((p) => {
       const ready = podReady(p);
       return {
-        addresses: [p.status!.podIP!],
+        addresses: [podAddress(p, family)!],
         conditions: { ready, serving: ready, terminating: !!p.metadata.deletionTimestamp },
         ...(p.spec?.nodeName ? { nodeName: p.spec.nodeName } : {}),
         targetRef: {

@@ -8,6 +8,10 @@
  *   spines' loopbacks (the addresses of `manifests/samples/peer_templates.yaml`).
  * - 192.0.2.64/26: node↔spine0 point-to-point /31 links; 192.0.2.128/26: node↔spine1 links.
  * - 192.0.2.192/29: client↔spine links (client side .193 and .195).
+ * - IPv6 (fd00::/8 only): fd00:2::1/128 and fd00:2::2/128 on the spines' loopbacks (the
+ *   addresses of the IPv6 BGPPeerTemplates); node i's link to spine s is fd00:2:<s+1>:<i>::/64
+ *   (spine ::1, node ::2), the client's fd00:2:<s+1>:ff::/64. Pods (fd00:10::/112) and
+ *   LoadBalancer addresses (fd00:203::/120) come from the dual-stack pools.
  * - 198.19.M.0/24 (M in 240..254, one per concurrent run): the management bridge; .1 is the
  *   API server, .10+i node i's InternalIP (and router id).
  * - Pods (198.18.0.0/16, 198.19.0.0/29) and LoadBalancer addresses (203.0.113.0/24,
@@ -46,6 +50,8 @@ export interface P2pLink {
   b: { ns: string; ifname: string; address: string };
   /** Prefix length of both addresses (31). */
   prefixLength: number;
+  /** IPv6 addresses of both sides (fd00::/8) and their prefix length (64). */
+  v6: { a: string; b: string; prefixLength: number };
 }
 
 /** A spine router. */
@@ -58,6 +64,8 @@ export interface SpinePlan {
   asn: number;
   /** Loopback address (router id and BGP address). */
   address: string;
+  /** IPv6 loopback address (the BGP address of the IPv6 sessions). */
+  address6: string;
 }
 
 /** A node. */
@@ -99,6 +107,12 @@ function shortId(prefix: string): string {
   return prefix.replace(/^tn-/, "").replace(/-/g, "").slice(-6);
 }
 
+/** IPv6 addresses of the link between spine `si` and the node (or client) `group`. */
+function link6(si: number, group: string): P2pLink["v6"] {
+  const net = `fd00:2:${si + 1}:${group}`;
+  return { a: `${net}::1`, b: `${net}::2`, prefixLength: 64 };
+}
+
 /** Builds a plan; throws {@link PlanError} on bad options. */
 export function makePlan(options: PlanOptions): SimPlan {
   const { prefix } = options;
@@ -119,8 +133,22 @@ export function makePlan(options: PlanOptions): SimPlan {
   }
   const id = shortId(prefix);
   const spines: SpinePlan[] = [
-    { id: "spine0", kind: "frr", ns: `${prefix}-spine0`, asn: 65001, address: "192.0.2.1" },
-    { id: "spine1", kind: "bird", ns: `${prefix}-spine1`, asn: 65002, address: "192.0.2.2" },
+    {
+      id: "spine0",
+      kind: "frr",
+      ns: `${prefix}-spine0`,
+      asn: 65001,
+      address: "192.0.2.1",
+      address6: "fd00:2::1",
+    },
+    {
+      id: "spine1",
+      kind: "bird",
+      ns: `${prefix}-spine1`,
+      asn: 65002,
+      address: "192.0.2.2",
+      address6: "fd00:2::2",
+    },
   ];
   const nodes: NodePlan[] = [];
   for (let i = 1; i <= n; i++) {
@@ -131,6 +159,7 @@ export function makePlan(options: PlanOptions): SimPlan {
         a: { ns: s.ns, ifname: `n${i}`, address: `192.0.2.${base}` },
         b: { ns, ifname: `s${si}`, address: `192.0.2.${base + 1}` },
         prefixLength: 31,
+        v6: link6(si, i.toString(16)),
       };
     });
     nodes.push({
@@ -148,6 +177,7 @@ export function makePlan(options: PlanOptions): SimPlan {
     a: { ns: s.ns, ifname: "client", address: `192.0.2.${192 + si * 2}` },
     b: { ns: clientNs, ifname: `s${si}`, address: `192.0.2.${193 + si * 2}` },
     prefixLength: 31,
+    v6: link6(si, "ff"),
   }));
   return {
     prefix,

@@ -28,7 +28,8 @@ export function startPodServer(
   pod: { namespace: string; name: string; node: string },
   port = POD_PORT,
 ): PodServer {
-  const listener = withNetns(netnsPath(netns), () => Deno.listen({ hostname: "0.0.0.0", port }));
+  // "::" takes IPv4 too (v4-mapped; the namespace's bindv6only is 0): every IPv4 and IPv6 address.
+  const listener = withNetns(netnsPath(netns), () => Deno.listen({ hostname: "::", port }));
   const conns = new Set<Deno.Conn>();
   let closed = false;
   (async () => {
@@ -56,6 +57,12 @@ export function startPodServer(
   };
 }
 
+/** An IPv4 address as itself rather than v4-mapped (`::ffff:192.0.2.1` → `192.0.2.1`). */
+export function unmapped(addr: string): string {
+  const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(addr);
+  return m ? m[1] : addr;
+}
+
 async function serve(
   conn: Deno.Conn,
   pod: { namespace: string; name: string; node: string },
@@ -78,7 +85,7 @@ async function serve(
     const body = JSON.stringify({
       pod: `${pod.namespace}/${pod.name}`,
       node: pod.node,
-      ip: local.hostname,
+      ip: unmapped(local.hostname),
     }) + "\n";
     const head = `HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${
       enc.encode(body).length

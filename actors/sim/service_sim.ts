@@ -8,7 +8,7 @@
 import { actor, type ActorDef } from "../../runtime/mod.ts";
 import { type InformerEvent, type KubeClient, type KubeObject, Resources } from "../kube/mod.ts";
 import {
-  desiredSlice,
+  desiredSlices,
   MANAGED_BY,
   MANAGED_BY_LABEL,
   sameSlice,
@@ -56,8 +56,9 @@ export function serviceSimulator(
       const podList = [...pods.values()];
       const desired = new Map<string, SimEndpointSlice>();
       for (const svc of services.values()) {
-        const d = desiredSlice(svc, podList);
-        if (d) desired.set(`${d.metadata.namespace}/${d.metadata.name}`, d);
+        for (const d of desiredSlices(svc, podList)) {
+          desired.set(`${d.metadata.namespace}/${d.metadata.name}`, d);
+        }
       }
       for (const [key, d] of desired) {
         const cur = slices.get(key);

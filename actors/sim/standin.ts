@@ -54,19 +54,31 @@ export function gobgpConfig(plan: SimPlan, node: NodePlan): string {
     `  router-id = "${node.internalIP}"`,
     "  port = -1",
   ];
+  // One session per spine and address family, as the tern agent has (the IPv6 one carries no
+  // prefix here: the stand-in CNI gives pods IPv4 addresses only).
   plan.spines.forEach((s, i) => {
-    lines.push(
-      "[[neighbors]]",
-      "  [neighbors.config]",
-      `    neighbor-address = "${s.address}"`,
-      `    peer-as = ${s.asn}`,
-      "  [neighbors.timers.config]",
-      "    connect-retry = 2",
-      "    hold-time = 9",
-      "    keepalive-interval = 3",
-      "  [neighbors.transport.config]",
-      `    local-address = "${node.uplinks[i].b.address}"`,
-    );
+    for (
+      const [peer, local, family] of [
+        [s.address, node.uplinks[i].b.address, "ipv4-unicast"],
+        [s.address6, node.uplinks[i].v6.b, "ipv6-unicast"],
+      ]
+    ) {
+      lines.push(
+        "[[neighbors]]",
+        "  [neighbors.config]",
+        `    neighbor-address = "${peer}"`,
+        `    peer-as = ${s.asn}`,
+        "  [neighbors.timers.config]",
+        "    connect-retry = 2",
+        "    hold-time = 9",
+        "    keepalive-interval = 3",
+        "  [neighbors.transport.config]",
+        `    local-address = "${local}"`,
+        "  [[neighbors.afi-safis]]",
+        "    [neighbors.afi-safis.config]",
+        `      afi-safi-name = "${family}"`,
+      );
+    }
   });
   return lines.join("\n") + "\n";
 }
@@ -84,7 +96,8 @@ export function nodeAnnouncements(
   const out = new Set<string>(podPrefixes);
   for (const svc of services) {
     if (svc.spec?.type !== "LoadBalancer") continue;
-    const ips = ingressAddresses(svc);
+    // The stand-in speakers (GoBGP) peer over IPv4 only.
+    const ips = ingressAddresses(svc).filter((ip) => !ip.includes(":"));
     if (svc.spec.externalTrafficPolicy === "Local") {
       const has = slices.some((s) =>
         s.metadata.namespace === svc.metadata.namespace &&

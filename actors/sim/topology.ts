@@ -30,8 +30,12 @@ async function sysctls(ns: string): Promise<void> {
     "net.ipv4.conf.all.rp_filter=0",
     "net.ipv4.conf.default.rp_filter=0",
     "net.ipv6.conf.all.forwarding=1",
+    // No duplicate address detection: addresses (link-local ones too) usable at once.
+    "net.ipv6.conf.all.accept_dad=0",
+    "net.ipv6.conf.default.accept_dad=0",
     // ECMP by 5-tuple, so the client's connections spread over every next hop.
     "net.ipv4.fib_multipath_hash_policy=1",
+    "net.ipv6.fib_multipath_hash_policy=1",
   ], { ns });
 }
 
@@ -42,12 +46,29 @@ function linkLines(l: P2pLink): string[] {
 }
 
 async function addrUp(l: P2pLink): Promise<void> {
-  for (const side of [l.a, l.b]) {
+  for (const [side, v6] of [[l.a, l.v6.a], [l.b, l.v6.b]] as const) {
     await ipBatch([
       `addr add ${side.address}/${l.prefixLength} dev ${side.ifname}`,
+      `addr add ${v6}/${l.v6.prefixLength} dev ${side.ifname} nodad`,
       `link set ${side.ifname} up`,
     ], side.ns);
   }
+}
+
+/** ECMP IPv4 and IPv6 default routes over uplinks, and routes to the spines' loopbacks. */
+function uplinkRoutes(plan: SimPlan, uplinks: P2pLink[]): string[] {
+  const hops = uplinks.map((u) => `nexthop via ${u.a.address} dev ${u.b.ifname}`);
+  const hops6 = uplinks.map((u) => `nexthop via ${u.v6.a} dev ${u.b.ifname}`);
+  return [
+    ...uplinks.map((u, i) =>
+      `route add ${plan.spines[i].address}/32 via ${u.a.address} dev ${u.b.ifname}`
+    ),
+    ...uplinks.map((u, i) =>
+      `route add ${plan.spines[i].address6}/128 via ${u.v6.a} dev ${u.b.ifname}`
+    ),
+    `route add default ${hops.join(" ")}`,
+    `route add ::/0 ${hops6.join(" ")}`,
+  ];
 }
 
 /** Picks a free management octet (240..254) by looking at the root namespace's addresses. */
@@ -78,7 +99,7 @@ export async function buildNetwork(plan: SimPlan): Promise<void> {
       `link set ${plan.mgmt.bridge} up`,
     ]);
     for (const s of plan.spines) {
-      await ipBatch([`addr add ${s.address}/32 dev lo`], s.ns);
+      await ipBatch([`addr add ${s.address}/32 dev lo`, `addr add ${s.address6}/128 dev lo`], s.ns);
     }
     const links = [...plan.nodes.flatMap((n) => n.uplinks), ...plan.client.uplinks];
     await ipBatch(links.flatMap(linkLines));
@@ -90,14 +111,10 @@ export async function buildNetwork(plan: SimPlan): Promise<void> {
         `link set ${host} master ${plan.mgmt.bridge}`,
         `link set ${host} up`,
       ]);
-      const hops = node.uplinks.map((u) => `nexthop via ${u.a.address} dev ${u.b.ifname}`);
       await ipBatch([
         `addr add ${node.internalIP}/${plan.mgmt.prefixLength} dev ${node.mgmtIf}`,
         `link set ${node.mgmtIf} up`,
-        ...node.uplinks.map((u, i) =>
-          `route add ${plan.spines[i].address}/32 via ${u.a.address} dev ${u.b.ifname}`
-        ),
-        `route add default ${hops.join(" ")}`,
+        ...uplinkRoutes(plan, node.uplinks),
       ], node.ns);
     }
     // Every spine reaches every address of every node and of the client, also those on the
@@ -107,7 +124,10 @@ export async function buildNetwork(plan: SimPlan): Promise<void> {
       for (const owner of [...plan.nodes.map((n) => n.uplinks), plan.client.uplinks]) {
         const via = owner[si];
         for (const [ti, other] of owner.entries()) {
-          if (ti !== si) lines.push(`route add ${other.b.address}/32 via ${via.b.address}`);
+          if (ti !== si) {
+            lines.push(`route add ${other.b.address}/32 via ${via.b.address}`);
+            lines.push(`route add ${other.v6.b}/128 via ${via.v6.b}`);
+          }
         }
       }
       for (const node of plan.nodes) {
@@ -115,13 +135,7 @@ export async function buildNetwork(plan: SimPlan): Promise<void> {
       }
       await ipBatch(lines, spine.ns);
     }
-    const chops = plan.client.uplinks.map((u) => `nexthop via ${u.a.address} dev ${u.b.ifname}`);
-    await ipBatch([
-      ...plan.client.uplinks.map((u, i) =>
-        `route add ${plan.spines[i].address}/32 via ${u.a.address} dev ${u.b.ifname}`
-      ),
-      `route add default ${chops.join(" ")}`,
-    ], plan.client.ns);
+    await ipBatch(uplinkRoutes(plan, plan.client.uplinks), plan.client.ns);
   } catch (e) {
     await teardown(plan.prefix).catch(() => {});
     throw e;

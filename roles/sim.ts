@@ -2,7 +2,7 @@
  * Role: the simulated cluster (network namespaces on this machine, as root).
  *
  *   sim up [--nodes N] [--mode auto|tern|standin] [--controller auto|tern|standin]
- *          [--prefix tn-sim-xxxxxx]
+ *          [--prefix tn-sim-xxxxxx] [--edge]
  *   sim status [PREFIX]
  *   sim down [PREFIX | --all]
  *   sim runner --prefix PREFIX [--inspect-address HOST:PORT]   (started by `up`)
@@ -22,6 +22,7 @@ import {
 import { runnerTree } from "../actors/sim/runner.ts";
 import { birdc, namespacesWithPrefix, simRoot, teardown, vtysh } from "../actors/sim/topology.ts";
 import { listProcs } from "../actors/sim/processes.ts";
+import { gobgp } from "../actors/sim/edge_router.ts";
 import { Resources } from "../actors/kube/mod.ts";
 
 /** A bad command line. */
@@ -36,7 +37,7 @@ export class SimUsageError extends Error {
 }
 
 const USAGE = `usage: sim up [--nodes N] [--mode auto|tern|standin] [--controller auto|tern|standin]
-              [--prefix P]
+              [--prefix P] [--edge]
        sim status [PREFIX]
        sim down [PREFIX | --all]`;
 
@@ -59,6 +60,11 @@ export function describeCluster(s: ClusterState): string {
       s.plan.spines.map((p) => `${p.id} ${p.kind} AS${p.asn} ${p.address} (ns ${p.ns})`).join(", ")
     }`,
     `  nodes:     ${s.plan.nodes.map((n) => `${n.name} ${n.internalIP} AS${n.asn}`).join(", ")}`,
+    ...(s.edge
+      ? [
+        `  edge:      gobgpd AS${s.edge.asn} ${s.edge.address} (ns ${s.edge.ns}), linked to every node`,
+      ]
+      : []),
     `  client:    ip netns exec ${s.plan.client.ns} curl http://<LoadBalancer address>/`,
     "  inspection pages:",
     ...Object.entries(s.inspect).map(([k, v]) => `    ${k.padEnd(16)} ${v}`),
@@ -72,6 +78,7 @@ async function up(args: string[]): Promise<void> {
   let mode: SimMode | "auto" = "auto";
   let prefix: string | undefined;
   let controller: "auto" | "tern" | "standin" = "auto";
+  let edge = false;
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     const v = () => {
@@ -98,6 +105,7 @@ async function up(args: string[]): Promise<void> {
       }
       controller = x;
     } else if (a === "--prefix") prefix = v();
+    else if (a === "--edge") edge = true;
     else throw new SimUsageError(a, "unknown argument");
   }
   const s = await clusterUp({
@@ -105,6 +113,7 @@ async function up(args: string[]): Promise<void> {
     mode,
     controller,
     prefix,
+    edge,
     log: (l) => console.log(`sim: ${l}`),
   });
   console.log(describeCluster(s));
@@ -136,6 +145,10 @@ async function status(args: string[]): Promise<void> {
       stdout: String(e),
     }));
     console.log(`  ${bird.id} (BIRD):\n${indent(b.stdout)}`);
+    if (s.edge) {
+      const e = await gobgp(s.edge, ["neighbor"], false);
+      console.log(`  edge (GoBGP):\n${indent(e.stdout || e.stderr)}`);
+    }
     const client = clusterClient(s);
     try {
       const pods = await client.listAll(Resources.pods);

@@ -33,6 +33,8 @@ export interface BGPPeerObject extends KubeObject {
     /** `ipv4-unicast` / `ipv6-unicast` (default: the family of addr). */
     families?: string[];
     maxPrefixes?: number;
+    /** TCP-MD5 password (RFC 2385) in a Secret: not read by the agent yet, see {@link unsupportedPeer}. */
+    passwordSecretRef?: { name: string; namespace?: string; key?: string };
   };
   status?: BGPPeerStatusView;
 }
@@ -132,6 +134,25 @@ export function nodeOriginated(
   }));
 }
 
+/**
+ * Why the node's speaker cannot run a peer the way its object asks (undefined: it can). Such a
+ * peer is left out of the speaker and its status says why: a session the operator asked to
+ * authenticate is not run unauthenticated.
+ */
+export function unsupportedPeer(p: BGPPeerObject): string | undefined {
+  if (p.spec.passwordSecretRef) {
+    return "passwordSecretRef: TCP-MD5 (RFC 2385) needs the password from a Secret, which the " +
+      "agent does not read yet, so the session is not started rather than run without it (the " +
+      "standalone speaker takes `password` in its configuration)";
+  }
+  return undefined;
+}
+
+/** The node's peers its speaker runs: {@link nodePeers} without the unsupported ones. */
+export function runnablePeers(mine: BGPPeerObject[]): BGPPeerObject[] {
+  return mine.filter((p) => unsupportedPeer(p) === undefined);
+}
+
 /** The prefixes to originate: advertisements aimed at one of the node's peers. */
 export function nodePrefixes(
   mine: BGPPeerObject[],
@@ -158,6 +179,9 @@ export function speakerConfigFor(
     // ECMP among paths of one neighbouring AS always; with speaker.multipath also across
     // neighbouring ASes (spines with different ASNs), as FRR's as-path multipath-relax.
     multipath: nodeBgp.spec.speaker?.multipath === true ? "relax" : true,
+    // A node announces what its advertisements say and nothing it learned: never transit
+    // between its peers (spines, an edge router of a second ClusterBGP).
+    exportLearned: false,
     peers: mine.map((p) => ({
       address: p.spec.addr,
       asn: p.spec.asn,
@@ -177,12 +201,18 @@ export function speakerConfigFor(
   });
 }
 
-/** The status a BGPPeer should show, given its session (undefined: not configured yet). */
+/**
+ * The status a BGPPeer should show, given its session (undefined: not configured yet), or why
+ * the speaker does not run it (`refused`, from {@link unsupportedPeer}).
+ */
 export function peerStatusFor(
   peer: BGPPeerObject,
-  session: PeerStatus | undefined,
+  sessionIn: PeerStatus | undefined,
   now: Date,
+  refused?: string,
 ): BGPPeerStatusView {
+  const session = refused === undefined ? sessionIn : undefined;
+  const lastError = refused ?? session?.lastError;
   const old = peer.status ?? {};
   const state = session?.state ?? "Idle";
   const established = state === "Established";
@@ -198,7 +228,7 @@ export function peerStatusFor(
     ...(since ? { establishedSince: since } : {}),
     prefixesReceived: session?.prefixesReceived ?? 0,
     prefixesAdvertised: session?.prefixesSent ?? 0,
-    ...(session?.lastError ? { lastError: session.lastError.slice(0, 1024) } : {}),
+    ...(lastError ? { lastError: lastError.slice(0, 1024) } : {}),
     backoff: established ? 0 : session?.connectRetryCounter ?? 0,
     conditions: [{
       type: "Established",
@@ -207,7 +237,7 @@ export function peerStatusFor(
       message: established
         ? `Session with ${peer.spec.addr} (AS ${peer.spec.asn}) is Established`
         : `Session with ${peer.spec.addr} (AS ${peer.spec.asn}) is ${state}` +
-          (session?.lastError ? `: ${session.lastError.slice(0, 200)}` : ""),
+          (lastError ? `: ${lastError.slice(0, 200)}` : ""),
       lastTransitionTime: oldCond && oldCond.status === condStatus
         ? oldCond.lastTransitionTime
         : now.toISOString(),

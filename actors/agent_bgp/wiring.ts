@@ -40,7 +40,9 @@ import {
   peerKey,
   peerStatusChanged,
   peerStatusFor,
+  runnablePeers,
   speakerConfigFor,
+  unsupportedPeer,
   type WiringOptions,
 } from "./desired.ts";
 
@@ -94,7 +96,9 @@ export function wiringActor(opts: AgentBgpOptions): ActorDef<WiringMsg> {
     const peers = new Map<string, BGPPeerObject>();
     const ads = new Map<string, BGPAdvertisementObject>();
     const synced = new Set<string>();
-    let running: { asn: number; routerId: string; multipathRelax: boolean } | undefined;
+    let running:
+      | { asn: number; routerId: string; multipathRelax: boolean; exportLearned: boolean }
+      | undefined;
     let lastConfig = "";
     /** Originated prefixes and the peer addresses each is sent to, as configured. */
     let originated = new Map<string, ReadonlySet<string>>();
@@ -119,7 +123,9 @@ export function wiringActor(opts: AgentBgpOptions): ActorDef<WiringMsg> {
         }
         return;
       }
-      const mine = nodePeers(node, [...peers.values()]);
+      // Peers the speaker cannot run as asked (a TCP-MD5 password) are left out; their status
+      // says why.
+      const mine = runnablePeers(nodePeers(node, [...peers.values()]));
       const prefixes = nodeOriginated(mine, [...ads.values()], opts.adTypes);
       let config;
       try {
@@ -134,7 +140,8 @@ export function wiringActor(opts: AgentBgpOptions): ActorDef<WiringMsg> {
       if (
         running &&
         (running.asn !== config.asn || running.routerId !== config.routerId ||
-          running.multipathRelax !== config.multipathRelax)
+          running.multipathRelax !== config.multipathRelax ||
+          running.exportLearned !== config.exportLearned)
       ) {
         await parent().terminateChild("bgp").catch(() => {});
         running = undefined;
@@ -147,6 +154,7 @@ export function wiringActor(opts: AgentBgpOptions): ActorDef<WiringMsg> {
           asn: config.asn,
           routerId: config.routerId,
           multipathRelax: config.multipathRelax,
+          exportLearned: config.exportLearned,
         };
       } else {
         const ref = speaker();
@@ -192,7 +200,10 @@ export function wiringActor(opts: AgentBgpOptions): ActorDef<WiringMsg> {
       const mine = nodePeers(node, [...peers.values()]);
       const now = new Date();
       for (const p of mine) {
-        const want = peerStatusFor(p, byAddr.get(peerKey(p.spec.addr)), now);
+        const refused = unsupportedPeer(p);
+        const want = refused === undefined
+          ? peerStatusFor(p, byAddr.get(peerKey(p.spec.addr)), now)
+          : peerStatusFor(p, undefined, now, refused);
         if (!peerStatusChanged(p.status, want)) continue;
         try {
           const updated = await client.mergePatch<BGPPeerObject>(

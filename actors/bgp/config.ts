@@ -105,6 +105,11 @@ export interface SpeakerConfig {
   readonly multipathRelax: boolean;
   /** LOCAL_PREF assumed for routes without one. */
   readonly defaultLocalPref: number;
+  /**
+   * Pass on routes learned from peers (a router's default, `true`). `false` exports only the
+   * originated prefixes: a Kubernetes node announces its own, never transit for its peers.
+   */
+  readonly exportLearned: boolean;
   /** Peers. */
   readonly peers: readonly PeerConfig[];
   /** Originated prefixes. */
@@ -442,6 +447,7 @@ export function validateConfig(raw: unknown): SpeakerConfig {
     "api",
     "multipath",
     "defaultLocalPref",
+    "exportLearned",
     "peers",
     "prefixes",
   ]);
@@ -495,6 +501,7 @@ export function validateConfig(raw: unknown): SpeakerConfig {
     api,
     ...multipathMode(raw.multipath),
     defaultLocalPref: int(raw.defaultLocalPref, "defaultLocalPref", 0, 0xffffffff, 100),
+    exportLearned: bool(raw.exportLearned, "exportLearned", true),
     peers,
     prefixes,
   };

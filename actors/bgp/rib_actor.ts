@@ -200,6 +200,11 @@ export interface RibActorOptions {
   readonly defaultLocalPref: number;
   /** Initially originated prefixes (a function is called at every start of the actor). */
   readonly prefixes: readonly OriginatedPrefix[] | (() => readonly OriginatedPrefix[]);
+  /**
+   * Export routes learned from peers (default true). With false, a peer gets only what this
+   * speaker originates: no transit.
+   */
+  readonly exportLearned?: boolean;
 }
 
 interface PeerLink {
@@ -252,6 +257,8 @@ export function ribActor(opts: RibActorOptions) {
       prefixOf: () => string,
     ): Export | null => {
       if (!best) return null;
+      // Local origin wins the decision, so an originated prefix's best path is our own.
+      if (opts.exportLearned === false && !best.source.local) return null;
       if (best.source.peer === link.target.peer) return null;
       if (
         best.source.local && targets.size > 0 && !aimed(targets.get(prefixOf()), link.target.peer)

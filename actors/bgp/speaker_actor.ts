@@ -214,10 +214,12 @@ export function speakerActor(
         JSON.stringify(next.listen) !== JSON.stringify(config.listen) ||
         next.multipath !== config.multipath ||
         next.multipathRelax !== config.multipathRelax ||
-        next.defaultLocalPref !== config.defaultLocalPref
+        next.defaultLocalPref !== config.defaultLocalPref ||
+        next.exportLearned !== config.exportLearned
       ) {
         throw new Error(
-          "Changing asn, routerId, listen, multipath or defaultLocalPref needs a restart of the speaker",
+          "Changing asn, routerId, listen, multipath, defaultLocalPref or exportLearned needs a " +
+            "restart of the speaker",
         );
       }
       if (needsFfi(next)) loadSocketLibrary();
@@ -441,6 +443,7 @@ export function bgpSupervisor(root: string, config: SpeakerConfig): SupervisorDe
           multipath: config.multipath,
           multipathRelax: config.multipathRelax,
           defaultLocalPref: config.defaultLocalPref,
+          exportLearned: config.exportLearned,
           prefixes: () => live.prefixes,
         }),
         mailbox: { capacity: 1_000_000 },

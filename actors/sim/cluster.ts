@@ -12,6 +12,7 @@ import { run, waitFor } from "./exec.ts";
 import { makePlan, type NodePlan, randomPrefix, type SimPlan, type SpinePlan } from "./plan.ts";
 import { startProc, tailLog } from "./processes.ts";
 import { GOBGP_API_PORT, gobgpConfig } from "./standin.ts";
+import { buildEdgeNetwork, type EdgePlan, edgePlan, startEdgeRouter } from "./edge_router.ts";
 import { buildNetwork, freeMgmtOctet, runDirOf, startSpine, teardown } from "./topology.ts";
 
 /** How the nodes are run. */
@@ -28,6 +29,8 @@ export interface ClusterOptions {
    * stands in for it (pools, block answers, BGP objects, advertisements; not Service addresses).
    */
   controller?: "auto" | "tern" | "standin";
+  /** Add the edge router (GoBGP, linked to every node; see `edge_router.ts`). Default false. */
+  edge?: boolean;
   /** The repository root (default: two levels above this file). */
   repoRoot?: string;
   /** Progress lines. */
@@ -41,6 +44,8 @@ export interface ClusterState {
   mode: SimMode;
   repoRoot: string;
   plan: SimPlan;
+  /** The edge router, when the run has one (`edge` option). */
+  edge?: EdgePlan;
   kubeconfig: string;
   apiUrl: string;
   /** Per node: where its CNI configuration list is found and the plugin search path. */
@@ -145,6 +150,13 @@ export async function clusterUp(opts: ClusterOptions = {}): Promise<ClusterState
     for (const s of plan.spines) {
       log(`starting ${s.id} (${s.kind}, AS ${s.asn}, ${s.address})`);
       await startSpine(plan, runDir, s);
+    }
+    if (opts.edge) {
+      state.edge = edgePlan(plan);
+      log(`starting the edge router (gobgpd, AS ${state.edge.asn}, ${state.edge.address})`);
+      await buildEdgeNetwork(state.edge);
+      await startEdgeRouter(plan, state.edge, runDir);
+      await writeState(state);
     }
     log(`starting the API server on ${state.apiUrl}`);
     await startProc(runDir, {

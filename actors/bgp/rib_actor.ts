@@ -461,12 +461,20 @@ export function ribActor(opts: RibActorOptions) {
             const p = msg.prefix;
             const old = originated.get(p.prefix);
             if (!old || !sameOrigin(old, p)) {
-              // New attributes: every peer is sent the change, with the new targets applied.
+              // New attributes: the peers it was aimed at are sent the change; then, if the
+              // targets changed too, they move (publish compares with what each peer was sent,
+              // so the old targets must hold while it runs).
               originated.set(p.prefix, p);
-              setTargets(p);
+              const moves = old !== undefined && !sameTargets(old, p);
+              if (!old) setTargets(p);
               const changes: BestChange[] = [];
               rib.upsert(p.prefix, originRoute(p), changes);
               publish(changes);
+              if (moves) {
+                const before = targets.get(p.prefix);
+                setTargets(p);
+                retarget([{ prefix: p.prefix, before }]);
+              }
             } else if (!sameTargets(old, p)) {
               const before = targets.get(p.prefix);
               originated.set(p.prefix, p);
@@ -498,11 +506,15 @@ export function ribActor(opts: RibActorOptions) {
                 rib.remove("local", prefix, changes);
               }
             }
+            // Prefixes whose attributes and targets both change move after the publish (which
+            // compares with what each peer was sent under the old targets).
+            const late: OriginatedPrefix[] = [];
             for (const [prefix, p] of wanted) {
               const old = originated.get(prefix);
               if (!old || !sameOrigin(old, p)) {
                 originated.set(prefix, p);
-                setTargets(p);
+                if (!old) setTargets(p);
+                else if (!sameTargets(old, p)) late.push(p);
                 rib.upsert(p.prefix, originRoute(p), changes);
               } else if (!sameTargets(old, p)) {
                 moved.push({ prefix, before: targets.get(prefix) });
@@ -511,6 +523,10 @@ export function ribActor(opts: RibActorOptions) {
               }
             }
             publish(changes);
+            for (const p of late) {
+              moved.push({ prefix: p.prefix, before: targets.get(p.prefix) });
+              setTargets(p);
+            }
             retarget(moved);
             msg.replyTo?.reply();
             break;

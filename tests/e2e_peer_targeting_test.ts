@@ -101,7 +101,8 @@ Deno.test("e2e peer targeting: peer groups and spec.peers choose the sessions, l
     const peerOf = (node: string, spine: typeof frr) => peerNameOf(client, node, spine.address);
     await waitFor("every BGPPeer shows its session", async () => {
       const s = await establishedSince(client);
-      return Object.keys(s).length === 6 && Object.values(s).every(Boolean) ? true : undefined;
+      // 3 nodes × 2 spines × 2 families (IPv4 and IPv6 sessions).
+      return Object.keys(s).length === 12 && Object.values(s).every(Boolean) ? true : undefined;
     }, 30_000);
     const since = await establishedSince(client);
 

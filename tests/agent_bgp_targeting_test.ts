@@ -164,3 +164,37 @@ Deno.test("agent_bgp targeting: Advertised only towards peers the prefix is sent
     { v6: "Advertised" },
   );
 });
+
+Deno.test("agent_bgp: an advertisement's path attributes reach the speaker configuration", () => {
+  const withAttrs = (
+    name: string,
+    attributes: NonNullable<BGPAdvertisementObject["spec"]["attributes"]>,
+    peerNames: string[],
+  ): BGPAdvertisementObject => ({
+    metadata: { name },
+    spec: { cidr: "203.0.113.7/32", type: "service", family: "ipv4", peers: peerNames, attributes },
+  });
+  const ads = [
+    withAttrs("b", { communities: ["65001:200"], localPref: 200 }, ["bird-node-1"]),
+    withAttrs("a", { communities: ["65001:100"], largeCommunities: ["65101:1:2"] }, ["frr-node-1"]),
+    // Another node's peer only: not originated here, its attributes do not count.
+    withAttrs("c", { communities: ["65001:999"], localPref: 50 }, ["frr-node-2"]),
+  ];
+  const originated = nodeOriginated(mine, ads);
+  assert.deepEqual(originated, [{
+    prefix: "203.0.113.7/32",
+    peers: ["192.0.2.1", "192.0.2.2"],
+    communities: ["65001:100", "65001:200"],
+    largeCommunities: ["65101:1:2"],
+    localPref: 200,
+  }]);
+  const config = speakerConfigFor(nodeBgp, mine, originated);
+  const p = config.prefixes[0];
+  assert.deepEqual(p.communities, [65001 * 65536 + 100, 65001 * 65536 + 200]);
+  assert.deepEqual(p.largeCommunities, [[65101, 1, 2]]);
+  assert.equal(p.localPref, 200);
+  assert.deepEqual(p.peers, ["192.0.2.1", "192.0.2.2"]);
+  // Without attributes nothing is added.
+  const plain = nodeOriginated(mine, [withAttrs("d", {}, ["frr-node-1"])]);
+  assert.deepEqual(plain, [{ prefix: "203.0.113.7/32", peers: ["192.0.2.1"] }]);
+});

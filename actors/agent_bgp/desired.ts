@@ -54,7 +54,14 @@ export interface BGPPeerStatusView {
 
 /** A BGPAdvertisement as read here. */
 export interface BGPAdvertisementObject extends KubeObject {
-  spec: { cidr: string; type?: string; family?: string; peers?: string[] };
+  spec: {
+    cidr: string;
+    type?: string;
+    family?: string;
+    peers?: string[];
+    /** Path attributes to attach (communities `asn:value`, large communities `a:b:c`). */
+    attributes?: { communities?: string[]; largeCommunities?: string[]; localPref?: number };
+  };
   status?: { peers?: Record<string, string> };
 }
 
@@ -97,6 +104,12 @@ export interface TargetedPrefix {
   readonly prefix: string;
   /** Addresses of the node's peers named by the advertisements of the prefix, sorted. */
   readonly peers: readonly string[];
+  /** Communities of the advertisements of the prefix (their union, sorted). */
+  readonly communities?: readonly string[];
+  /** Large communities of the advertisements of the prefix (their union, sorted). */
+  readonly largeCommunities?: readonly string[];
+  /** LOCAL_PREF of the first advertisement of the prefix (by name) that sets one. */
+  readonly localPref?: number;
 }
 
 /** Whether this node originates an advertisement at all (not being deleted, of its types). */
@@ -108,8 +121,8 @@ function originates(a: BGPAdvertisementObject, types?: readonly string[]): boole
 /**
  * The prefixes to originate with their targets: each advertisement's `spec.peers` that are
  * peers of this node, mapped to their addresses (the speaker's peer keys). Several
- * advertisements of one prefix target the union of their peers. An advertisement naming none
- * of the node's peers is not originated here.
+ * advertisements of one prefix target the union of their peers and carry the union of their
+ * communities. An advertisement naming none of the node's peers is not originated here.
  */
 export function nodeOriginated(
   mine: BGPPeerObject[],
@@ -117,21 +130,41 @@ export function nodeOriginated(
   types?: readonly string[],
 ): TargetedPrefix[] {
   const addrOf = new Map(mine.map((p) => [p.metadata.name!, p.spec.addr]));
-  const out = new Map<string, Set<string>>();
-  for (const a of ads) {
-    if (!originates(a, types)) continue;
-    for (const name of a.spec.peers ?? []) {
-      const addr = addrOf.get(name);
-      if (addr === undefined) continue;
-      let t = out.get(a.spec.cidr);
-      if (!t) out.set(a.spec.cidr, t = new Set());
-      t.add(addr);
-    }
+  interface Acc {
+    peers: Set<string>;
+    communities: Set<string>;
+    large: Set<string>;
+    localPref?: number;
   }
-  return [...out.keys()].sort().map((prefix) => ({
-    prefix,
-    peers: [...out.get(prefix)!].sort(),
-  }));
+  const out = new Map<string, Acc>();
+  // By name, so that the LOCAL_PREF chosen among differing advertisements is stable.
+  const byName = [...ads].sort((a, b) =>
+    (a.metadata.name ?? "").localeCompare(b.metadata.name ?? "")
+  );
+  for (const a of byName) {
+    if (!originates(a, types)) continue;
+    const addrs = (a.spec.peers ?? []).map((n) => addrOf.get(n)).filter((x) => x !== undefined);
+    if (addrs.length === 0) continue;
+    let acc = out.get(a.spec.cidr);
+    if (!acc) {
+      out.set(a.spec.cidr, acc = { peers: new Set(), communities: new Set(), large: new Set() });
+    }
+    for (const addr of addrs) acc.peers.add(addr);
+    const at = a.spec.attributes;
+    for (const c of at?.communities ?? []) acc.communities.add(c);
+    for (const c of at?.largeCommunities ?? []) acc.large.add(c);
+    if (acc.localPref === undefined && at?.localPref !== undefined) acc.localPref = at.localPref;
+  }
+  return [...out.keys()].sort().map((prefix) => {
+    const acc = out.get(prefix)!;
+    return {
+      prefix,
+      peers: [...acc.peers].sort(),
+      ...(acc.communities.size ? { communities: [...acc.communities].sort() } : {}),
+      ...(acc.large.size ? { largeCommunities: [...acc.large].sort() } : {}),
+      ...(acc.localPref !== undefined ? { localPref: acc.localPref } : {}),
+    };
+  });
 }
 
 /**
@@ -196,7 +229,8 @@ export function speakerConfigFor(
         : {}),
       ...(p.spec.maxPrefixes !== undefined ? { maxPrefixes: p.spec.maxPrefixes } : {}),
     })),
-    // A plain prefix goes to every peer; a targeted one only to its peers' addresses.
+    // A plain prefix goes to every peer; a targeted one only to its peers' addresses, with the
+    // advertisements' path attributes (parsed, and so checked, by the speaker's validator).
     prefixes: prefixes.map((p) => typeof p === "string" ? { prefix: p } : { ...p, peers: p.peers }),
   });
 }

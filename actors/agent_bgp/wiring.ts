@@ -268,11 +268,17 @@ export function wiringActor(opts: AgentBgpOptions): ActorDef<WiringMsg> {
           ? peerStatusFor(p, byAddr.get(peerKey(p.spec.addr)), now)
           : peerStatusFor(p, undefined, now, refused);
         if (!peerStatusChanged(p.status, want)) continue;
+        // A merge patch keeps what it leaves out: an error or uptime that no longer holds (a
+        // Secret now found, a session now down) is removed explicitly.
+        const patch: Record<string, unknown> = { ...want };
+        for (const k of ["lastError", "establishedSince"] as const) {
+          if (p.status?.[k] !== undefined && want[k] === undefined) patch[k] = null;
+        }
         try {
           const updated = await client.mergePatch<BGPPeerObject>(
             Resources.bgpPeers,
             p.metadata.name!,
-            { status: want },
+            { status: patch },
             { status: true },
           );
           peers.set(`/${p.metadata.name}`, updated);

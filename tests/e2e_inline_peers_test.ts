@@ -12,6 +12,8 @@ import { clusterClient, clusterUp } from "../actors/sim/cluster.ts";
 import {
   EDGE_ADDRESS,
   EDGE_ASN,
+  EDGE_PROC,
+  edgeFiles,
   edgeGobgpConfig,
   edgePlan,
   edgeRib,
@@ -20,6 +22,7 @@ import {
 } from "../actors/sim/edge_router.ts";
 import { makePlan, PlanError, randomPrefix } from "../actors/sim/plan.ts";
 import { birdc, teardown, vtysh } from "../actors/sim/topology.ts";
+import { procFiles } from "../actors/sim/processes.ts";
 import type { ClusterState } from "../actors/sim/cluster.ts";
 import { type KubeClient, type KubeObject, Resources } from "../actors/kube/mod.ts";
 import type { BGPAdvertisementObject, BGPPeerObject } from "../actors/agent_bgp/desired.ts";
@@ -201,6 +204,42 @@ async function waitEdgeRoute(s: ClusterState, prefix: string, nodes: string[], t
   ).catch((e) => {
     throw new Error(`${e.message}; last seen ${last}`);
   });
+}
+
+/**
+ * Rewrites the edge router's configuration with `auth-password` on the neighbours of `nodes`
+ * (none: the original configuration) and reloads it (SIGHUP). GoBGP sets a neighbour's TCP-MD5
+ * key when it adds the neighbour, so the neighbours are first removed, then added back.
+ */
+async function reloadEdge(s: ClusterState, nodes: string[], password: string): Promise<void> {
+  const edge = s.edge!;
+  const conf = edgeFiles(s.runDir).conf;
+  const pid = Number((await Deno.readTextFile(procFiles(s.runDir, EDGE_PROC).pid)).trim());
+  const blocks = edgeGobgpConfig(s.plan, edge).split("[[neighbors]]\n");
+  const named = (b: string, n: string) => b.includes(`description = "${n}"`);
+  const reload = async (text: string, there: boolean, targets: string[]) => {
+    await Deno.writeTextFile(conf, text);
+    Deno.kill(pid, "SIGHUP");
+    await waitFor(`the edge router reloaded (${targets.join(",")} ${there})`, async () => {
+      const sessions = await edgeSessions(s.plan, edge);
+      return targets.every((n) => (sessions[n] !== "absent") === there) ? true : undefined;
+    }, 20_000);
+  };
+  const targets = nodes.length ? nodes : s.plan.nodes.map((n) => n.name);
+  await reload(
+    blocks.filter((b) => !targets.some((n) => named(b, n))).join("[[neighbors]]\n"),
+    false,
+    targets,
+  );
+  const withPw = blocks.map((b) =>
+    nodes.some((n) => named(b, n))
+      ? b.replace(
+        "  [neighbors.config]\n",
+        `  [neighbors.config]\n    auth-password = "${password}"\n`,
+      )
+      : b
+  );
+  await reload(withPw.join("[[neighbors]]\n"), true, targets);
 }
 
 /** An advertisement's per-peer states, found by its prefix. */
@@ -403,11 +442,13 @@ Deno.test("e2e inline peers: a second ClusterBGP peers some nodes with the edge 
     });
 
     await t.step(
-      "an inline peer with a TCP-MD5 password: not run, its status says why",
+      "an inline peer with a TCP-MD5 password from a Secret: up only with the right one",
       async () => {
-        // As the inline sample asks. tern's speaker cannot sign segments, so the session must
-        // not come up unauthenticated.
-        await c.create(Resources.clusterBGPs, {
+        const SECRET = "bgp-edge-password";
+        const good = "tern-md5-good", bad = "tern-md5-wrong";
+        // The edge router asks node-2 and node-3 for the password (GoBGP `auth-password`).
+        await reloadEdge(state, [n2, n3], good);
+        const cbgp = {
           apiVersion: "tern.dev/v1alpha1",
           kind: "ClusterBGP",
           metadata: { name: CBGP },
@@ -423,39 +464,76 @@ Deno.test("e2e inline peers: a second ClusterBGP peers some nodes with the edge 
                 holdTime: 9,
                 keepaliveTime: 3,
                 connectRetryTime: 2,
-                passwordSecretRef: { name: "bgp-edge-password", namespace: "kube-system" },
+                // The key is left out: `password`.
+                passwordSecretRef: { name: SECRET, namespace: "kube-system" },
               },
               nodeBGPSelector: { [LABEL]: "on" },
             }],
           },
-        } as unknown as KubeObject);
+        };
+        await c.create(Resources.clusterBGPs, cbgp as unknown as KubeObject);
+        // No Secret yet: the peers are not run and say exactly what is missing.
         let last = "";
-        await waitFor("the password peers report why they are not run", async () => {
+        await waitFor("the password peers report the missing Secret", async () => {
           const peers = await edgePeers(c);
           last = JSON.stringify([...peers].map(([n, p]) => [n, p.status]));
           const ok = JSON.stringify([...peers.keys()].sort()) === JSON.stringify([n2, n3]) &&
             [...peers.values()].every((p) =>
-              p.status?.sessionState === "Idle" && /TCP-MD5/.test(p.status.lastError ?? "")
+              p.status?.sessionState === "Idle" &&
+              (p.status.lastError ?? "").includes(`Secret "kube-system/${SECRET}" does not exist`)
             );
           return ok ? true : undefined;
         }, 30_000).catch((e) => {
           throw new Error(`${e.message}; last seen ${last}`);
         });
-        // Once the edge accepts connections again (GoBGP holds a neighbor Idle for a few
-        // seconds after a session ends), an unauthenticated session would be up within a second.
-        await waitFor("the edge accepting node-2 and node-3 again", async () => {
-          const s = await edgeSessions(state.plan, state.edge!);
-          return s[n2] === "Active" && s[n3] === "Active" ? true : undefined;
-        }, 30_000);
-        for (let i = 0; i < 6; i++) {
+        // A wrong password: the speakers run the peers, the edge drops their segments.
+        await c.create(Resources.secrets, {
+          apiVersion: "v1",
+          kind: "Secret",
+          metadata: { name: SECRET, namespace: "kube-system" },
+          type: "Opaque",
+          data: { password: btoa(bad) },
+        } as unknown as KubeObject, "kube-system");
+        await waitFor("the wrong-password peers run (no Secret error left)", async () => {
+          const peers = await edgePeers(c);
+          last = JSON.stringify([...peers].map(([n, p]) => [n, p.status]));
+          return peers.size === 2 &&
+              [...peers.values()].every((p) =>
+                p.status?.sessionState !== undefined &&
+                !(p.status.lastError ?? "").includes("passwordSecretRef")
+              )
+            ? true
+            : undefined;
+        }, 40_000).catch((e) => {
+          throw new Error(`${e.message}; last seen ${last}`);
+        });
+        for (let i = 0; i < 10; i++) {
           const s = await edgeSessions(state.plan, state.edge!);
           assert.ok(Object.values(s).every((v) => v !== "Established"), JSON.stringify(s));
+          for (const p of (await edgePeers(c)).values()) {
+            assert.notEqual(p.status?.sessionState, "Established", "wrong password: not up");
+            assert.equal(
+              p.status?.conditions?.find((x) => x.type === "Established")?.status,
+              "False",
+            );
+          }
           await new Promise((r) => setTimeout(r, 500));
+        }
+        // The right password in the Secret reaches the speakers: the sessions come up.
+        await c.mergePatch(Resources.secrets, SECRET, { data: { password: btoa(good) } }, {
+          namespace: "kube-system",
+        });
+        const peers = await waitEdgeSessions(c, state, [n2, n3], 60_000);
+        for (const p of peers.values()) {
+          const text = JSON.stringify(p.status);
+          assert.ok(!text.includes(good) && !text.includes(btoa(good)), "no password in status");
         }
         await c.delete(Resources.clusterBGPs, CBGP);
         await waitFor("the password peers deleted", async () => {
           return (await edgePeers(c)).size === 0 ? true : undefined;
         }, 30_000);
+        await c.delete(Resources.secrets, SECRET, { namespace: "kube-system" });
+        await reloadEdge(state, [], "");
         await spinesUntouched("after the password ClusterBGP");
       },
     );

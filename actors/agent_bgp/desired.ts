@@ -33,7 +33,7 @@ export interface BGPPeerObject extends KubeObject {
     /** `ipv4-unicast` / `ipv6-unicast` (default: the family of addr). */
     families?: string[];
     maxPrefixes?: number;
-    /** TCP-MD5 password (RFC 2385) in a Secret: not read by the agent yet, see {@link unsupportedPeer}. */
+    /** TCP-MD5 password (RFC 2385) in a Secret, see {@link peerPassword}. */
     passwordSecretRef?: { name: string; namespace?: string; key?: string };
   };
   status?: BGPPeerStatusView;
@@ -167,23 +167,149 @@ export function nodeOriginated(
   });
 }
 
-/**
- * Why the node's speaker cannot run a peer the way its object asks (undefined: it can). Such a
- * peer is left out of the speaker and its status says why: a session the operator asked to
- * authenticate is not run unauthenticated.
- */
-export function unsupportedPeer(p: BGPPeerObject): string | undefined {
-  if (p.spec.passwordSecretRef) {
-    return "passwordSecretRef: TCP-MD5 (RFC 2385) needs the password from a Secret, which the " +
-      "agent does not read yet, so the session is not started rather than run without it (the " +
-      "standalone speaker takes `password` in its configuration)";
-  }
-  return undefined;
+/** A Secret as read here (`data` values are base64, as the API server returns them). */
+export interface SecretObject extends KubeObject {
+  data?: Record<string, string>;
 }
 
-/** The node's peers its speaker runs: {@link nodePeers} without the unsupported ones. */
-export function runnablePeers(mine: BGPPeerObject[]): BGPPeerObject[] {
-  return mine.filter((p) => unsupportedPeer(p) === undefined);
+/** A peer's `passwordSecretRef` with its defaults filled in. */
+export interface SecretRef {
+  readonly namespace: string;
+  readonly name: string;
+  readonly key: string;
+}
+
+/** The key of `spec.passwordSecretRef.key` when left out (docs/crds.md). */
+export const DEFAULT_PASSWORD_KEY = "password";
+
+/**
+ * What the agent knows of one Secret: `undefined` in the map (not read yet), `null` (it does
+ * not exist), the object, or `{ error }` (it could not be read, e.g. forbidden).
+ */
+export type SecretState = SecretObject | null | { readonly error: string };
+
+/** `namespace/name` of a Secret, the key of the agent's Secret map. */
+export function secretMapKey(ref: { namespace: string; name: string }): string {
+  return `${ref.namespace}/${ref.name}`;
+}
+
+/**
+ * The Secret a peer's TCP-MD5 password comes from (undefined: no password). The namespace
+ * defaults to `defaultNamespace` (tern's own), the key to {@link DEFAULT_PASSWORD_KEY}.
+ */
+export function peerSecretRef(p: BGPPeerObject, defaultNamespace: string): SecretRef | undefined {
+  const r = p.spec.passwordSecretRef;
+  if (!r) return undefined;
+  return {
+    namespace: r.namespace || defaultNamespace,
+    name: r.name,
+    key: r.key || DEFAULT_PASSWORD_KEY,
+  };
+}
+
+/** The Secrets referenced by some peers (deduplicated, sorted by `namespace/name`). */
+export function referencedSecrets(
+  mine: readonly BGPPeerObject[],
+  defaultNamespace: string,
+): Array<{ namespace: string; name: string }> {
+  const out = new Map<string, { namespace: string; name: string }>();
+  for (const p of mine) {
+    const r = peerSecretRef(p, defaultNamespace);
+    if (r) out.set(secretMapKey(r), { namespace: r.namespace, name: r.name });
+  }
+  return [...out.keys()].sort().map((k) => out.get(k)!);
+}
+
+/** Strict standard base64 (as Secret `data` is): the bytes, or undefined when malformed. */
+function decodeBase64(text: string): Uint8Array | undefined {
+  if (text.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(text)) return undefined;
+  try {
+    const bin = atob(text);
+    return Uint8Array.from(bin, (c) => c.charCodeAt(0));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A peer's TCP-MD5 password from the Secrets read so far: `{ password }` (undefined when the
+ * peer asks for none) or `{ refused }`, the reason the peer is not run. The reason names the
+ * Secret and key, never the value: a session the operator asked to authenticate is never run
+ * without its password.
+ */
+export function peerPassword(
+  p: BGPPeerObject,
+  secrets: ReadonlyMap<string, SecretState>,
+  defaultNamespace: string,
+): { password?: string; refused?: undefined } | { refused: string; password?: undefined } {
+  const ref = peerSecretRef(p, defaultNamespace);
+  if (!ref) return {};
+  const where = `Secret ${JSON.stringify(secretMapKey(ref))}`;
+  const s = secrets.get(secretMapKey(ref));
+  if (s === undefined) return { refused: `passwordSecretRef: ${where} has not been read yet` };
+  if (s === null) return { refused: `passwordSecretRef: ${where} does not exist` };
+  if ("error" in s && typeof s.error === "string") {
+    return { refused: `passwordSecretRef: ${where} could not be read: ${s.error}` };
+  }
+  const obj = s as SecretObject;
+  const raw = obj.data?.[ref.key];
+  if (raw === undefined) {
+    return { refused: `passwordSecretRef: ${where} has no key ${JSON.stringify(ref.key)}` };
+  }
+  const bytes = decodeBase64(raw);
+  if (!bytes) {
+    return {
+      refused: `passwordSecretRef: key ${JSON.stringify(ref.key)} of ${where} is not valid base64`,
+    };
+  }
+  let password: string;
+  try {
+    password = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    return {
+      refused: `passwordSecretRef: key ${JSON.stringify(ref.key)} of ${where} is not UTF-8 text`,
+    };
+  }
+  if (bytes.length < 1 || bytes.length > 80) {
+    return {
+      refused: `passwordSecretRef: key ${JSON.stringify(ref.key)} of ${where} is ${bytes.length} ` +
+        "bytes long; a TCP-MD5 key has 1 to 80 bytes",
+    };
+  }
+  return { password };
+}
+
+/**
+ * Why the node's speaker cannot run a peer the way its object asks (undefined: it can): its
+ * TCP-MD5 password Secret is missing, lacks the key or holds no usable password. Such a peer is
+ * left out of the speaker and its status says why.
+ */
+export function unsupportedPeer(
+  p: BGPPeerObject,
+  secrets: ReadonlyMap<string, SecretState> = new Map(),
+  defaultNamespace = "tern-system",
+): string | undefined {
+  return peerPassword(p, secrets, defaultNamespace).refused;
+}
+
+/**
+ * The node's peers its speaker runs ({@link nodePeers} without the refused ones) and the
+ * password of each that has one, by BGPPeer name.
+ */
+export function runnablePeers(
+  mine: BGPPeerObject[],
+  secrets: ReadonlyMap<string, SecretState> = new Map(),
+  defaultNamespace = "tern-system",
+): { peers: BGPPeerObject[]; passwords: Map<string, string> } {
+  const peers: BGPPeerObject[] = [];
+  const passwords = new Map<string, string>();
+  for (const p of mine) {
+    const r = peerPassword(p, secrets, defaultNamespace);
+    if (r.refused !== undefined) continue;
+    peers.push(p);
+    if (r.password !== undefined) passwords.set(p.metadata.name!, r.password);
+  }
+  return { peers, passwords };
 }
 
 /** The prefixes to originate: advertisements aimed at one of the node's peers. */
@@ -197,13 +323,15 @@ export function nodePrefixes(
 
 /**
  * The speaker configuration (validated by the speaker's own validator, so a bad object shows up
- * as a typed `ConfigError` naming the field).
+ * as a typed `ConfigError` naming the field). `passwords` (BGPPeer name -> TCP-MD5 password, from
+ * {@link runnablePeers}) become the peers' `password`.
  */
 export function speakerConfigFor(
   nodeBgp: NodeBGPObject,
   mine: BGPPeerObject[],
   prefixes: readonly (string | TargetedPrefix)[],
   opts: WiringOptions = {},
+  passwords: ReadonlyMap<string, string> = new Map(),
 ): SpeakerConfig {
   return validateConfig({
     asn: nodeBgp.spec.asn,
@@ -228,6 +356,7 @@ export function speakerConfigFor(
         ? { families: p.spec.families.map((f) => f.replace(/-unicast$/, "")) }
         : {}),
       ...(p.spec.maxPrefixes !== undefined ? { maxPrefixes: p.spec.maxPrefixes } : {}),
+      ...(passwords.has(p.metadata.name!) ? { password: passwords.get(p.metadata.name!) } : {}),
     })),
     // A plain prefix goes to every peer; a targeted one only to its peers' addresses, with the
     // advertisements' path attributes (parsed, and so checked, by the speaker's validator).

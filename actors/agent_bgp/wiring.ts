@@ -29,6 +29,7 @@ import { routeInstaller } from "./route_installer.ts";
 import type { PeerStatus } from "../bgp/peer_actor.ts";
 import type { RibMsg } from "../bgp/rib_actor.ts";
 import { informer, type InformerEvent, type KubeClient, Resources } from "../kube/mod.ts";
+import { SYSTEM_NAMESPACE } from "../ship/rbac.ts";
 import {
   advertisementPeerStates,
   advertisementStatesChanged,
@@ -40,7 +41,11 @@ import {
   peerKey,
   peerStatusChanged,
   peerStatusFor,
+  referencedSecrets,
   runnablePeers,
+  secretMapKey,
+  type SecretObject,
+  type SecretState,
   speakerConfigFor,
   unsupportedPeer,
   type WiringOptions,
@@ -52,7 +57,8 @@ export type WiringMsg =
   | { type: "peers"; event: InformerEvent<BGPPeerObject> }
   | { type: "ads"; event: InformerEvent<BGPAdvertisementObject> }
   | { type: "apply" }
-  | { type: "status" };
+  | { type: "status" }
+  | { type: "secrets" };
 
 /** Options of {@link agentBgpTree}. */
 export interface AgentBgpOptions extends WiringOptions {
@@ -73,6 +79,13 @@ export interface AgentBgpOptions extends WiringOptions {
   netns?: string;
   /** How often statuses are refreshed (default 1,000 ms). */
   statusIntervalMs?: number;
+  /** Namespace of a `passwordSecretRef` that names none (default `tern-system`, tern's own). */
+  secretNamespace?: string;
+  /**
+   * How often the referenced password Secrets are read again (default 15,000 ms): a changed
+   * password reaches the speaker within this time. A new reference is read at once.
+   */
+  secretResyncMs?: number;
 }
 
 function track<T extends { metadata: { name?: string; namespace?: string } }>(
@@ -105,7 +118,52 @@ export function wiringActor(opts: AgentBgpOptions): ActorDef<WiringMsg> {
     let configErrors = 0;
     let statusWrites = 0;
     const { client, node } = opts;
+    const secretNs = opts.secretNamespace ?? SYSTEM_NAMESPACE;
+    /** Password Secrets by `namespace/name` (values only in memory, never logged or shown). */
+    const secrets = new Map<string, SecretState>();
+    let secretReads = 0;
     ctx.timers.every("status", opts.statusIntervalMs ?? 1_000, { type: "status" });
+    ctx.timers.every("secrets", opts.secretResyncMs ?? 15_000, { type: "secrets" });
+
+    /** What a GET of a Secret says, in the form {@link peerPassword} reads. */
+    const readSecret = async (ref: { namespace: string; name: string }): Promise<SecretState> => {
+      secretReads++;
+      try {
+        const s = await client.tryGet<SecretObject>(Resources.secrets, ref.name, ref.namespace);
+        return s ? { metadata: s.metadata, data: s.data ?? {} } : null;
+      } catch (e) {
+        return { error: (e as Error).message.slice(0, 300) };
+      }
+    };
+
+    /**
+     * Reads the Secrets the node's peers reference (all of them with `all`, else only those not
+     * read yet) and forgets the others; true when what is known changed.
+     */
+    const refreshSecrets = async (all: boolean): Promise<boolean> => {
+      const refs = referencedSecrets(nodePeers(node, [...peers.values()]), secretNs);
+      const wanted = new Set(refs.map(secretMapKey));
+      let changed = false;
+      for (const k of [...secrets.keys()]) {
+        if (!wanted.has(k)) {
+          secrets.delete(k);
+          changed = true;
+        }
+      }
+      for (const r of refs) {
+        const k = secretMapKey(r);
+        if (!all && secrets.has(k)) continue;
+        const before = secrets.get(k);
+        const now = await readSecret(r);
+        const same = before !== undefined && JSON.stringify(stateData(before)) ===
+            JSON.stringify(stateData(now));
+        if (!same) {
+          secrets.set(k, now);
+          changed = true;
+        }
+      }
+      return changed;
+    };
 
     const speaker = () => ctx.lookup<SpeakerMsg>(paths.speaker);
     const parent = () => {
@@ -123,13 +181,18 @@ export function wiringActor(opts: AgentBgpOptions): ActorDef<WiringMsg> {
         }
         return;
       }
-      // Peers the speaker cannot run as asked (a TCP-MD5 password) are left out; their status
+      // Peers whose TCP-MD5 password Secret is missing or unusable are left out; their status
       // says why.
-      const mine = runnablePeers(nodePeers(node, [...peers.values()]));
+      await refreshSecrets(false);
+      const { peers: mine, passwords } = runnablePeers(
+        nodePeers(node, [...peers.values()]),
+        secrets,
+        secretNs,
+      );
       const prefixes = nodeOriginated(mine, [...ads.values()], opts.adTypes);
       let config;
       try {
-        config = speakerConfigFor(nodeBgp, mine, prefixes, opts);
+        config = speakerConfigFor(nodeBgp, mine, prefixes, opts, passwords);
       } catch (e) {
         configErrors++;
         ctx.log.error("invalid BGP configuration from the objects", { error: String(e) });
@@ -200,16 +263,22 @@ export function wiringActor(opts: AgentBgpOptions): ActorDef<WiringMsg> {
       const mine = nodePeers(node, [...peers.values()]);
       const now = new Date();
       for (const p of mine) {
-        const refused = unsupportedPeer(p);
+        const refused = unsupportedPeer(p, secrets, secretNs);
         const want = refused === undefined
           ? peerStatusFor(p, byAddr.get(peerKey(p.spec.addr)), now)
           : peerStatusFor(p, undefined, now, refused);
         if (!peerStatusChanged(p.status, want)) continue;
+        // A merge patch keeps what it leaves out: an error or uptime that no longer holds (a
+        // Secret now found, a session now down) is removed explicitly.
+        const patch: Record<string, unknown> = { ...want };
+        for (const k of ["lastError", "establishedSince"] as const) {
+          if (p.status?.[k] !== undefined && want[k] === undefined) patch[k] = null;
+        }
         try {
           const updated = await client.mergePatch<BGPPeerObject>(
             Resources.bgpPeers,
             p.metadata.name!,
-            { status: want },
+            { status: patch },
             { status: true },
           );
           peers.set(`/${p.metadata.name}`, updated);
@@ -269,6 +338,10 @@ export function wiringActor(opts: AgentBgpOptions): ActorDef<WiringMsg> {
           case "status":
             await writeStatuses();
             return;
+          case "secrets":
+            if (synced.size < 3) return;
+            if (await refreshSecrets(true)) ctx.timers.once("apply", 20, { type: "apply" });
+            return;
         }
       },
       inspect: () => ({
@@ -281,9 +354,21 @@ export function wiringActor(opts: AgentBgpOptions): ActorDef<WiringMsg> {
         originated: [...originated].slice(0, 50).map(([p, t]) => `${p} -> ${[...t].join(",")}`),
         configErrors,
         statusWrites,
+        // Which password Secrets are known, never their contents.
+        secrets: [...secrets].map(([k, v]) =>
+          `${k} ${v === null ? "missing" : "error" in v ? "unreadable" : "read"}`
+        ),
+        secretReads,
       }),
     };
   });
+}
+
+/** The part of a Secret's state that matters for a password (its data, absence or error). */
+function stateData(s: SecretState): unknown {
+  if (s === null) return null;
+  if ("error" in s) return { error: s.error };
+  return { data: (s as SecretObject).data ?? {} };
 }
 
 function rootPath(opts: AgentBgpOptions): string {

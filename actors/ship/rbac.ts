@@ -5,7 +5,8 @@
  * what it is granted.
  *
  * Every rule says why it exists. A resource the code does not use has no rule; a verb the code
- * does not issue is not granted (no `*`, no `escalate`, no `bind`, no Secrets).
+ * does not issue is not granted (no `*`, no `escalate`, no `bind`; Secrets only `get` by the
+ * agent, for the TCP-MD5 passwords its BGPPeers reference).
  *
  * @module
  */
@@ -212,6 +213,14 @@ export const AGENT_RBAC: RoleRbac = {
       resource: "blockrequests",
       verbs: ["get", "create", "delete"],
       why: "ask the controller for another block, wait for its answer, withdraw the request",
+      scope: "cluster",
+    },
+    {
+      group: "",
+      resource: "secrets",
+      verbs: ["get"],
+      why:
+        "TCP-MD5 passwords of this node's BGPPeers (passwordSecretRef, any namespace), read again periodically",
       scope: "cluster",
     },
     {

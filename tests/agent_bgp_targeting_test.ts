@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import {
+  adTargetNames,
   advertisementPeerStates,
   advertisementStatesChanged,
   type BGPAdvertisementObject,
@@ -197,4 +198,52 @@ Deno.test("agent_bgp: an advertisement's path attributes reach the speaker confi
   // Without attributes nothing is added.
   const plain = nodeOriginated(mine, [withAttrs("d", {}, ["frr-node-1"])]);
   assert.deepEqual(plain, [{ prefix: "203.0.113.7/32", peers: ["192.0.2.1"] }]);
+});
+
+Deno.test("agent_bgp targeting: a hand-written advertisement without peers goes to every peer of its family, narrowed by groups", () => {
+  const grouped = (name: string, node: string, addr: string, groups: string[]): BGPPeerObject => ({
+    metadata: { name },
+    spec: { node, addr, asn: 65000, groups },
+  });
+  const all = nodePeers("node-1", [
+    grouped("frr-node-1", "node-1", "192.0.2.1", ["to-frr"]),
+    grouped("bird-node-1", "node-1", "192.0.2.2", ["to-bird"]),
+    grouped("frr6-node-1", "node-1", "fd00:2::1", ["to-frr"]),
+    grouped("frr-node-2", "node-2", "192.0.2.5", ["to-frr"]),
+  ]);
+  const handWritten = ad("everyone", "203.0.113.9/32", []);
+  delete handWritten.spec.peers;
+  const grp = ad("frr-group", "203.0.113.10/32", [], { groups: ["to-frr"] });
+  const v6 = ad("v6", "fd00:203::9/128", []);
+  const selected = ad("selected", "203.0.113.11/32", [], { nodeSelector: { matchLabels: {} } });
+  const nobody = ad("nobody", "203.0.113.13/32", []); // an explicit empty list
+  for (const a of [grp, v6, selected]) delete a.spec.peers;
+  const controllers = {
+    ...ad("ctl", "203.0.113.12/32", []),
+    metadata: {
+      name: "ctl",
+      namespace: "x",
+      labels: { "app.kubernetes.io/managed-by": "tern-controller" },
+    },
+  };
+  assert.deepEqual([...adTargetNames(handWritten, all)].sort(), ["bird-node-1", "frr-node-1"]);
+  assert.deepEqual([...adTargetNames(grp, all)], ["frr-node-1"]);
+  assert.deepEqual([...adTargetNames(v6, all)], ["frr6-node-1"]);
+  assert.deepEqual([...adTargetNames(selected, all)], [], "nodeSelector: left to the controller");
+  assert.deepEqual([...adTargetNames(controllers, all)], [], "the controller's empty list: nobody");
+  assert.deepEqual([...adTargetNames(nobody, all)], [], "peers: [] is nobody");
+  assert.deepEqual(
+    nodeOriginated(all, [handWritten, grp, v6, selected, controllers, nobody]).map((t) => [
+      t.prefix,
+      t.peers,
+    ]),
+    [
+      ["203.0.113.10/32", ["192.0.2.1"]],
+      ["203.0.113.9/32", ["192.0.2.1", "192.0.2.2"]],
+      ["fd00:203::9/128", ["fd00:2::1"]],
+    ],
+  );
+  // Its status names the peers it is aimed at.
+  const states = advertisementPeerStates(grp, all, new Map(), new Map());
+  assert.deepEqual(states, { "frr-node-1": "NotAdvertised" });
 });

@@ -9,6 +9,7 @@ import type { PeerStatus } from "../bgp/peer_actor.ts";
 import { canonicalAddress } from "../bgp/prefix.ts";
 import type { KubeObject } from "../kube/mod.ts";
 import { ANNOTATION_DUPLICATE_OF } from "../crds/names.ts";
+import { LABEL_MANAGED_BY, MANAGED_BY } from "../controller/advertisement_plan.ts";
 
 /** A NodeBGP as read here. */
 export interface NodeBGPObject extends KubeObject {
@@ -32,6 +33,8 @@ export interface BGPPeerObject extends KubeObject {
     connectRetryTime?: number;
     /** `ipv4-unicast` / `ipv6-unicast` (default: the family of addr). */
     families?: string[];
+    /** Peer groups (advertisements with `groups` go to peers of those groups). */
+    groups?: string[];
     maxPrefixes?: number;
     /** TCP-MD5 password (RFC 2385) in a Secret, see {@link peerPassword}. */
     passwordSecretRef?: { name: string; namespace?: string; key?: string };
@@ -59,6 +62,10 @@ export interface BGPAdvertisementObject extends KubeObject {
     type?: string;
     family?: string;
     peers?: string[];
+    /** Peer groups it is limited to (with no `peers`). */
+    groups?: string[];
+    /** Nodes it is limited to (with no `peers`). */
+    nodeSelector?: unknown;
     /** Path attributes to attach (communities `asn:value`, large communities `a:b:c`). */
     attributes?: { communities?: string[]; largeCommunities?: string[]; localPref?: number };
   };
@@ -96,6 +103,30 @@ export function nodePeers(node: string, peers: BGPPeerObject[]): BGPPeerObject[]
     return true;
   });
   return kept.sort((a, b) => a.metadata.name!.localeCompare(b.metadata.name!));
+}
+
+/**
+ * The names of this node's BGPPeers an advertisement is aimed at: `spec.peers` when the field
+ * is there (an empty list: nobody, as the controller writes for a Local Service without
+ * endpoints). Without the field, an advertisement written by hand (not labelled as the controller's) goes to every
+ * peer of the node carrying its family, narrowed to `spec.groups` when set, as the CRD says; one
+ * with a `nodeSelector` is left to the controller's resolution (the agent does not read its Node's
+ * labels), so it goes nowhere here.
+ */
+export function adTargetNames(ad: BGPAdvertisementObject, mine: BGPPeerObject[]): Set<string> {
+  if (ad.spec.peers !== undefined) return new Set(ad.spec.peers);
+  if (ad.metadata.labels?.[LABEL_MANAGED_BY] === MANAGED_BY) return new Set();
+  if (ad.spec.nodeSelector !== undefined) return new Set();
+  const family = ad.spec.cidr.includes(":") ? "ipv6" : "ipv4";
+  const groups = ad.spec.groups ?? [];
+  return new Set(
+    mine.filter((p) => {
+      const fams = p.spec.families?.map((f) => f.replace(/-unicast$/, "")) ??
+        [p.spec.addr.includes(":") ? "ipv6" : "ipv4"];
+      if (!fams.includes(family)) return false;
+      return groups.length === 0 || (p.spec.groups ?? []).some((g) => groups.includes(g));
+    }).map((p) => p.metadata.name!),
+  );
 }
 
 /** A prefix this node originates and the addresses of the node's peers it is sent to. */
@@ -143,7 +174,9 @@ export function nodeOriginated(
   );
   for (const a of byName) {
     if (!originates(a, types)) continue;
-    const addrs = (a.spec.peers ?? []).map((n) => addrOf.get(n)).filter((x) => x !== undefined);
+    const addrs = [...adTargetNames(a, mine)].map((n) => addrOf.get(n)).filter((x) =>
+      x !== undefined
+    );
     if (addrs.length === 0) continue;
     let acc = out.get(a.spec.cidr);
     if (!acc) {
@@ -429,7 +462,7 @@ export function advertisementPeerStates(
   exported: ReadonlyMap<string, ReadonlySet<string>>,
 ): Record<string, string | null> {
   const out: Record<string, string | null> = {};
-  const targeted = new Set(ad.spec.peers ?? []);
+  const targeted = adTargetNames(ad, mine);
   const recorded = ad.status?.peers ?? {};
   const family = ad.spec.cidr.includes(":") ? "ipv6" : "ipv4";
   const sentTo = exported.get(ad.spec.cidr);

@@ -5,13 +5,13 @@
  * advertiser's per-family targets, and the pod server's answer for IPv4-mapped addresses.
  */
 import assert from "node:assert/strict";
+import { assertSpinesAccept } from "./e2e_spine_check.ts";
 import { makePlan } from "../actors/sim/plan.ts";
 import {
   birdConfig,
   birdProtocolName6,
   frrConfig,
   nodeAddress6Towards,
-  zebraConfig,
 } from "../actors/sim/spine_config.ts";
 import {
   desiredSlice,
@@ -72,29 +72,7 @@ Deno.test("ipv6 spine configs: an IPv6 session per node, IPv6 unicast only; FRR 
     assert.match(bird, /template bgp tern_node6 \{\n {2}local fd00:2::2 as 65002;/);
     assert.match(bird, /ipv6 \{ import where bgp_path\.len = 1; export where source = RTS_BGP;/);
     assert.match(bird, /protocol kernel kernel6 \{\n {2}ipv6 \{ import none;/);
-    await Deno.writeTextFile(`${dir}/bird.conf`, bird);
-    const b = await run(["bird", "-p", "-c", `${dir}/bird.conf`], { check: false });
-    assert.equal(b.code, 0, `bird -p: ${b.stderr}`);
-    await Deno.writeTextFile(`${dir}/frr.conf`, frr);
-    await Deno.writeTextFile(`${dir}/zebra.conf`, zebraConfig(plan.spines[0], `${dir}/z.log`));
-    await Deno.chmod(dir, 0o777);
-    const f = await run([
-      "/usr/lib/frr/bgpd",
-      "-C",
-      "-f",
-      `${dir}/frr.conf`,
-      "-u",
-      "frr",
-      "-g",
-      "frr",
-      "--vty_socket",
-      dir,
-      "-z",
-      `${dir}/zs`,
-      "-i",
-      `${dir}/x.pid`,
-    ], { check: false });
-    assert.equal(f.code, 0, `bgpd -C: ${f.stdout}${f.stderr}`);
+    await assertSpinesAccept(dir, plan, frr, bird);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

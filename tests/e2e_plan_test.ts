@@ -3,10 +3,10 @@
  * the daemons themselves: FRR's and BIRD's own parsers), the stand-in CNI and speaker configs.
  */
 import assert from "node:assert/strict";
+import { assertSpinesAccept } from "./e2e_spine_check.ts";
 import { makePlan, mgmtHostIf, PlanError, planNamespaces } from "../actors/sim/plan.ts";
-import { birdConfig, frrConfig, zebraConfig } from "../actors/sim/spine_config.ts";
+import { birdConfig, frrConfig } from "../actors/sim/spine_config.ts";
 import { gobgpConfig, standinConflist } from "../actors/sim/standin.ts";
-import { run } from "../actors/sim/exec.ts";
 
 const TEST_RANGES = [/^192\.0\.2\./, /^198\.51\.100\./, /^203\.0\.113\./, /^198\.1[89]\./];
 
@@ -56,29 +56,7 @@ Deno.test("spine configs: one session per node; FRR and BIRD accept them", async
     const bird = birdConfig(plan, plan.spines[1], `${dir}/bird.log`);
     assert.equal(bird.match(/protocol bgp node_\d+ from tern_node/g)?.length, 3);
     assert.match(bird, /neighbor 192\.0\.2\.129 as 65101;/);
-    await Deno.writeTextFile(`${dir}/bird.conf`, bird);
-    const b = await run(["bird", "-p", "-c", `${dir}/bird.conf`], { check: false });
-    assert.equal(b.code, 0, `bird -p: ${b.stderr}`);
-    await Deno.writeTextFile(`${dir}/frr.conf`, frr);
-    await Deno.writeTextFile(`${dir}/zebra.conf`, zebraConfig(plan.spines[0], `${dir}/z.log`));
-    await Deno.chmod(dir, 0o777);
-    const f = await run([
-      "/usr/lib/frr/bgpd",
-      "-C",
-      "-f",
-      `${dir}/frr.conf`,
-      "-u",
-      "frr",
-      "-g",
-      "frr",
-      "--vty_socket",
-      dir,
-      "-z",
-      `${dir}/zs`,
-      "-i",
-      `${dir}/x.pid`,
-    ], { check: false });
-    assert.equal(f.code, 0, `bgpd -C: ${f.stdout}${f.stderr}`);
+    await assertSpinesAccept(dir, plan, frr, bird);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

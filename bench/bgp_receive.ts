@@ -22,6 +22,7 @@ import {
   ratio,
   ternCount,
   ternEstablishedAt,
+  timeRawSender,
   waitCount,
 } from "../tests/bgp_bench_lib.ts";
 
@@ -80,20 +81,7 @@ async function blast(
     stderr: "inherit",
   }).spawn();
   lab.track(proc);
-  const reader = proc.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let buf = "";
-  while (!buf.includes("established")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error("raw sender exited");
-    buf += value;
-  }
-  const t0 = JSON.parse(buf.split("\n").find((l) => l.includes("established"))!).established;
-  const t1 = await waitCount(rx.count, N, TIMEOUT, 20);
-  const use = await procUsage(rx.pid);
-  await rx.stop();
-  await proc.stdin.close();
-  await proc.status;
-  while (!(await reader.read()).done) { /* drain */ }
+  const { t0, t1, use } = await timeRawSender(proc, rx, N, TIMEOUT);
   return { s: (t1 - t0) / 1000, ...use, idleRssMb, tableCpuS: use.cpuS - idleCpuS };
 }
 

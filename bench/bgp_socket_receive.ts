@@ -10,13 +10,19 @@
  *   deno run -A bench/bgp_socket_receive.ts [N] [--rounds R]
  */
 import { encodeKeepalive } from "../actors/bgp/notification.ts";
-import { encodeOpen } from "../actors/bgp/open_message.ts";
 import { encodeEndOfRib, packAnnouncement } from "../actors/bgp/update_message.ts";
-import { MessageFramer } from "../actors/bgp/wire_header.ts";
 import { connectFfi } from "../actors/bgp/ffi_socket.ts";
 import { prefixes } from "../tests/bgp_mrt.ts";
 import { Bird, Lab, Tern, ternConfig } from "../tests/bgp_lab.ts";
-import { birdCount, procUsage, ratio, ternCount, waitCount } from "../tests/bgp_bench_lib.ts";
+import {
+  birdCount,
+  procUsage,
+  ratio,
+  rawEstablish,
+  ternCount,
+  timeRawSender,
+  writeAll,
+} from "../tests/bgp_bench_lib.ts";
 
 const KEY = "bench-md5-key";
 
@@ -37,36 +43,11 @@ async function sender(host: string, n: number, nextHop: string, routerId: string
   }
   const conn = await connectFfi({ hostname: host, port: 179, password: key, timeoutMs: 10_000 });
   conn.setNoDelay(true);
-  const writeAll = async (b: Uint8Array) => {
-    let off = 0;
-    while (off < b.length) off += await conn.write(b.subarray(off));
-  };
-  await writeAll(encodeOpen({
-    myAsn: asn,
-    holdTime: 90,
-    bgpId: routerId,
-    capabilities: [
-      { kind: "multiprotocol", afi: 1, safi: 1 },
-      { kind: "four-octet-as", asn },
-    ],
-  }));
-  const framer = new MessageFramer();
-  const buf = new Uint8Array(65536);
-  let gotOpen = false, gotKeepalive = false;
-  while (!(gotOpen && gotKeepalive)) {
-    const r = await conn.read(buf);
-    if (r === null) throw new Error("closed before OPEN");
-    framer.push(buf.subarray(0, r));
-    for (let f = framer.next(); f; f = framer.next()) {
-      if (f.type === 1) gotOpen = true;
-      if (f.type === 4) gotKeepalive = true;
-      if (f.type === 3) throw new Error(`NOTIFICATION ${f.body[0]}/${f.body[1]}`);
-    }
-  }
-  await writeAll(encodeKeepalive());
+  await rawEstablish(conn, { asn, routerId, afi: 1 });
   console.log(JSON.stringify({ established: Date.now() }));
-  await writeAll(blob);
-  const ka = setInterval(() => writeAll(encodeKeepalive()).catch(() => {}), 20_000);
+  await writeAll(conn, blob);
+  const ka = setInterval(() => writeAll(conn, encodeKeepalive()).catch(() => {}), 20_000);
+  const buf = new Uint8Array(65536);
   const drain = (async () => {
     try {
       while ((await conn.read(buf)) !== null) { /* discard */ }
@@ -128,20 +109,7 @@ async function blast(addr: string, hub: string, key: string | undefined, rx: Rec
     stderr: "inherit",
   }).spawn();
   lab.track(proc);
-  const reader = proc.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let buf = "";
-  while (!buf.includes("established")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error("sender exited");
-    buf += value;
-  }
-  const t0 = JSON.parse(buf.split("\n").find((l) => l.includes("established"))!).established;
-  const t1 = await waitCount(rx.count, N, TIMEOUT, 20);
-  const use = await procUsage(rx.pid);
-  await rx.stop();
-  await proc.stdin.close();
-  await proc.status;
-  while (!(await reader.read()).done) { /* drain */ }
+  const { t0, t1, use } = await timeRawSender(proc, rx, N, TIMEOUT);
   return { s: (t1 - t0) / 1000, cpuS: use.cpuS - idleCpuS };
 }
 

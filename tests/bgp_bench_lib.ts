@@ -3,6 +3,9 @@
  * /proc, timing helpers and the BIRD/tern "table complete" probes.
  */
 import { Bird, run, type Tern } from "./bgp_lab.ts";
+import { encodeKeepalive } from "../actors/bgp/notification.ts";
+import { encodeOpen } from "../actors/bgp/open_message.ts";
+import { MessageFramer } from "../actors/bgp/wire_header.ts";
 
 /** CPU seconds (user + system) and peak RSS of a process, from /proc. */
 export async function procUsage(pid: number): Promise<{ cpuS: number; peakRssMb: number }> {
@@ -85,4 +88,80 @@ export async function waitCount(
 /** Formats a ratio. */
 export function ratio(a: number, b: number): string {
   return b > 0 ? (a / b).toFixed(2) + "x" : "n/a";
+}
+
+/** The part of a connection a raw sender uses (a `Deno.TcpConn` or the libc transport's). */
+export interface RawConn {
+  read(buf: Uint8Array): Promise<number | null>;
+  write(bytes: Uint8Array): Promise<number>;
+}
+
+/** Writes all of `bytes`. */
+export async function writeAll(conn: RawConn, bytes: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < bytes.length) off += await conn.write(bytes.subarray(off));
+}
+
+/**
+ * A raw sender's session start: sends an OPEN (multiprotocol `afi`/unicast, 4-octet AS), waits
+ * for the peer's OPEN and KEEPALIVE (a NOTIFICATION throws) and answers with a KEEPALIVE.
+ */
+export async function rawEstablish(
+  conn: RawConn,
+  o: { asn: number; routerId: string; afi: number },
+): Promise<void> {
+  await writeAll(
+    conn,
+    encodeOpen({
+      myAsn: o.asn,
+      holdTime: 90,
+      bgpId: o.routerId,
+      capabilities: [
+        { kind: "multiprotocol", afi: o.afi, safi: 1 },
+        { kind: "four-octet-as", asn: o.asn },
+      ],
+    }),
+  );
+  const framer = new MessageFramer();
+  const buf = new Uint8Array(65536);
+  let gotOpen = false, gotKeepalive = false;
+  while (!(gotOpen && gotKeepalive)) {
+    const r = await conn.read(buf);
+    if (r === null) throw new Error("closed before OPEN");
+    framer.push(buf.subarray(0, r));
+    for (let f = framer.next(); f; f = framer.next()) {
+      if (f.type === 1) gotOpen = true;
+      if (f.type === 4) gotKeepalive = true;
+      if (f.type === 3) throw new Error(`NOTIFICATION ${f.body[0]}/${f.body[1]}`);
+    }
+  }
+  await writeAll(conn, encodeKeepalive());
+}
+
+/**
+ * Times a raw-sender process against a receiver: from the `established` line the sender prints
+ * to the whole table counted by the receiver; then stops both and returns the times and the
+ * receiver's usage.
+ */
+export async function timeRawSender(
+  proc: Deno.ChildProcess,
+  rx: { pid: number; count: () => Promise<number>; stop: () => Promise<void> },
+  n: number,
+  timeoutMs: number,
+): Promise<{ t0: number; t1: number; use: { cpuS: number; peakRssMb: number } }> {
+  const reader = proc.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = "";
+  while (!buf.includes("established")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error("raw sender exited");
+    buf += value;
+  }
+  const t0 = JSON.parse(buf.split("\n").find((l) => l.includes("established"))!).established;
+  const t1 = await waitCount(rx.count, n, timeoutMs, 20);
+  const use = await procUsage(rx.pid);
+  await rx.stop();
+  await proc.stdin.close();
+  await proc.status;
+  while (!(await reader.read()).done) { /* drain */ }
+  return { t0, t1, use };
 }

@@ -7,9 +7,8 @@
  *   deno run -A tests/bgp_blaster.ts HOST ASN ROUTER_ID N NEXTHOP [FAMILY]
  */
 import { encodeKeepalive } from "../actors/bgp/notification.ts";
-import { encodeOpen } from "../actors/bgp/open_message.ts";
 import { encodeEndOfRib, packAnnouncement } from "../actors/bgp/update_message.ts";
-import { MessageFramer } from "../actors/bgp/wire_header.ts";
+import { rawEstablish } from "./bgp_bench_lib.ts";
 import { prefixes, prefixes6 } from "./bgp_mrt.ts";
 
 const [host, asnText, routerId, nText, nextHop, familyText = "ipv4"] = Deno.args;
@@ -38,35 +37,14 @@ blob.set(eor, o);
 
 const conn = await Deno.connect({ hostname: host, port: 179 });
 conn.setNoDelay(true);
-await conn.write(encodeOpen({
-  myAsn: asn,
-  holdTime: 90,
-  bgpId: routerId,
-  capabilities: [
-    { kind: "multiprotocol", afi: family === "ipv4" ? 1 : 2, safi: 1 },
-    { kind: "four-octet-as", asn },
-  ],
-}));
-const framer = new MessageFramer();
-const buf = new Uint8Array(65536);
-let gotOpen = false, gotKeepalive = false;
-while (!(gotOpen && gotKeepalive)) {
-  const r = await conn.read(buf);
-  if (r === null) throw new Error("closed before OPEN");
-  framer.push(buf.subarray(0, r));
-  for (let f = framer.next(); f; f = framer.next()) {
-    if (f.type === 1) gotOpen = true;
-    if (f.type === 4) gotKeepalive = true;
-    if (f.type === 3) throw new Error(`NOTIFICATION ${f.body[0]}/${f.body[1]}`);
-  }
-}
-await conn.write(encodeKeepalive());
+await rawEstablish(conn, { asn, routerId, afi: family === "ipv4" ? 1 : 2 });
 console.log(JSON.stringify({ established: Date.now(), messages: updates.length, bytes: total }));
 let off = 0;
 while (off < blob.length) off += await conn.write(blob.subarray(off));
 console.log(JSON.stringify({ sent: Date.now() }));
 // Keep the session: answer with keepalives, drain what the receiver sends.
 const ka = setInterval(() => conn.write(encodeKeepalive()).catch(() => {}), 20_000);
+const buf = new Uint8Array(65536);
 const drain = (async () => {
   try {
     while ((await conn.read(buf)) !== null) { /* discard */ }

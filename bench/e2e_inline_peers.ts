@@ -29,7 +29,13 @@ import {
   clusterUp,
   type SimMode,
 } from "../actors/sim/cluster.ts";
-import { EDGE_ADDRESS, EDGE_ASN, edgeRib, edgeSessions } from "../actors/sim/edge_router.ts";
+import {
+  EDGE_ADDRESS,
+  EDGE_ASN,
+  edgeClusterBgp,
+  edgeRib,
+  edgeSessions,
+} from "../actors/sim/edge_router.ts";
 import { randomPrefix } from "../actors/sim/plan.ts";
 import { GOBGP_API_PORT } from "../actors/sim/standin.ts";
 import { teardown } from "../actors/sim/topology.ts";
@@ -90,27 +96,10 @@ async function measure(mode: SimMode): Promise<Result> {
       await createPod(client, "bench", "p", { node: node.name });
       await waitPodsRunning(client, "bench", ["p"]);
       announced = await waitNodeBlock(client, node.name);
-      await client.create(Resources.clusterBGPs, {
-        apiVersion: "tern.dev/v1alpha1",
-        kind: "ClusterBGP",
-        metadata: { name: "clusterbgp-edge-bench" },
-        spec: {
-          nodeSelector: { [LABEL]: "on" },
-          asnSelector: { from: "label" },
-          routerIdSelector: { from: "internalAddress" },
-          peers: [{
-            name: "edge",
-            peerConfig: {
-              asn: EDGE_ASN,
-              addr: EDGE_ADDRESS,
-              holdTime: 9,
-              keepaliveTime: 3,
-              connectRetryTime: 2,
-            },
-            nodeBGPSelector: { [LABEL]: "on" },
-          }],
-        },
-      } as unknown as KubeObject);
+      await client.create(
+        Resources.clusterBGPs,
+        edgeClusterBgp("clusterbgp-edge-bench", LABEL),
+      );
       const label = (on: boolean) =>
         client.mergePatch<KubeObject>(Resources.nodes, node.name, {
           metadata: { labels: { [LABEL]: on ? "on" : null } },

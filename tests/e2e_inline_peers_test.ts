@@ -13,6 +13,7 @@ import {
   EDGE_ADDRESS,
   EDGE_ASN,
   EDGE_PROC,
+  edgeClusterBgp,
   edgeFiles,
   edgeGobgpConfig,
   edgePlan,
@@ -298,29 +299,8 @@ Deno.test("e2e inline peers: a second ClusterBGP peers some nodes with the edge 
     await t.step("the ClusterBGP with an inline peer: peers for the selected nodes", async () => {
       await setEdgeLabel(c, n1, true);
       await setEdgeLabel(c, n2, true);
-      await c.create(Resources.clusterBGPs, {
-        apiVersion: "tern.dev/v1alpha1",
-        kind: "ClusterBGP",
-        metadata: { name: CBGP },
-        spec: {
-          nodeSelector: { [LABEL]: "on" },
-          // The same ASN and router id as the spine ClusterBGPs give the nodes.
-          asnSelector: { from: "label" },
-          routerIdSelector: { from: "internalAddress" },
-          peers: [{
-            name: "edge",
-            peerConfig: {
-              asn: EDGE_ASN,
-              addr: EDGE_ADDRESS,
-              holdTime: 9,
-              keepaliveTime: 3,
-              connectRetryTime: 2,
-              groups: ["edge"],
-            },
-            nodeBGPSelector: { [LABEL]: "on" },
-          }],
-        },
-      } as unknown as KubeObject);
+      // The same ASN and router id as the spine ClusterBGPs give the nodes.
+      await c.create(Resources.clusterBGPs, edgeClusterBgp(CBGP, LABEL, { groups: ["edge"] }));
       const peers = await waitEdgeSessions(c, state, [n1, n2]);
       for (const [node, p] of peers) {
         assert.equal(p.metadata.name, `${CBGP}-${node}-${EDGE_ASN}-${EDGE_ADDRESS}`);
@@ -448,30 +428,11 @@ Deno.test("e2e inline peers: a second ClusterBGP peers some nodes with the edge 
         const good = "tern-md5-good", bad = "tern-md5-wrong";
         // The edge router asks node-2 and node-3 for the password (GoBGP `auth-password`).
         await reloadEdge(state, [n2, n3], good);
-        const cbgp = {
-          apiVersion: "tern.dev/v1alpha1",
-          kind: "ClusterBGP",
-          metadata: { name: CBGP },
-          spec: {
-            nodeSelector: { [LABEL]: "on" },
-            asnSelector: { from: "label" },
-            routerIdSelector: { from: "internalAddress" },
-            peers: [{
-              name: "edge",
-              peerConfig: {
-                asn: EDGE_ASN,
-                addr: EDGE_ADDRESS,
-                holdTime: 9,
-                keepaliveTime: 3,
-                connectRetryTime: 2,
-                // The key is left out: `password`.
-                passwordSecretRef: { name: SECRET, namespace: "kube-system" },
-              },
-              nodeBGPSelector: { [LABEL]: "on" },
-            }],
-          },
-        };
-        await c.create(Resources.clusterBGPs, cbgp as unknown as KubeObject);
+        // The key is left out: `password`.
+        const cbgp = edgeClusterBgp(CBGP, LABEL, {
+          passwordSecretRef: { name: SECRET, namespace: "kube-system" },
+        });
+        await c.create(Resources.clusterBGPs, cbgp);
         // No Secret yet: the peers are not run and say exactly what is missing.
         let last = "";
         await waitFor("the password peers report the missing Secret", async () => {

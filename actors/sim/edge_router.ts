@@ -24,6 +24,7 @@
  * `gobgpd` is a recorded process).
  * @module
  */
+import type { KubeObject } from "../kube/mod.ts";
 import { ipBatch, run, waitFor } from "./exec.ts";
 import { type P2pLink, PlanError, type SimPlan } from "./plan.ts";
 import { startProc, tailLog } from "./processes.ts";
@@ -37,6 +38,40 @@ export const EDGE_ADDRESS = "192.0.2.10";
 export const EDGE_API_PORT = 50051;
 /** Name of the edge router's process in the run (`procs/edge-gobgpd.*`). */
 export const EDGE_PROC = "edge-gobgpd";
+
+/**
+ * A ClusterBGP whose inline peer is the edge router (sart's "second ClusterBGP with inline
+ * peers"), for the nodes labelled `label: on`, the nodes keeping the ASN and router id the spine
+ * ClusterBGPs give them. `peerConfig` adds to the inline peer (groups, passwordSecretRef, ...).
+ */
+export function edgeClusterBgp(
+  name: string,
+  label: string,
+  peerConfig: Record<string, unknown> = {},
+): KubeObject {
+  return {
+    apiVersion: "tern.dev/v1alpha1",
+    kind: "ClusterBGP",
+    metadata: { name },
+    spec: {
+      nodeSelector: { [label]: "on" },
+      asnSelector: { from: "label" },
+      routerIdSelector: { from: "internalAddress" },
+      peers: [{
+        name: "edge",
+        peerConfig: {
+          asn: EDGE_ASN,
+          addr: EDGE_ADDRESS,
+          holdTime: 9,
+          keepaliveTime: 3,
+          connectRetryTime: 2,
+          ...peerConfig,
+        },
+        nodeBGPSelector: { [label]: "on" },
+      }],
+    },
+  } as unknown as KubeObject;
+}
 
 /** A node's link to the edge router (IPv4 only: the edge's sessions carry IPv4 unicast). */
 export type EdgeLink = Omit<P2pLink, "v6">;
